@@ -1,0 +1,193 @@
+package dev.weft.agent.testing;
+
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A private Open vSwitch for one test: its own ovsdb-server and ovs-vswitchd (userspace datapath) in a temporary
+ * directory, and one netdev bridge with a unique name (the bridge's TAP device lives in the host namespace, so two
+ * sandboxes must never share a name). Processes are stopped by the PIDs we started, never by name.
+ *
+ * <p>Requires root and Open vSwitch. Outside CI the test is skipped when they are missing; with {@code CI=true} it fails.
+ */
+public final class OvsSandbox implements AutoCloseable {
+
+    public final Path dir;
+    public final String bridge;
+    public final int openflowPort;
+    private final Map<String, String> env;
+
+    private OvsSandbox(Path dir, String bridge, int openflowPort) {
+        this.dir = dir;
+        this.bridge = bridge;
+        this.openflowPort = openflowPort;
+        this.env = Map.of("OVS_RUNDIR", dir.toString(), "OVS_DBDIR", dir.toString(), "OVS_LOGDIR", dir.toString());
+    }
+
+    /** Fails under CI, skips elsewhere, when the machine cannot run Open vSwitch. */
+    public static void requireOvs() {
+        String why = null;
+        if (!"root".equals(System.getProperty("user.name"))) {
+            why = "tests with Open vSwitch and network namespaces need root";
+        } else if (!Files.isExecutable(Path.of("/usr/sbin/ovs-vswitchd")) || !Files.isExecutable(Path.of("/usr/bin/ovs-vsctl"))) {
+            why = "Open vSwitch is not installed (apt-get install openvswitch-switch)";
+        }
+        if (why != null) {
+            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+                Assertions.fail(why);
+            }
+            Assumptions.abort(why);
+        }
+    }
+
+    /** Starts ovsdb-server and ovs-vswitchd and creates a bridge with a passive OpenFlow listener on loopback. */
+    public static OvsSandbox start() throws IOException {
+        requireOvs();
+        String suffix = Long.toString(ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36), 36);
+        Path dir = Files.createTempDirectory("weft-ovs-");
+        OvsSandbox s = new OvsSandbox(dir, "brt" + suffix, freePort());
+        try {
+            s.startDaemons();
+            s.vsctl("add-br", s.bridge, "--", "set", "bridge", s.bridge, "datapath_type=netdev",
+                    "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
+            s.vsctl("set-controller", s.bridge, "ptcp:" + s.openflowPort + ":127.0.0.1");
+            return s;
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private void startDaemons() throws IOException {
+        Path db = dir.resolve("conf.db");
+        run(List.of("ovsdb-tool", "create", db.toString(), "/usr/share/openvswitch/vswitch.ovsschema"));
+        run(List.of("ovsdb-server", db.toString(), "--remote=punix:" + dbSocket(),
+                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile=" + dir.resolve("ovsdb-server.pid"),
+                "--detach", "-vconsole:off", "--log-file=" + dir.resolve("ovsdb-server.log"),
+                "--unixctl=" + dir.resolve("ovsdb-server.ctl")));
+        run(List.of("ovs-vsctl", "--db=unix:" + dbSocket(), "--no-wait", "init"));
+        startVswitchd();
+    }
+
+    /** (Re)starts ovs-vswitchd; flows are lost, ports come back from OVSDB (what a real OVS restart does). */
+    public void startVswitchd() throws IOException {
+        run(List.of("ovs-vswitchd", "unix:" + dbSocket(), "--pidfile=" + dir.resolve("ovs-vswitchd.pid"), "--detach",
+                "-vconsole:off", "--log-file=" + dir.resolve("ovs-vswitchd.log"),
+                "--unixctl=" + dir.resolve("ovs-vswitchd.ctl")));
+    }
+
+    /** Kills ovs-vswitchd (SIGKILL, as a crash) and waits until it is gone. */
+    public void killVswitchd() throws IOException {
+        kill(dir.resolve("ovs-vswitchd.pid"));
+    }
+
+    public Path dbSocket() {
+        return dir.resolve("db.sock");
+    }
+
+    public Path mgmtSocket() {
+        return dir.resolve(bridge + ".mgmt");
+    }
+
+    public String vsctl(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ovs-vsctl", "--timeout=10", "--db=unix:" + dbSocket()));
+        cmd.addAll(List.of(args));
+        return run(cmd);
+    }
+
+    public String ofctl(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ovs-ofctl", "-O", "OpenFlow13"));
+        cmd.addAll(List.of(args));
+        return run(cmd);
+    }
+
+    /** Flows of the bridge, as ovs-ofctl prints them (without the reply header). */
+    public List<String> dumpFlows(String... filter) throws IOException {
+        List<String> args = new ArrayList<>(List.of("dump-flows", "--no-stats", mgmtSocket().toString()));
+        args.addAll(List.of(filter));
+        return run(List.copyOf(prependOfctl(args))).lines()
+                .map(String::trim).filter(l -> !l.isEmpty() && !l.startsWith("OFPST_FLOW") && !l.startsWith("NXST_FLOW"))
+                .toList();
+    }
+
+    private static List<String> prependOfctl(List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of("ovs-ofctl", "-O", "OpenFlow13"));
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    public String run(List<String> cmd) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("timed out: " + String.join(" ", cmd));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted: " + String.join(" ", cmd), e);
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.exitValue() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + out);
+        }
+        return out;
+    }
+
+    private static void kill(Path pidFile) throws IOException {
+        if (!Files.exists(pidFile)) {
+            return;
+        }
+        long pid = Long.parseLong(Files.readString(pidFile).trim());
+        ProcessHandle.of(pid).ifPresent(h -> {
+            h.destroyForcibly();
+            try {
+                h.onExit().get(10, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // reported by the caller's next step
+            }
+        });
+        Files.deleteIfExists(pidFile);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (Files.exists(dbSocket())) {
+                vsctl("--if-exists", "del-br", bridge);
+            }
+        } catch (IOException e) {
+            // the daemons may already be gone
+        }
+        try {
+            kill(dir.resolve("ovs-vswitchd.pid"));
+            kill(dir.resolve("ovsdb-server.pid"));
+        } catch (IOException e) {
+            // nothing more we can do
+        }
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (IOException e) {
+            // temp dir
+        }
+    }
+}
