@@ -7,17 +7,27 @@ import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Liveness;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Ready once the Node cache is synced (before that, allocations could be handed out twice). */
+/**
+ * Ready once the Node cache is synced (before that, queries would answer from a partial view). An exhausted pool or
+ * not being the leader is no health problem: a follower answers queries, and an exhausted pool is reported on the
+ * Nodes concerned.
+ */
 @ApplicationScoped
 public class IpamHealthChecks {
 
     @Produces
     @Readiness
-    HealthCheck nodeCacheSynced(NodeInformer nodes) {
-        return () -> HealthCheckResponse.named("node-informer-synced")
-                .status(nodes.hasSynced())
-                .withData("nodes", nodes.nodes().size())
-                .build();
+    HealthCheck nodeCacheSynced(NodeInformer nodes, IpamLifecycle lifecycle, NodeCidrAllocator allocator) {
+        return () -> {
+            PodCidrController c = lifecycle.controller();
+            return HealthCheckResponse.named("node-informer-synced")
+                    .status(nodes.hasSynced())
+                    .withData("nodes", nodes.nodes().size())
+                    .withData("allocations", allocator.size())
+                    .withData("leader", c != null && c.isLeader())
+                    .withData("currentLeader", c == null ? "" : c.currentLeader())
+                    .build();
+        };
     }
 
     @Produces

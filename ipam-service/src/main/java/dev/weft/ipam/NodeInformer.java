@@ -3,17 +3,14 @@ package dev.weft.ipam;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.quarkus.runtime.ShutdownEvent;
-import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import org.jboss.logging.Logger;
 
 import java.util.List;
 
 /**
- * Watches Nodes through a fabric8 informer. The Kubernetes API is IPAM's only durable store: this cache
- * is what the allocator rebuilds from after a restart, and readiness waits for its first full list.
+ * Watches Nodes through a fabric8 informer. The Kubernetes API is IPAM's only durable store: this cache is what the
+ * allocator is fed from, and readiness waits for its first full list. Started and stopped by {@link IpamLifecycle}.
  */
 @ApplicationScoped
 public class NodeInformer {
@@ -26,17 +23,21 @@ public class NodeInformer {
         this.client = client;
     }
 
-    void start(@Observes StartupEvent ev) {
-        // 0 resync: we react to changes, the periodic resync would only repeat work.
-        informer = client.nodes().inform();
-        informer.stopped().whenComplete((v, t) -> {
-            if (t != null) {
-                LOG.errorf(t, "Node informer stopped");
-            }
-        });
+    /** Starts the informer; handlers added later still get every Node it already holds. */
+    synchronized SharedIndexInformer<Node> start() {
+        if (informer == null) {
+            // 0 resync: we react to changes, the periodic resync would only repeat work.
+            informer = client.nodes().inform();
+            informer.stopped().whenComplete((v, t) -> {
+                if (t != null) {
+                    LOG.errorf(t, "Node informer stopped");
+                }
+            });
+        }
+        return informer;
     }
 
-    void stop(@Observes ShutdownEvent ev) {
+    synchronized void stop() {
         if (informer != null) {
             informer.close();
         }
