@@ -87,6 +87,17 @@ public final class OvsSandbox implements AutoCloseable {
                 "--unixctl=" + dir.resolve("ovs-vswitchd.ctl")));
     }
 
+    /** Kills ovsdb-server (SIGKILL, as a crash) and starts it again on the same database and socket. */
+    public void restartOvsdbServer() throws IOException {
+        kill(dir.resolve("ovsdb-server.pid"));
+        Files.deleteIfExists(dbSocket());
+        Path db = dir.resolve("conf.db");
+        run(List.of("ovsdb-server", db.toString(), "--remote=punix:" + dbSocket(),
+                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile=" + dir.resolve("ovsdb-server.pid"),
+                "--detach", "-vconsole:off", "--log-file=" + dir.resolve("ovsdb-server.log"),
+                "--unixctl=" + dir.resolve("ovsdb-server.ctl")));
+    }
+
     /** Kills ovs-vswitchd (SIGKILL, as a crash) and waits until it is gone. */
     public void killVswitchd() throws IOException {
         kill(dir.resolve("ovs-vswitchd.pid"));
