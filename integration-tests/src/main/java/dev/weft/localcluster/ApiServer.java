@@ -1,0 +1,173 @@
+package dev.weft.localcluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.dsl.HttpMethod;
+import io.fabric8.mockwebserver.http.Buffer;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * A standalone Kubernetes API server for the local cluster: the fabric8 mock server in CRUD mode on loopback, plus what a
+ * real API server adds and the CRUD server lacks.
+ * <ul>
+ *   <li>uid, creationTimestamp, generation and a cluster-wide resourceVersion are already set by the 7.x CRUD dispatcher;
+ *       watches deliver ADDED/MODIFIED/DELETED, which is what fabric8 informers need (list, then watch);</li>
+ *   <li>the immutable label {@code kubernetes.io/metadata.name} on every Namespace (namespaceSelector relies on it);</li>
+ *   <li>the built-in namespaces default, kube-system, kube-public, kube-node-lease;</li>
+ *   <li>legacy discovery documents (/api, /apis, group versions) and /version, so {@code kubectl} can talk to it.</li>
+ * </ul>
+ * Usage: {@code ApiServer --port P [--port-file FILE]}; port 0 picks a free port, written to the port file once serving.
+ */
+public final class ApiServer implements AutoCloseable {
+
+    static final String NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final List<String> BUILT_IN_NAMESPACES = List.of("default", "kube-system", "kube-public", "kube-node-lease");
+
+    private final KubernetesMockServer server;
+
+    private ApiServer(KubernetesMockServer server) {
+        this.server = server;
+    }
+
+    /** Starts serving on 127.0.0.1:port (0 = any free port) with the built-in namespaces created. */
+    public static ApiServer start(int port) {
+        var server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), new Dispatcher(), false);
+        server.init(InetAddress.getLoopbackAddress(), port);
+        var apiServer = new ApiServer(server);
+        try (KubernetesClient client = apiServer.client()) {
+            for (String ns : BUILT_IN_NAMESPACES) {
+                client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+            }
+        }
+        return apiServer;
+    }
+
+    public int port() {
+        return server.getPort();
+    }
+
+    public String url() {
+        return "http://127.0.0.1:" + port();
+    }
+
+    public KubernetesClient client() {
+        return new KubernetesClientBuilder().withConfig(Kube.config(url())).build();
+    }
+
+    @Override
+    public void close() {
+        server.destroy();
+    }
+
+    public static void main(String[] args) throws Exception {
+        // One line per request at INFO would drown the log of a long-running cluster.
+        java.util.logging.Logger.getLogger("io.fabric8.mockwebserver").setLevel(java.util.logging.Level.WARNING);
+        int port = 0;
+        Path portFile = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--port" -> port = Integer.parseInt(args[++i]);
+                case "--port-file" -> portFile = Path.of(args[++i]);
+                default -> throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: ApiServer --port P [--port-file F]");
+            }
+        }
+        ApiServer apiServer = start(port);
+        Runtime.getRuntime().addShutdownHook(new Thread(apiServer::close));
+        System.out.println("Kubernetes API (fabric8 CRUD server) listening on " + apiServer.url());
+        if (portFile != null) {
+            Path tmp = portFile.resolveSibling(portFile.getFileName() + ".tmp");
+            Files.writeString(tmp, Integer.toString(apiServer.port()));
+            Files.move(tmp, portFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        }
+        new CountDownLatch(1).await();
+    }
+
+    /** The CRUD dispatcher with the additions of a real API server. */
+    static final class Dispatcher extends KubernetesCrudDispatcher {
+        private final Map<String, String> discovery = loadDiscovery();
+
+        @Override
+        public MockResponse dispatch(RecordedRequest request) {
+            String path = request.getPath();
+            String bare = path.contains("?") ? path.substring(0, path.indexOf('?')) : path;
+            if ("GET".equalsIgnoreCase(request.getMethod())) {
+                String doc = discovery.get(bare.endsWith("/") && bare.length() > 1 ? bare.substring(0, bare.length() - 1) : bare);
+                if (doc != null) {
+                    return new MockResponse().setResponseCode(200).setHeader("Content-Type", "application/json").setBody(doc);
+                }
+            }
+            if (isNamespaceWrite(request.getMethod(), bare)) {
+                request = withNamespaceNameLabel(request);
+            }
+            MockResponse response = super.dispatch(request);
+            if (response != null && response.getHeaders().header("Content-Type") == null) {
+                response.setHeader("Content-Type", "application/json");
+            }
+            return response;
+        }
+
+        private static boolean isNamespaceWrite(String method, String path) {
+            return ("POST".equalsIgnoreCase(method) && path.equals("/api/v1/namespaces"))
+                    || ("PUT".equalsIgnoreCase(method) && path.matches("/api/v1/namespaces/[^/]+"));
+        }
+
+        /** Adds {@code kubernetes.io/metadata.name=<name>} as the NamespaceLifecycle admission of a real API server does. */
+        private static RecordedRequest withNamespaceNameLabel(RecordedRequest request) {
+            try {
+                JsonNode body = JSON.readTree(request.getUtf8Body());
+                if (!(body instanceof ObjectNode object) || !(object.get("metadata") instanceof ObjectNode metadata)
+                        || !metadata.hasNonNull("name")) {
+                    return request; // let the dispatcher reject it with its own validation message
+                }
+                ObjectNode labels = metadata.get("labels") instanceof ObjectNode l ? l : metadata.putObject("labels");
+                labels.put(NAMESPACE_NAME_LABEL, metadata.get("name").asText());
+                byte[] bytes = JSON.writeValueAsBytes(object);
+                return new RecordedRequest(request.getHttpVersion(), HttpMethod.valueOf(request.getMethod().toUpperCase()),
+                        request.getPath(), request.getHeaders(), new Buffer(bytes));
+            } catch (IOException e) {
+                return request;
+            }
+        }
+
+        private static Map<String, String> loadDiscovery() {
+            Map<String, String> docs = new HashMap<>();
+            Map<String, String> files = Map.of(
+                    "/api", "api.json", "/api/v1", "api-v1.json", "/apis", "apis.json",
+                    "/apis/apps/v1", "apps-v1.json", "/apis/networking.k8s.io/v1", "networking-v1.json",
+                    "/version", "version.json");
+            files.forEach((path, file) -> {
+                try (InputStream in = ApiServer.class.getResourceAsStream("/apiserver/" + file)) {
+                    if (in == null) {
+                        throw new IllegalStateException("missing resource /apiserver/" + file);
+                    }
+                    docs.put(path, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            return docs;
+        }
+    }
+}
