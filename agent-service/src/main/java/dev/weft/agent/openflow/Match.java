@@ -1,0 +1,354 @@
+package dev.weft.agent.openflow;
+
+import io.netty.buffer.ByteBuf;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.StringJoiner;
+
+/**
+ * An OpenFlow 1.3 match (OXM, with Nicira fields), kept sorted in Open vSwitch's emission order. Prerequisites are
+ * the builder's job: {@code tcpDst} adds {@code ip,nw_proto=6}, as {@code ovs-ofctl} does for {@code tcp,tp_dst=80}.
+ */
+public record Match(List<MatchEntry> entries) {
+
+    public static final int ETH_TYPE_IP = 0x0800;
+    public static final int ETH_TYPE_ARP = 0x0806;
+    public static final int PROTO_TCP = 6;
+    public static final int PROTO_UDP = 17;
+    public static final int PROTO_SCTP = 132;
+
+    public static final int CT_NEW = 0x01, CT_EST = 0x02, CT_REL = 0x04, CT_RPL = 0x08, CT_INV = 0x10, CT_TRK = 0x20;
+
+    public Match {
+        List<MatchEntry> sorted = new ArrayList<>(entries);
+        Collections.sort(sorted);
+        for (int i = 1; i < sorted.size(); i++) {
+            if (sorted.get(i).field() == sorted.get(i - 1).field()) {
+                throw new IllegalArgumentException("field " + sorted.get(i).field().ofctlName + " given twice");
+            }
+        }
+        entries = List.copyOf(sorted);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public MatchEntry get(OfField f) {
+        for (MatchEntry e : entries) {
+            if (e.field() == f) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    /** Writes the ofp_match (type OXM), padded to 8 bytes. */
+    public void encode(ByteBuf out) {
+        int start = out.writerIndex();
+        out.writeShort(1);
+        out.writeShort(0);
+        for (MatchEntry e : entries) {
+            int len = e.field().length();
+            out.writeInt(e.masked() ? e.field().maskedHeader() : e.field().header);
+            writeN(out, e.value(), len);
+            if (e.masked()) {
+                writeN(out, e.mask(), len);
+            }
+        }
+        int length = out.writerIndex() - start;
+        out.setShort(start + 2, length);
+        out.writeZero((8 - length % 8) % 8);
+    }
+
+    /** Reads an ofp_match at the reader index (consuming its padding); unknown fields are kept in {@code unknown}. */
+    public static Match decode(ByteBuf in, List<String> unknown) {
+        int start = in.readerIndex();
+        int type = in.readUnsignedShort();
+        int length = in.readUnsignedShort();
+        if (type != 1) {
+            throw new IllegalArgumentException("not an OXM match (type " + type + ")");
+        }
+        List<MatchEntry> entries = new ArrayList<>();
+        while (in.readerIndex() < start + length) {
+            int header = in.readInt();
+            int len = header & 0xff;
+            boolean masked = (header & 0x100) != 0;
+            OfField f = OfField.byWireHeader(header);
+            if (f == null) {
+                byte[] raw = new byte[len];
+                in.readBytes(raw);
+                unknown.add(String.format("oxm(0x%08x)=%s", header, io.netty.buffer.ByteBufUtil.hexDump(raw)));
+                continue;
+            }
+            int n = f.length();
+            long value = readN(in, n);
+            if (masked) {
+                entries.add(MatchEntry.masked(f, value, readN(in, n)));
+            } else {
+                entries.add(MatchEntry.exact(f, value));
+            }
+        }
+        in.readerIndex(start + length + (8 - length % 8) % 8);
+        return new Match(entries);
+    }
+
+    static void writeN(ByteBuf out, long v, int n) {
+        for (int i = n - 1; i >= 0; i--) {
+            out.writeByte((int) (v >>> (8 * i)));
+        }
+    }
+
+    static long readN(ByteBuf in, int n) {
+        long v = 0;
+        for (int i = 0; i < n; i++) {
+            v = (v << 8) | in.readUnsignedByte();
+        }
+        return v;
+    }
+
+    /** ovs-ofctl syntax, e.g. {@code tcp,reg1=0x6,nw_src=10.10.1.0/24,tp_dst=80}. */
+    @Override
+    public String toString() {
+        StringJoiner j = new StringJoiner(",");
+        MatchEntry type = get(OfField.ETH_TYPE);
+        MatchEntry proto = get(OfField.IP_PROTO);
+        boolean protoShown = false;
+        if (type != null && type.value() == ETH_TYPE_IP) {
+            if (proto != null && proto.value() == PROTO_TCP) {
+                j.add("tcp");
+                protoShown = true;
+            } else if (proto != null && proto.value() == PROTO_UDP) {
+                j.add("udp");
+                protoShown = true;
+            } else if (proto != null && proto.value() == PROTO_SCTP) {
+                j.add("sctp");
+                protoShown = true;
+            } else {
+                j.add("ip");
+            }
+        } else if (type != null && type.value() == ETH_TYPE_ARP) {
+            j.add("arp");
+        }
+        for (MatchEntry e : entries) {
+            if (e.field() == OfField.ETH_TYPE && (e.value() == ETH_TYPE_IP || e.value() == ETH_TYPE_ARP)) {
+                continue;
+            }
+            if (e.field() == OfField.IP_PROTO && protoShown) {
+                continue;
+            }
+            j.add(e.field().ofctlName + "=" + format(e));
+        }
+        return j.toString();
+    }
+
+    static String format(MatchEntry e) {
+        return switch (e.field()) {
+            case ETH_SRC, ETH_DST, ARP_SHA, ARP_THA -> mac(e.value()) + (e.masked() ? "/" + mac(e.mask()) : "");
+            case IPV4_SRC, IPV4_DST, ARP_SPA, ARP_TPA, TUN_IPV4_SRC, TUN_IPV4_DST -> ipv4(e.value()) + (e.masked() ? ipMask(e.mask()) : "");
+            case CT_STATE -> ctState(e.value(), e.masked() ? e.mask() : e.value());
+            case ETH_TYPE -> String.format("0x%04x", e.value());
+            case CONJ_ID, IN_PORT, IP_PROTO, ARP_OP, CT_ZONE -> Long.toString(e.value());
+            case TCP_SRC, TCP_DST, UDP_SRC, UDP_DST, SCTP_SRC, SCTP_DST -> e.masked()
+                    ? String.format("0x%x/0x%x", e.value(), e.mask()) : Long.toString(e.value());
+            default -> e.masked() ? String.format("0x%x/0x%x", e.value(), e.mask()) : String.format("0x%x", e.value());
+        };
+    }
+
+    private static String ctState(long value, long mask) {
+        String[] names = {"new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat"};
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < names.length; i++) {
+            if ((mask & (1L << i)) != 0) {
+                sb.append((value & (1L << i)) != 0 ? '+' : '-').append(names[i]);
+            }
+        }
+        return sb.toString();
+    }
+
+    public static String mac(long v) {
+        return String.format("%02x:%02x:%02x:%02x:%02x:%02x", (v >> 40) & 0xff, (v >> 32) & 0xff, (v >> 24) & 0xff,
+                (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+    }
+
+    public static String ipv4(long v) {
+        return ((v >> 24) & 0xff) + "." + ((v >> 16) & 0xff) + "." + ((v >> 8) & 0xff) + "." + (v & 0xff);
+    }
+
+    private static String ipMask(long mask) {
+        int prefix = Long.bitCount(mask & 0xffffffffL);
+        long expected = prefix == 0 ? 0 : (0xffffffffL << (32 - prefix)) & 0xffffffffL;
+        return expected == (mask & 0xffffffffL) ? "/" + prefix : "/" + ipv4(mask);
+    }
+
+    public static long parseMac(String mac) {
+        String[] p = mac.split(":");
+        if (p.length != 6) {
+            throw new IllegalArgumentException("not a MAC address: " + mac);
+        }
+        long v = 0;
+        for (String s : p) {
+            v = (v << 8) | Integer.parseInt(s, 16);
+        }
+        return v;
+    }
+
+    public static long parseIpv4(String ip) {
+        String[] p = ip.split("\\.");
+        if (p.length != 4) {
+            throw new IllegalArgumentException("not an IPv4 address: " + ip);
+        }
+        long v = 0;
+        for (String s : p) {
+            int b = Integer.parseInt(s);
+            if (b < 0 || b > 255) {
+                throw new IllegalArgumentException("not an IPv4 address: " + ip);
+            }
+            v = (v << 8) | b;
+        }
+        return v;
+    }
+
+    /** The mask of a prefix length. */
+    public static long prefixMask(int prefix) {
+        if (prefix < 0 || prefix > 32) {
+            throw new IllegalArgumentException("bad prefix length " + prefix);
+        }
+        return prefix == 0 ? 0 : (0xffffffffL << (32 - prefix)) & 0xffffffffL;
+    }
+
+    /** Typed builder that reads like the flow: {@code Match.builder().ip().reg(1, 6).nwSrc("10.0.0.0/24")}. */
+    public static final class Builder {
+        private final List<MatchEntry> entries = new ArrayList<>();
+
+        private Builder set(MatchEntry e) {
+            entries.removeIf(x -> x.field() == e.field());
+            entries.add(e);
+            return this;
+        }
+
+        public Builder inPort(int port) {
+            return set(MatchEntry.exact(OfField.IN_PORT, port & 0xffffffffL));
+        }
+
+        public Builder ethType(int type) {
+            return set(MatchEntry.exact(OfField.ETH_TYPE, type));
+        }
+
+        public Builder ip() {
+            return ethType(ETH_TYPE_IP);
+        }
+
+        public Builder arp() {
+            return ethType(ETH_TYPE_ARP);
+        }
+
+        public Builder ipProto(int proto) {
+            ip();
+            return set(MatchEntry.exact(OfField.IP_PROTO, proto));
+        }
+
+        public Builder tcp() {
+            return ipProto(PROTO_TCP);
+        }
+
+        public Builder udp() {
+            return ipProto(PROTO_UDP);
+        }
+
+        public Builder dlSrc(String mac) {
+            return set(MatchEntry.exact(OfField.ETH_SRC, parseMac(mac)));
+        }
+
+        public Builder dlDst(String mac) {
+            return set(MatchEntry.exact(OfField.ETH_DST, parseMac(mac)));
+        }
+
+        /** {@code 10.0.0.1} or {@code 10.0.0.0/24}. */
+        public Builder nwSrc(String cidr) {
+            ip();
+            return set(cidrEntry(OfField.IPV4_SRC, cidr));
+        }
+
+        public Builder nwDst(String cidr) {
+            ip();
+            return set(cidrEntry(OfField.IPV4_DST, cidr));
+        }
+
+        public Builder arpSpa(String ip) {
+            arp();
+            return set(MatchEntry.exact(OfField.ARP_SPA, parseIpv4(ip)));
+        }
+
+        public Builder arpTpa(String ip) {
+            arp();
+            return set(MatchEntry.exact(OfField.ARP_TPA, parseIpv4(ip)));
+        }
+
+        public Builder arpOp(int op) {
+            arp();
+            return set(MatchEntry.exact(OfField.ARP_OP, op));
+        }
+
+        public Builder arpSha(String mac) {
+            arp();
+            return set(MatchEntry.exact(OfField.ARP_SHA, parseMac(mac)));
+        }
+
+        /** Destination port (or a port/mask block) of TCP (6), UDP (17) or SCTP (132). */
+        public Builder tpDst(int proto, int port, int mask) {
+            if (port < 0 || port > 0xffff) {
+                throw new IllegalArgumentException("bad port " + port);
+            }
+            ipProto(proto);
+            OfField f = switch (proto) {
+                case PROTO_TCP -> OfField.TCP_DST;
+                case PROTO_UDP -> OfField.UDP_DST;
+                case PROTO_SCTP -> OfField.SCTP_DST;
+                default -> throw new IllegalArgumentException("no ports for IP protocol " + proto);
+            };
+            return set(MatchEntry.masked(f, port, mask & 0xffff));
+        }
+
+        public Builder reg(int n, long value) {
+            return set(MatchEntry.exact(OfField.reg(n, true), value & 0xffffffffL));
+        }
+
+        public Builder reg(int n, long value, long mask) {
+            return set(MatchEntry.masked(OfField.reg(n, true), value, mask & 0xffffffffL));
+        }
+
+        public Builder conjId(long id) {
+            return set(MatchEntry.exact(OfField.CONJ_ID, id & 0xffffffffL));
+        }
+
+        /** {@code ctState(CT_EST, CT_NEW | CT_EST)} is {@code ct_state=-new+est}. */
+        public Builder ctState(int value, int mask) {
+            return set(MatchEntry.masked(OfField.CT_STATE, value, mask));
+        }
+
+        public Builder tunDst(String ip) {
+            return set(MatchEntry.exact(OfField.TUN_IPV4_DST, parseIpv4(ip)));
+        }
+
+        public Match build() {
+            return new Match(entries);
+        }
+
+        private static MatchEntry cidrEntry(OfField f, String cidr) {
+            int slash = cidr.indexOf('/');
+            if (slash < 0) {
+                return MatchEntry.exact(f, parseIpv4(cidr));
+            }
+            long ip = parseIpv4(cidr.substring(0, slash));
+            int prefix = Integer.parseInt(cidr.substring(slash + 1));
+            long mask = prefixMask(prefix);
+            if (prefix == 0) {
+                throw new IllegalArgumentException("a /0 CIDR matches everything; omit the field instead: " + cidr);
+            }
+            return MatchEntry.masked(f, ip & mask, mask);
+        }
+    }
+}

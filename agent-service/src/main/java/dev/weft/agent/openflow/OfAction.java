@@ -1,0 +1,340 @@
+package dev.weft.agent.openflow;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.StringJoiner;
+
+/**
+ * OpenFlow 1.3 actions plus the Open vSwitch (Nicira, vendor 0x00002320) extensions the pipeline needs, encoded as
+ * {@code ovs-ofctl} encodes them (checked byte-for-byte in tests). {@code toString()} is ovs-ofctl syntax.
+ */
+public sealed interface OfAction {
+
+    int NX_VENDOR = 0x00002320;
+    int OFPP_IN_PORT = 0xfffffff8;
+    int OFPP_NORMAL = 0xfffffffa;
+
+    void encode(ByteBuf out);
+
+    // ---- standard actions ----
+
+    record Output(int port) implements OfAction {
+        public void encode(ByteBuf out) {
+            out.writeShort(0).writeShort(16).writeInt(port).writeShort(0).writeZero(6);
+        }
+
+        public String toString() {
+            return port == OFPP_NORMAL ? "NORMAL" : port == OFPP_IN_PORT ? "IN_PORT" : "output:" + Integer.toUnsignedString(port);
+        }
+    }
+
+    record DecTtl() implements OfAction {
+        public void encode(ByteBuf out) {
+            out.writeShort(24).writeShort(8).writeZero(4);
+        }
+
+        public String toString() {
+            return "dec_ttl";
+        }
+    }
+
+    /** OFPAT_SET_FIELD with an OXM or NXM field, e.g. eth_src, eth_dst, tun_dst. */
+    record SetField(OfField field, long value) implements OfAction {
+        public void encode(ByteBuf out) {
+            int len = 4 + 4 + field.length();
+            int padded = (len + 7) / 8 * 8;
+            out.writeShort(25).writeShort(padded).writeInt(field.header);
+            Match.writeN(out, value, field.length());
+            out.writeZero(padded - len);
+        }
+
+        public String toString() {
+            String name = switch (field) {
+                case ETH_SRC -> "eth_src";
+                case ETH_DST -> "eth_dst";
+                default -> field.ofctlName;
+            };
+            return "set_field:" + Match.format(MatchEntry.exact(field, value)) + "->" + name;
+        }
+    }
+
+    // ---- Nicira extensions ----
+
+    private static void nxHeader(ByteBuf out, int len, int subtype) {
+        out.writeShort(0xffff).writeShort(len).writeInt(NX_VENDOR).writeShort(subtype);
+    }
+
+    /** NXAST_RESUBMIT_TABLE: {@code resubmit(,table)}. */
+    record Resubmit(int table) implements OfAction {
+        public void encode(ByteBuf out) {
+            nxHeader(out, 16, 14);
+            out.writeShort(OFPP_IN_PORT & 0xffff).writeByte(table).writeZero(3);
+        }
+
+        public String toString() {
+            return "resubmit(," + table + ")";
+        }
+    }
+
+    /** NXAST_CONJUNCTION: {@code conjunction(id,clause/nClauses)}, clause 1-based as ovs-ofctl writes it. */
+    record Conjunction(long id, int clause, int nClauses) implements OfAction {
+        public Conjunction {
+            if (nClauses < 2 || nClauses > 64 || clause < 1 || clause > nClauses) {
+                throw new IllegalArgumentException("bad conjunction clause " + clause + "/" + nClauses);
+            }
+        }
+
+        public void encode(ByteBuf out) {
+            nxHeader(out, 16, 34);
+            out.writeByte(clause - 1).writeByte(nClauses).writeInt((int) id);
+        }
+
+        public String toString() {
+            return "conjunction(" + id + "," + clause + "/" + nClauses + ")";
+        }
+    }
+
+    /** NXAST_NAT without ranges: reverse NAT of an existing connection, the form ct(nat) uses. */
+    record Nat() implements OfAction {
+        public void encode(ByteBuf out) {
+            nxHeader(out, 16, 36);
+            out.writeZero(2).writeShort(0).writeShort(0);
+        }
+
+        public String toString() {
+            return "nat";
+        }
+    }
+
+    /** NXAST_CT: {@code ct(commit,table=N,zone=Z,nat)}; table -1 means no recirculation. */
+    record Ct(boolean commit, int zone, int table, List<OfAction> nested) implements OfAction {
+        public Ct {
+            nested = List.copyOf(nested);
+        }
+
+        public void encode(ByteBuf out) {
+            int start = out.writerIndex();
+            nxHeader(out, 0, 35);
+            out.writeShort(commit ? 1 : 0).writeInt(0).writeShort(zone).writeByte(table < 0 ? 0xff : table)
+                    .writeZero(3).writeShort(0);
+            for (OfAction a : nested) {
+                a.encode(out);
+            }
+            out.setShort(start + 2, out.writerIndex() - start);
+        }
+
+        public String toString() {
+            StringJoiner j = new StringJoiner(",", "ct(", ")");
+            if (commit) {
+                j.add("commit");
+            }
+            if (table >= 0) {
+                j.add("table=" + table);
+            }
+            j.add("zone=" + zone);
+            for (OfAction a : nested) {
+                j.add(a instanceof Nat ? "nat" : "exec(" + a + ")");
+            }
+            return j.toString();
+        }
+    }
+
+    /** NXAST_REG_LOAD: {@code load:value->NXM_NX_REGn[ofs..ofs+nbits-1]}. */
+    record RegLoad(OfField dst, int ofs, int nBits, long value) implements OfAction {
+        public void encode(ByteBuf out) {
+            nxHeader(out, 24, 7);
+            out.writeShort((ofs << 6) | (nBits - 1)).writeInt(nxmHeader(dst)).writeLong(value);
+        }
+
+        public String toString() {
+            return "load:0x" + Long.toHexString(value) + "->" + nxmName(dst) + range(dst, ofs, nBits);
+        }
+    }
+
+    /** NXAST_REG_MOVE: {@code move:src[]->dst[]}. */
+    record RegMove(OfField src, int srcOfs, OfField dst, int dstOfs, int nBits) implements OfAction {
+        public void encode(ByteBuf out) {
+            nxHeader(out, 24, 6);
+            out.writeShort(nBits).writeShort(srcOfs).writeShort(dstOfs).writeInt(nxmHeader(src)).writeInt(nxmHeader(dst));
+        }
+
+        public String toString() {
+            return "move:" + nxmName(src) + range(src, srcOfs, nBits) + "->" + nxmName(dst) + range(dst, dstOfs, nBits);
+        }
+    }
+
+    /** NXAST_OUTPUT_REG: {@code output:NXM_NX_REGn[]}. */
+    record OutputReg(OfField src, int ofs, int nBits) implements OfAction {
+        public void encode(ByteBuf out) {
+            nxHeader(out, 24, 15);
+            out.writeShort((ofs << 6) | (nBits - 1)).writeInt(nxmHeader(src)).writeShort(0xffff).writeZero(6);
+        }
+
+        public String toString() {
+            return "output:" + nxmName(src) + range(src, ofs, nBits);
+        }
+    }
+
+    /** An action we do not decode (from flows someone else installed), shown as hex. */
+    record Opaque(byte[] raw) implements OfAction {
+        public void encode(ByteBuf out) {
+            out.writeBytes(raw);
+        }
+
+        public String toString() {
+            return "unknown(" + ByteBufUtil.hexDump(raw) + ")";
+        }
+    }
+
+    static String nxmName(OfField f) {
+        return switch (f) {
+            case ETH_SRC -> "NXM_OF_ETH_SRC";
+            case ETH_DST -> "NXM_OF_ETH_DST";
+            case IPV4_SRC -> "NXM_OF_IP_SRC";
+            case IPV4_DST -> "NXM_OF_IP_DST";
+            case ARP_OP -> "NXM_OF_ARP_OP";
+            case ARP_SPA -> "NXM_OF_ARP_SPA";
+            case ARP_TPA -> "NXM_OF_ARP_TPA";
+            case ARP_SHA -> "NXM_NX_ARP_SHA";
+            case ARP_THA -> "NXM_NX_ARP_THA";
+            case IN_PORT -> "OXM_OF_IN_PORT";
+            case TUN_IPV4_DST -> "NXM_NX_TUN_IPV4_DST";
+            default -> f.name().startsWith("REG") ? "NXM_NX_" + f.name() : f.name();
+        };
+    }
+
+    private static String range(OfField f, int ofs, int nBits) {
+        return ofs == 0 && nBits == f.length() * 8 ? "[]" : "[" + ofs + ".." + (ofs + nBits - 1) + "]";
+    }
+
+    /** OVS's NXM headers of the fields we move (move/load use NXM_OF names for the OpenFlow 1.0 fields). */
+    static int nxmHeader(OfField f) {
+        return switch (f) {
+            case ETH_DST -> 0x00000206;
+            case ETH_SRC -> 0x00000406;
+            case IPV4_SRC -> 0x00000e04;
+            case IPV4_DST -> 0x00001004;
+            case ARP_OP -> 0x00001e02;
+            case ARP_SPA -> 0x00002004;
+            case ARP_TPA -> 0x00002204;
+            case ARP_SHA -> 0x00012206;
+            case ARP_THA -> 0x00012406;
+            default -> f.header;
+        };
+    }
+
+    /** Reads actions up to {@code end}. */
+    static List<OfAction> decodeList(ByteBuf in, int end) {
+        List<OfAction> actions = new ArrayList<>();
+        while (in.readerIndex() < end) {
+            actions.add(decode(in));
+        }
+        return actions;
+    }
+
+    static OfAction decode(ByteBuf in) {
+        int start = in.readerIndex();
+        int type = in.getUnsignedShort(start);
+        int len = in.getUnsignedShort(start + 2);
+        if (len < 8) {
+            throw new IllegalArgumentException("action length " + len);
+        }
+        try {
+            switch (type) {
+                case 0 -> {
+                    return new Output(in.getInt(start + 4));
+                }
+                case 24 -> {
+                    return new DecTtl();
+                }
+                case 25 -> {
+                    int header = in.getInt(start + 4);
+                    OfField f = OfField.byWireHeader(header);
+                    if (f != null) {
+                        return new SetField(f, readAt(in, start + 8, f.length()));
+                    }
+                }
+                case 0xffff -> {
+                    if (in.getInt(start + 4) == NX_VENDOR) {
+                        OfAction a = decodeNx(in, start, len, in.getUnsignedShort(start + 8));
+                        if (a != null) {
+                            return a;
+                        }
+                    }
+                }
+                default -> {
+                }
+            }
+            byte[] raw = new byte[len];
+            in.getBytes(start, raw);
+            return new Opaque(raw);
+        } finally {
+            in.readerIndex(start + len);
+        }
+    }
+
+    private static OfAction decodeNx(ByteBuf in, int start, int len, int subtype) {
+        int p = start + 10;
+        return switch (subtype) {
+            case 14 -> new Resubmit(in.getUnsignedByte(p + 2));
+            case 34 -> new Conjunction(in.getUnsignedInt(p + 2), in.getUnsignedByte(p) + 1, in.getUnsignedByte(p + 1));
+            case 36 -> new Nat();
+            case 35 -> {
+                int flags = in.getUnsignedShort(p);
+                int zone = in.getUnsignedShort(p + 6);
+                int table = in.getUnsignedByte(p + 8);
+                int save = in.readerIndex();
+                in.readerIndex(start + 24);
+                List<OfAction> nested = decodeList(in, start + len);
+                in.readerIndex(save);
+                yield new Ct((flags & 1) != 0, zone, table == 0xff ? -1 : table, nested);
+            }
+            case 7 -> {
+                int ofsNbits = in.getUnsignedShort(p);
+                OfField f = byNxmHeader(in.getInt(p + 2));
+                yield f == null ? null : new RegLoad(f, ofsNbits >> 6, (ofsNbits & 0x3f) + 1, in.getLong(p + 6));
+            }
+            case 6 -> {
+                OfField src = byNxmHeader(in.getInt(p + 6));
+                OfField dst = byNxmHeader(in.getInt(p + 10));
+                yield src == null || dst == null ? null
+                        : new RegMove(src, in.getUnsignedShort(p + 2), dst, in.getUnsignedShort(p + 4), in.getUnsignedShort(p));
+            }
+            case 15 -> {
+                int ofsNbits = in.getUnsignedShort(p);
+                OfField f = byNxmHeader(in.getInt(p + 2));
+                yield f == null ? null : new OutputReg(f, ofsNbits >> 6, (ofsNbits & 0x3f) + 1);
+            }
+            default -> null;
+        };
+    }
+
+    private static OfField byNxmHeader(int header) {
+        for (OfField f : OfField.values()) {
+            if (nxmHeader(f) == header) {
+                return f;
+            }
+        }
+        return OfField.byWireHeader(header);
+    }
+
+    private static long readAt(ByteBuf in, int at, int n) {
+        long v = 0;
+        for (int i = 0; i < n; i++) {
+            v = (v << 8) | in.getUnsignedByte(at + i);
+        }
+        return v;
+    }
+
+    static String format(List<OfAction> actions) {
+        if (actions.isEmpty()) {
+            return "drop";
+        }
+        StringJoiner j = new StringJoiner(",");
+        actions.forEach(a -> j.add(a.toString()));
+        return j.toString();
+    }
+}
