@@ -1,0 +1,104 @@
+package dev.weft.agent.pipeline;
+
+import dev.weft.agent.openflow.FlowMod;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The flows the agent wants on the bridge, per owner (a feature's object: a pod, a peer node, the policy set), kept
+ * only in their encoded wire form (~100-200 bytes a flow, no flow objects): what is needed to compute deltas and to
+ * replay everything after Open vSwitch restarts. Not thread-safe: the datapath serializes its updates.
+ */
+public final class FlowStore {
+
+    private final Map<Long, byte[][]> byOwner = new LinkedHashMap<>();
+    private long count;
+
+    public static long owner(Cookie.Category category, long objectId) {
+        return ((long) category.code() << 40) | (objectId & Cookie.OBJECT_MASK);
+    }
+
+    /** What to send to turn an owner's installed flows into {@code desired}: deletes of vanished flows, then adds. */
+    public record Delta(List<byte[]> messages, byte[][] desired, int adds, int deletes) {
+        public boolean isEmpty() {
+            return messages.isEmpty();
+        }
+    }
+
+    public Delta diff(long owner, List<FlowMod> desired) {
+        byte[][] next = new byte[desired.size()][];
+        for (int i = 0; i < next.length; i++) {
+            next[i] = desired.get(i).encode();
+        }
+        return diffEncoded(owner, next);
+    }
+
+    public Delta diffEncoded(long owner, byte[][] next) {
+        byte[][] old = byOwner.getOrDefault(owner, new byte[0][]);
+        Map<FlowMod.FlowKey, byte[]> oldByKey = new HashMap<>(old.length * 2);
+        for (byte[] m : old) {
+            oldByKey.put(FlowMod.keyOf(m), m);
+        }
+        List<byte[]> deletes = new ArrayList<>();
+        List<byte[]> adds = new ArrayList<>();
+        Map<FlowMod.FlowKey, byte[]> nextByKey = new HashMap<>(next.length * 2);
+        for (byte[] m : next) {
+            FlowMod.FlowKey k = FlowMod.keyOf(m);
+            if (nextByKey.put(k, m) != null) {
+                throw new IllegalArgumentException("two flows with the same table, priority and match: " + FlowMod.decodeAdd(m));
+            }
+            byte[] prev = oldByKey.get(k);
+            if (prev == null || !Arrays.equals(prev, m)) {
+                adds.add(m); // an ADD over an existing flow replaces its actions and cookie in place
+            }
+        }
+        for (Map.Entry<FlowMod.FlowKey, byte[]> e : oldByKey.entrySet()) {
+            if (!nextByKey.containsKey(e.getKey())) {
+                deletes.add(FlowMod.deleteStrictOf(e.getValue()));
+            }
+        }
+        List<byte[]> messages = new ArrayList<>(deletes.size() + adds.size());
+        messages.addAll(deletes);
+        messages.addAll(adds);
+        return new Delta(messages, next, adds.size(), deletes.size());
+    }
+
+    /** Records that a delta is on the switch. */
+    public void commit(long owner, Delta delta) {
+        byte[][] prev = delta.desired().length == 0 ? byOwner.remove(owner) : byOwner.put(owner, delta.desired());
+        count += delta.desired().length - (prev == null ? 0 : prev.length);
+    }
+
+    public void forEach(Consumer<byte[]> action) {
+        for (byte[][] flows : byOwner.values()) {
+            for (byte[] f : flows) {
+                action.accept(f);
+            }
+        }
+    }
+
+    public byte[][] flowsOf(long owner) {
+        return byOwner.getOrDefault(owner, new byte[0][]);
+    }
+
+    public long count() {
+        return count;
+    }
+
+    /** Rewrites every stored flow's cookie round (the stored bytes are what is replayed). */
+    public void setRound(int round) {
+        long bits = Cookie.roundBits(round);
+        forEach(m -> {
+            long c = (FlowMod.cookieOf(m) & ~Cookie.ROUND_MASK) | bits;
+            for (int i = 0; i < 8; i++) {
+                m[8 + i] = (byte) (c >>> (56 - 8 * i));
+            }
+        });
+    }
+}
