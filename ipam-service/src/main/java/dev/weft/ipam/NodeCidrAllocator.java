@@ -514,6 +514,11 @@ public final class NodeCidrAllocator {
         return out;
     }
 
+    /** Open watches. */
+    public int watchers() {
+        return listeners.size();
+    }
+
     /**
      * Hands the current state to {@code snapshot} and then every later change to {@code listener}, with nothing lost
      * or repeated in between. Both are called under the allocator's lock: they must not block.

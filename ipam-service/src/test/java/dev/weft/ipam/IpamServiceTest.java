@@ -4,7 +4,7 @@ import dev.weft.proto.ipam.v1.AllocationState;
 import dev.weft.proto.ipam.v1.Ipam;
 import dev.weft.proto.ipam.v1.ListAllocationsRequest;
 import dev.weft.proto.ipam.v1.ListAllocationsResponse;
-import io.fabric8.kubernetes.api.model.NodeBuilder;
+import dev.weft.proto.ipam.v1.NodeAllocation;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import grpc.health.v1.HealthGrpc;
 import grpc.health.v1.HealthOuterClass.HealthCheckRequest;
@@ -19,6 +19,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.List;
 
 import static io.restassured.RestAssured.given;
 import static org.awaitility.Awaitility.await;
@@ -39,22 +40,28 @@ class IpamServiceTest {
     int port;
 
     @Test
-    void readyOnceNodeCacheSyncedAndListsNodesOverGrpc() {
+    void readyOnceNodeCacheSyncedAndListsAllocationsOverGrpc() {
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
                 given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP")));
-
-        k8s.nodes().resource(new NodeBuilder().withNewMetadata().withName("node-b").endMetadata()
-                .withNewSpec().withPodCIDR("10.10.2.0/24").withPodCIDRs("10.10.2.0/24").endSpec().build()).create();
-        k8s.nodes().resource(new NodeBuilder().withNewMetadata().withName("node-a").endMetadata().build()).create();
+        String b = TestNodes.unique("node-b");
+        String a = "a" + b;
+        TestNodes.create(k8s, b, "10.10.200.0/24");
+        TestNodes.create(k8s, a);
 
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
             ListAllocationsResponse r = ipam.listAllocations(ListAllocationsRequest.getDefaultInstance())
                     .await().atMost(Duration.ofSeconds(5));
-            assertEquals(2, r.getAllocationsCount());
-            assertEquals("node-a", r.getAllocations(0).getNodeName());
-            assertEquals(AllocationState.PENDING, r.getAllocations(0).getState());
-            assertEquals("10.10.2.0/24", r.getAllocations(1).getCidrs(0).getCidr());
+            NodeAllocation na = r.getAllocationsList().stream().filter(x -> x.getNodeName().equals(a)).findFirst().orElseThrow();
+            NodeAllocation nb = r.getAllocationsList().stream().filter(x -> x.getNodeName().equals(b)).findFirst().orElseThrow();
+            assertEquals(AllocationState.ALLOCATED, na.getState());
+            assertEquals(2, na.getCidrsCount(), "dual-stack: one block per family");
+            assertEquals(AllocationState.ALLOCATED, nb.getState());
+            assertEquals("10.10.200.0/24", nb.getCidrs(0).getCidr());
+            assertEquals("10.10.0.0/16", nb.getCidrs(0).getPool());
+            List<String> names = r.getAllocationsList().stream().map(NodeAllocation::getNodeName).toList();
+            assertEquals(names.stream().sorted().toList(), names, "sorted by node name");
         });
+        TestNodes.assertNoBlockGivenTwice(k8s, List.of());
     }
 
     @Test
