@@ -1,6 +1,8 @@
 package dev.weft.policy;
 
-import dev.weft.proto.controlplane.v1.ControlPlane;
+import dev.weft.policy.core.PolicyEngine;
+import dev.weft.policy.status.RealizationTracker;
+import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.GetPolicyStatusRequest;
 import dev.weft.proto.controlplane.v1.NodeRealizationReport;
 import dev.weft.proto.controlplane.v1.PolicyEvent;
@@ -8,26 +10,93 @@ import dev.weft.proto.controlplane.v1.PolicyStatusList;
 import dev.weft.proto.controlplane.v1.ReportStatusResponse;
 import dev.weft.proto.controlplane.v1.WatchPoliciesRequest;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
-import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
+import io.smallrye.common.annotation.Blocking;
+import org.jboss.logging.Logger;
 
-/** The per-node policy stream; owned by the policy issue. */
+import java.util.Comparator;
+
+/**
+ * The control-plane API for agents. Implemented on the grpc-java observer API rather than Mutiny because the
+ * per-node stream needs the transport's readiness (isReady / on-ready) to bound what a slow agent costs.
+ */
 @GrpcService
-public class ControlPlaneGrpcService implements ControlPlane {
+public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBase {
 
-    @Override
-    public Multi<PolicyEvent> watchPolicies(WatchPoliciesRequest request) {
-        return Multi.createFrom().failure(Status.UNIMPLEMENTED.withDescription("WatchPolicies").asRuntimeException());
+    private static final Logger LOG = Logger.getLogger(ControlPlaneGrpcService.class);
+
+    private final PolicyComputation computation;
+    private final RealizationTracker tracker;
+    private final ClusterInformers informers;
+    private final PolicyConfig config;
+
+    ControlPlaneGrpcService(PolicyComputation computation, RealizationTracker tracker, ClusterInformers informers,
+                            PolicyConfig config) {
+        this.computation = computation;
+        this.tracker = tracker;
+        this.informers = informers;
+        this.config = config;
     }
 
     @Override
-    public Uni<ReportStatusResponse> reportStatus(NodeRealizationReport request) {
-        return Uni.createFrom().failure(Status.UNIMPLEMENTED.withDescription("ReportStatus").asRuntimeException());
+    @Blocking
+    public void watchPolicies(WatchPoliciesRequest request, StreamObserver<PolicyEvent> responseObserver) {
+        if (request.getNodeName().isEmpty()) {
+            responseObserver.onError(Status.INVALID_ARGUMENT.withDescription("node_name is required").asRuntimeException());
+            return;
+        }
+        var observer = (ServerCallStreamObserver<PolicyEvent>) responseObserver;
+        PolicyEngine engine = computation.engine();
+        NodeStream stream = new NodeStream(request.getNodeName(), request.getAgentId(), observer,
+                config.streamBufferSize());
+        observer.setOnReadyHandler(stream::drain);
+        observer.setOnCancelHandler(() -> {
+            stream.cancelled();
+            engine.unsubscribe(stream);
+            LOG.debugf("Policy stream of node %s (agent %s) ended", request.getNodeName(), request.getAgentId());
+        });
+        if (informers.hasSynced()) {
+            engine.subscribe(stream);
+            return;
+        }
+        // A snapshot from a partial view would make the agent delete what it must keep: wait for the first list.
+        Thread.ofVirtual().name("wait-sync-" + request.getNodeName()).start(() -> {
+            try {
+                while (!informers.hasSynced() && !stream.closed()) {
+                    Thread.sleep(100);
+                }
+                if (!stream.closed()) {
+                    engine.subscribe(stream);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
     }
 
     @Override
-    public Uni<PolicyStatusList> getPolicyStatus(GetPolicyStatusRequest request) {
-        return Uni.createFrom().failure(Status.UNIMPLEMENTED.withDescription("GetPolicyStatus").asRuntimeException());
+    @Blocking
+    public void reportStatus(NodeRealizationReport request, StreamObserver<ReportStatusResponse> responseObserver) {
+        if (request.getNodeName().isEmpty()) {
+            responseObserver.onError(Status.INVALID_ARGUMENT.withDescription("node_name is required").asRuntimeException());
+            return;
+        }
+        tracker.report(request);
+        responseObserver.onNext(ReportStatusResponse.getDefaultInstance());
+        responseObserver.onCompleted();
+    }
+
+    @Override
+    @Blocking
+    public void getPolicyStatus(GetPolicyStatusRequest request, StreamObserver<PolicyStatusList> responseObserver) {
+        var spans = computation.engine().policySpans().stream()
+                .filter(s -> request.getNamespace().isEmpty() || request.getNamespace().equals(s.namespace()))
+                .filter(s -> request.getName().isEmpty() || request.getName().equals(s.name()))
+                .sorted(Comparator.comparing(PolicyEngine.PolicySpan::namespace).thenComparing(PolicyEngine.PolicySpan::name))
+                .toList();
+        responseObserver.onNext(PolicyStatusList.newBuilder().addAllItems(tracker.statuses(spans)).build());
+        responseObserver.onCompleted();
     }
 }

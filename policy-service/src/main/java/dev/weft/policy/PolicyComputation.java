@@ -1,14 +1,66 @@
 package dev.weft.policy;
 
+import dev.weft.policy.core.PolicyEngine;
+import dev.weft.policy.status.StatusPublisher;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import org.jboss.logging.Logger;
 
-/** Wires the informers to the computation and starts them (the computation itself comes with the policy issue). */
+import java.util.function.Consumer;
+
+/** Owns the computation engine and feeds it from the informers (the same handlers the benchmark calls directly). */
 @ApplicationScoped
 public class PolicyComputation {
 
-    void start(@Observes StartupEvent ev, ClusterInformers informers) {
+    private static final Logger LOG = Logger.getLogger(PolicyComputation.class);
+
+    private final PolicyEngine engine;
+
+    PolicyComputation(StatusPublisher publisher) {
+        this.engine = new PolicyEngine(publisher::invalidPolicy);
+    }
+
+    public PolicyEngine engine() {
+        return engine;
+    }
+
+    void start(@Observes StartupEvent ev, ClusterInformers informers, StatusPublisher publisher) {
+        informers.namespaces().addEventHandler(handler("Namespace", engine::onNamespace, engine::onNamespaceDeleted));
+        informers.pods().addEventHandler(handler("Pod", engine::onPod, engine::onPodDeleted));
+        informers.networkPolicies().addEventHandler(handler("NetworkPolicy", engine::onPolicy, engine::onPolicyDeleted));
         informers.run();
+        publisher.start(engine);
+    }
+
+    /** An exception in one object's handling is logged; it must never stop the informer's delivery to the others. */
+    private static <T extends io.fabric8.kubernetes.api.model.HasMetadata> ResourceEventHandler<T> handler(
+            String kind, Consumer<T> upsert, Consumer<T> delete) {
+        return new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(T obj) {
+                run(obj, upsert);
+            }
+
+            @Override
+            public void onUpdate(T oldObj, T newObj) {
+                run(newObj, upsert);
+            }
+
+            @Override
+            public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+                run(obj, delete);
+            }
+
+            private void run(T obj, Consumer<T> c) {
+                try {
+                    c.accept(obj);
+                } catch (RuntimeException e) {
+                    LOG.errorf(e, "Handling %s %s/%s failed", kind, obj.getMetadata().getNamespace(),
+                            obj.getMetadata().getName());
+                }
+            }
+        };
     }
 }

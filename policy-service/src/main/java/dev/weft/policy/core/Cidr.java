@@ -7,6 +7,9 @@ import java.util.Arrays;
 /** An IPv4 or IPv6 CIDR parsed without any name lookup, in canonical form (host bits cleared). */
 public record Cidr(byte[] network, int prefix) {
 
+    private static final java.util.regex.Pattern IPV4 =
+            java.util.regex.Pattern.compile("(0|[1-9][0-9]{0,2})(\\.(0|[1-9][0-9]{0,2})){3}");
+
     public static Cidr parse(String text) {
         if (text == null || text.isBlank()) {
             throw new InvalidPolicyException("empty CIDR");
@@ -17,6 +20,10 @@ public record Cidr(byte[] network, int prefix) {
         }
         String addr = text.substring(0, slash);
         byte[] bytes;
+        if (addr.indexOf(':') < 0 && !IPV4.matcher(addr).matches()) {
+            // ofLiteral also takes BSD forms such as "10.0.0" or "010.1.1.1": Kubernetes does not.
+            throw new InvalidPolicyException("invalid CIDR '" + text + "': bad address");
+        }
         try {
             // ofLiteral never resolves names: only numeric IPv4/IPv6 literals are accepted.
             InetAddress a = InetAddress.ofLiteral(addr);

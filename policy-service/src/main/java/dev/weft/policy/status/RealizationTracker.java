@@ -1,0 +1,76 @@
+package dev.weft.policy.status;
+
+import dev.weft.policy.core.PolicyEngine;
+import dev.weft.proto.controlplane.v1.NetworkPolicySource;
+import dev.weft.proto.controlplane.v1.NodeRealizationReport;
+import dev.weft.proto.controlplane.v1.PolicyRealization;
+import dev.weft.proto.controlplane.v1.PolicyStatus;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The agents' realization reports (latest full report per node) combined with the engine's spans: per policy, on how
+ * many of the nodes it spans the agent has realized the current generation.
+ */
+@ApplicationScoped
+public class RealizationTracker {
+
+    private final Map<String, Map<String, PolicyRealization>> reportsByNode = new ConcurrentHashMap<>();
+    private final AtomicLong version = new AtomicLong();
+
+    /** Replaces the node's report: policies absent from it are not realized there. */
+    public void report(NodeRealizationReport report) {
+        if (report.getNodeName().isEmpty()) {
+            throw new IllegalArgumentException("node_name is required");
+        }
+        Map<String, PolicyRealization> byPolicy = new HashMap<>(report.getPoliciesCount() * 2);
+        for (PolicyRealization r : report.getPoliciesList()) {
+            byPolicy.put(r.getPolicyName(), r);
+        }
+        reportsByNode.put(report.getNodeName(), Map.copyOf(byPolicy));
+        version.incrementAndGet();
+    }
+
+    public long version() {
+        return version.get();
+    }
+
+    public PolicyStatus status(PolicyEngine.PolicySpan span) {
+        PolicyStatus.Builder b = PolicyStatus.newBuilder()
+                .setSource(NetworkPolicySource.newBuilder().setNamespace(span.namespace()).setName(span.name())
+                        .setUid(span.uid()).setGeneration(span.observedGeneration()))
+                .setInternalName(span.uid())
+                .setDesiredNodes(span.nodes().size());
+        if (span.error() != null) {
+            b.setError(span.error());
+        }
+        int realized = 0;
+        for (String node : new TreeSet<>(span.nodes())) {
+            Map<String, PolicyRealization> reports = reportsByNode.get(node);
+            PolicyRealization r = reports == null ? null : reports.get(span.uid());
+            if (r != null && r.getGeneration() == span.generation() && r.getRealized()) {
+                realized++;
+            } else if (r != null && r.getGeneration() == span.generation() && !r.getMessage().isEmpty()) {
+                b.addFailedNodes(node);
+            } else {
+                b.addPendingNodes(node);
+            }
+        }
+        return b.setRealizedNodes(realized).build();
+    }
+
+    public List<PolicyStatus> statuses(List<PolicyEngine.PolicySpan> spans) {
+        List<PolicyStatus> out = new ArrayList<>(spans.size());
+        for (PolicyEngine.PolicySpan s : spans) {
+            out.add(status(s));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,164 @@
+package dev.weft.policy.status;
+
+import dev.weft.policy.PolicyConfig;
+import dev.weft.policy.core.PolicyEngine;
+import dev.weft.proto.controlplane.v1.PolicyStatus;
+import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.quarkus.runtime.ShutdownEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import org.jboss.logging.Logger;
+
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * Writes what users and {@code localcluster apply} look at onto the Kubernetes objects, off the computation path:
+ * the realization annotations on every NetworkPolicy (only when their value changes) and a Warning Event for every
+ * invalid policy generation.
+ */
+@ApplicationScoped
+public class StatusPublisher {
+
+    private static final Logger LOG = Logger.getLogger(StatusPublisher.class);
+    public static final String REALIZATION = "weft.dev/realization";
+    public static final String REALIZATION_GENERATION = "weft.dev/realization-generation";
+    public static final String REALIZATION_ERROR = "weft.dev/realization-error";
+
+    private final KubernetesClient client;
+    private final RealizationTracker tracker;
+    private final PolicyConfig config;
+    private final ConcurrentLinkedQueue<PolicyEngine.PolicyError> errors = new ConcurrentLinkedQueue<>();
+    /** uid -> annotation values last written. */
+    private final Map<String, String> written = new HashMap<>();
+    private volatile boolean running = true;
+    private Thread thread;
+
+    StatusPublisher(KubernetesClient client, RealizationTracker tracker, PolicyConfig config) {
+        this.client = client;
+        this.tracker = tracker;
+        this.config = config;
+    }
+
+    /** Called by the engine under its lock: only queues. */
+    public void invalidPolicy(PolicyEngine.PolicyError e) {
+        errors.add(e);
+    }
+
+    public synchronized void start(PolicyEngine engine) {
+        if (thread != null) {
+            return;
+        }
+        thread = Thread.ofPlatform().daemon().name("policy-status-publisher").start(() -> loop(engine));
+    }
+
+    void stop(@Observes ShutdownEvent ev) {
+        running = false;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+        }
+    }
+
+    private void loop(PolicyEngine engine) {
+        long seenEngine = -1;
+        long seenReports = -1;
+        while (running) {
+            try {
+                PolicyEngine.PolicyError e;
+                while ((e = errors.poll()) != null) {
+                    emitEvent(e);
+                }
+                long ev = engine.version();
+                long rv = tracker.version();
+                if (config.statusAnnotations() && (ev != seenEngine || rv != seenReports)) {
+                    seenEngine = ev;
+                    seenReports = rv;
+                    writeAnnotations(engine);
+                }
+                Thread.sleep(config.statusInterval().toMillis());
+            } catch (InterruptedException ie) {
+                return;
+            } catch (RuntimeException re) {
+                LOG.warnf(re, "Publishing policy status failed; retrying");
+                seenEngine = -1;
+            }
+        }
+    }
+
+    private void writeAnnotations(PolicyEngine engine) {
+        Set<String> present = new HashSet<>();
+        for (PolicyEngine.PolicySpan span : engine.policySpans()) {
+            present.add(span.uid());
+            PolicyStatus s = tracker.status(span);
+            String value = s.getRealizedNodes() + "/" + s.getDesiredNodes() + "|" + span.generation() + "|"
+                    + (span.error() == null ? "" : span.error());
+            if (value.equals(written.get(span.uid())) || !running) {
+                continue;
+            }
+            String errorJson = span.error() == null ? "null" : json(span.error());
+            String patch = "{\"metadata\":{\"annotations\":{"
+                    + json(REALIZATION) + ":" + json(s.getRealizedNodes() + "/" + s.getDesiredNodes()) + ","
+                    + json(REALIZATION_GENERATION) + ":" + json(Long.toString(span.generation())) + ","
+                    + json(REALIZATION_ERROR) + ":" + errorJson + "}}}";
+            try {
+                client.network().v1().networkPolicies().inNamespace(span.namespace()).withName(span.name())
+                        .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+                written.put(span.uid(), value);
+            } catch (KubernetesClientException e) {
+                if (e.getCode() == 404) {
+                    written.put(span.uid(), value);
+                } else {
+                    LOG.warnf("Could not annotate NetworkPolicy %s/%s: %s", span.namespace(), span.name(), e.getMessage());
+                }
+            }
+        }
+        written.keySet().retainAll(present);
+    }
+
+    private void emitEvent(PolicyEngine.PolicyError e) {
+        String now = Instant.now().toString();
+        try {
+            client.v1().events().inNamespace(e.namespace()).resource(new EventBuilder()
+                    .withNewMetadata().withNamespace(e.namespace())
+                    .withName(e.name() + "." + UUID.randomUUID().toString().substring(0, 8)).endMetadata()
+                    .withNewInvolvedObject().withApiVersion("networking.k8s.io/v1").withKind("NetworkPolicy")
+                    .withNamespace(e.namespace()).withName(e.name()).withUid(e.uid()).endInvolvedObject()
+                    .withType("Warning").withReason("InvalidNetworkPolicy")
+                    .withMessage("generation " + e.generation() + " not enforced: " + e.message())
+                    .withNewSource().withComponent("weft-policy-service").endSource()
+                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
+                    .build()).create();
+        } catch (KubernetesClientException ex) {
+            LOG.warnf("Could not record an Event for invalid NetworkPolicy %s/%s: %s", e.namespace(), e.name(),
+                    ex.getMessage());
+        }
+    }
+
+    private static String json(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                default -> {
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+}

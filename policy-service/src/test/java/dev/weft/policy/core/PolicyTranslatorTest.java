@@ -1,0 +1,195 @@
+package dev.weft.policy.core;
+
+import dev.weft.policy.core.CompiledPolicy.Direction;
+import dev.weft.policy.core.CompiledPolicy.Port;
+import dev.weft.policy.core.CompiledPolicy.Protocol;
+import io.fabric8.kubernetes.api.model.LabelSelector;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static dev.weft.policy.K8s.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The Kubernetes NetworkPolicy semantics table, one case per line of it. */
+class PolicyTranslatorTest {
+
+    private final PolicyTranslator t = new PolicyTranslator();
+
+    private CompiledPolicy compile(NetworkPolicy np) {
+        return t.compile(np, 1);
+    }
+
+    private String invalid(NetworkPolicy np) {
+        return assertThrows(InvalidPolicyException.class, () -> compile(np)).getMessage();
+    }
+
+    @Test
+    void defaultDenyAllIsolatesIngressOnlyAndSelectsEveryPodOfTheNamespace() {
+        CompiledPolicy c = compile(denyAll("ns1", "deny"));
+        assertTrue(c.ingressIsolated());
+        assertFalse(c.egressIsolated());
+        assertTrue(c.rules().isEmpty());
+        assertEquals(GroupKey.inNamespace("ns1", Selector.ALL), c.appliedTo());
+    }
+
+    @Test
+    void policyTypesDefaultToEgressWhenEgressRulesExist() {
+        NetworkPolicy np = new NetworkPolicyBuilder(denyAll("ns1", "p")).editSpec()
+                .addNewEgress().withTo(ipPeer("10.0.0.0/8")).endEgress().endSpec().build();
+        CompiledPolicy c = compile(np);
+        assertTrue(c.ingressIsolated());
+        assertTrue(c.egressIsolated());
+        assertEquals(Direction.OUT, c.rules().getFirst().direction());
+    }
+
+    @Test
+    void explicitPolicyTypesWinAndRulesOfOtherDirectionsAreIgnored() {
+        NetworkPolicy np = new NetworkPolicyBuilder(ingressPolicy("ns1", "p", sel("app=a"), List.of(), List.of()))
+                .editSpec().withPolicyTypes("Egress").endSpec().build();
+        CompiledPolicy c = compile(np);
+        assertFalse(c.ingressIsolated());
+        assertTrue(c.egressIsolated(), "Egress listed without rules: deny all egress");
+        assertTrue(c.rules().isEmpty(), "ingress rules are ignored when Ingress is not a policy type");
+
+        NetworkPolicy both = new NetworkPolicyBuilder(denyAll("ns1", "p")).editSpec()
+                .withPolicyTypes("Ingress", "Egress").endSpec().build();
+        assertTrue(compile(both).egressIsolated());
+        assertTrue(invalid(new NetworkPolicyBuilder(denyAll("ns1", "p")).editSpec().withPolicyTypes("Sideways")
+                .endSpec().build()).contains("policyType"));
+    }
+
+    @Test
+    void missingOrEmptyFromMeansEveryPeerAndMissingPortsMeansEveryPort() {
+        CompiledPolicy c = compile(ingressPolicy("ns1", "p", sel("app=a"), List.of(), List.of()));
+        CompiledPolicy.Rule r = c.rules().getFirst();
+        assertTrue(r.anyPeer());
+        assertTrue(r.peerGroups().isEmpty());
+        assertTrue(r.ports().isEmpty());
+    }
+
+    @Test
+    void peersPodSelectorNamespaceSelectorAndBoth() {
+        CompiledPolicy c = compile(ingressPolicy("ns1", "p", sel("app=a"), List.of(
+                podPeer(sel("role=client")),
+                nsPeer(sel("team=x"), null),
+                nsPeer(sel("team=y"), sel("role=db")),
+                podPeer(new LabelSelector())), List.of()));
+        List<GroupKey> g = c.rules().getFirst().peerGroups();
+        assertEquals(GroupKey.inNamespace("ns1", norm("role=client")), g.get(0));
+        assertEquals(GroupKey.acrossNamespaces(norm("team=x"), Selector.ALL), g.get(1));
+        assertEquals(GroupKey.acrossNamespaces(norm("team=y"), norm("role=db")), g.get(2));
+        assertEquals(GroupKey.inNamespace("ns1", Selector.ALL), g.get(3), "empty podSelector: all pods of the policy's namespace");
+        assertFalse(c.rules().getFirst().anyPeer());
+        // An empty namespaceSelector selects every namespace.
+        CompiledPolicy all = compile(ingressPolicy("ns1", "p", sel(""), List.of(nsPeer(new LabelSelector(), null)), List.of()));
+        assertEquals(GroupKey.acrossNamespaces(Selector.ALL, Selector.ALL), all.rules().getFirst().peerGroups().getFirst());
+    }
+
+    private static Selector norm(String labels) {
+        return Selector.of(dev.weft.policy.K8s.sel(labels));
+    }
+
+    @Test
+    void matchLabelsAndEquivalentInExpressionNormaliseToOneSharedKey() {
+        CompiledPolicy a = compile(ingressPolicy("ns1", "a", sel("app=web"), List.of(podPeer(sel("app=web"))), List.of()));
+        CompiledPolicy b = compile(ingressPolicy("ns1", "b", expr("app", "In", "web"), List.of(podPeer(expr("app", "In", "web"))), List.of()));
+        assertEquals(a.appliedTo(), b.appliedTo());
+        assertSame(a.appliedTo(), b.appliedTo(), "interned: one instance for all policies");
+        assertEquals(a.appliedTo().hashName(), b.appliedTo().hashName());
+        assertEquals(Selector.of(expr("k", "In", "b", "a", "b")), Selector.of(expr("k", "In", "a", "b")));
+    }
+
+    @Test
+    void selectorOperators() {
+        Map<String, String> web = Map.of("app", "web", "tier", "front");
+        Map<String, String> none = Map.of();
+        assertTrue(Selector.of(expr("app", "In", "web", "db")).matches(web));
+        assertFalse(Selector.of(expr("app", "In", "db")).matches(web));
+        assertFalse(Selector.of(expr("app", "In", "db")).matches(none));
+        assertTrue(Selector.of(expr("app", "NotIn", "db")).matches(web));
+        assertTrue(Selector.of(expr("app", "NotIn", "db")).matches(none), "NotIn matches pods without the key");
+        assertFalse(Selector.of(expr("app", "NotIn", "web")).matches(web));
+        assertTrue(Selector.of(expr("tier", "Exists")).matches(web));
+        assertFalse(Selector.of(expr("tier", "Exists")).matches(none));
+        assertTrue(Selector.of(expr("tier", "DoesNotExist")).matches(none));
+        assertFalse(Selector.of(expr("tier", "DoesNotExist")).matches(web));
+        assertTrue(Selector.of(new LabelSelector()).matches(none), "empty selector selects everything");
+        assertTrue(Selector.of(dev.weft.policy.K8s.sel("app=web,tier=front")).matches(web));
+        assertFalse(Selector.of(dev.weft.policy.K8s.sel("app=web,tier=back")).matches(web), "requirements are ANDed");
+    }
+
+    @Test
+    void invalidSelectorsAreRejected() {
+        assertTrue(invalid(ingressPolicy("ns1", "p", expr("app", "Near", "x"), List.of(), List.of())).contains("operator"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", expr("app", "In"), List.of(), List.of())).contains("needs values"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", expr("app", "Exists", "x"), List.of(), List.of())).contains("no values"));
+    }
+
+    @Test
+    void ipBlocksAreNormalisedAndExceptMustBeStrictlyInside() {
+        CompiledPolicy c = compile(ingressPolicy("ns1", "p", sel("app=a"),
+                List.of(ipPeer("10.1.2.3/16", "10.1.5.0/24"), ipPeer("fd00::1/64", "fd00::/96")), List.of()));
+        var blocks = c.rules().getFirst().ipBlocks();
+        assertEquals("10.1.0.0/16", blocks.get(0).cidr());
+        assertEquals(List.of("10.1.5.0/24"), blocks.get(0).except());
+        assertEquals("fd00:0:0:0:0:0:0:0/64", blocks.get(1).cidr());
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0/33")), List.of())).contains("prefix"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0/8")), List.of())).contains("bad address"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("example.com/8")), List.of())).contains("bad address"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0")), List.of())).contains("/prefix"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0/8", "11.0.0.0/16")), List.of()))
+                .contains("not inside"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0/8", "10.0.0.0/8")), List.of()))
+                .contains("not inside"), "except equal to cidr is not a strict subset");
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0/8", "fd00::/96")), List.of()))
+                .contains("not inside"));
+    }
+
+    @Test
+    void peerNeedsExactlyOneKindOfSelection() {
+        var both = new io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeerBuilder(ipPeer("10.0.0.0/8"))
+                .withPodSelector(sel("a=b")).build();
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(both), List.of())).contains("cannot be combined"));
+        var empty = new io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer();
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(empty), List.of())).contains("needs"));
+    }
+
+    @Test
+    void portsByNumberNameRangeAndProtocol() {
+        CompiledPolicy c = compile(ingressPolicy("ns1", "p", sel("app=a"), List.of(), List.of(
+                port(null, 80, null),
+                port("UDP", 53, null),
+                port("SCTP", "http", null),
+                port("TCP", 8000, 8080),
+                port("TCP", 9000, 9000),
+                port("UDP", null, null))));
+        List<Port> ports = c.rules().getFirst().ports();
+        assertEquals(new Port(Protocol.TCP, 80, null, 0), ports.get(0), "protocol defaults to TCP");
+        assertEquals(new Port(Protocol.UDP, 53, null, 0), ports.get(1));
+        assertEquals(new Port(Protocol.SCTP, 0, "http", 0), ports.get(2));
+        assertEquals(new Port(Protocol.TCP, 8000, null, 8080), ports.get(3));
+        assertEquals(new Port(Protocol.TCP, 9000, null, 0), ports.get(4), "endPort == port is a single port");
+        assertEquals(Port.all(Protocol.UDP), ports.get(5), "protocol without port: every port of that protocol");
+    }
+
+    @Test
+    void invalidPortsAreRejected() {
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("ICMP", 1, null)))).contains("protocol"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", 0, null)))).contains("port number"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", 70000, null)))).contains("port number"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", 80, 79)))).contains("below"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", 80, 70000)))).contains("endPort"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", "http", 90))))
+                .contains("named port"), "endPort cannot extend a named port");
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", null, 90)))).contains("requires port"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", "Http", null)))).contains("port name"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", "123", null)))).contains("port name"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", "a--b", null)))).contains("port name"));
+        assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", "a-very-long-port-name", null))))
+                .contains("port name"));
+    }
+}
