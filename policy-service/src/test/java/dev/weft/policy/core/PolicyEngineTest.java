@@ -247,6 +247,11 @@ class PolicyEngineTest {
         assertEquals(name("ns-a", sel("app=client")), p.getRules(0).getPeer().getAddressGroups(0));
         assertNull(agents.get("n1").view.addressMembers(name("ns-a", sel("app=web"))), "old address group withdrawn");
 
+        // A metadata-only update (e.g. our status annotation) is ignored.
+        int n = agents.get("n1").view.log.size();
+        engine.onPolicy(new NetworkPolicyBuilder(v2).editMetadata().addToAnnotations("x", "y").endMetadata().build());
+        assertEquals(n, agents.get("n1").view.log.size());
+
         NetworkPolicy bad = new NetworkPolicyBuilder(v2).editMetadata().withGeneration(3L).endMetadata()
                 .editSpec().editFirstIngress().withFrom(ipPeer("10.0.0.0/40")).endIngress().endSpec().build();
         engine.onPolicy(bad);
@@ -260,10 +265,6 @@ class PolicyEngineTest {
         // Other policies are unaffected.
         engine.onPolicy(denyAll("ns-b", "deny"));
         assertEquals(2, engine.policySpans().size());
-        // A metadata-only update (e.g. our status annotation) is ignored.
-        int n = agents.get("n1").view.log.size();
-        engine.onPolicy(new NetworkPolicyBuilder(v2).editMetadata().addToAnnotations("x", "y").endMetadata().build());
-        assertEquals(n, agents.get("n1").view.log.size());
         engine.onPolicyDeleted(v2);
         assertTrue(agents.get("n1").view.policyNames().isEmpty());
         assertTrue(agents.get("n1").view.addressGroups.isEmpty());

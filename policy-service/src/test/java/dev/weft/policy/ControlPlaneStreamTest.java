@@ -1,0 +1,225 @@
+package dev.weft.policy;
+
+import dev.weft.policy.core.GroupKey;
+import dev.weft.policy.core.Selector;
+import dev.weft.policy.status.StatusPublisher;
+import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
+import dev.weft.proto.controlplane.v1.GetPolicyStatusRequest;
+import dev.weft.proto.controlplane.v1.NodeRealizationReport;
+import dev.weft.proto.controlplane.v1.PolicyEvent;
+import dev.weft.proto.controlplane.v1.PolicyRealization;
+import dev.weft.proto.controlplane.v1.PolicyStatus;
+import dev.weft.proto.controlplane.v1.WatchPoliciesRequest;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static dev.weft.policy.K8s.*;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The service end to end: Kubernetes objects change on the test API server, three agents on real gRPC streams
+ * receive exactly their span (with patches), one re-syncs after a disconnect, agents report realization and the
+ * status reaches the gRPC API and the NetworkPolicy's annotations; an invalid policy gets an Event.
+ */
+@QuarkusTest
+@WithKubernetesTestServer(crud = true)
+class ControlPlaneStreamTest {
+
+    @Inject
+    KubernetesClient client;
+
+    @ConfigProperty(name = "quarkus.http.test-port")
+    int port;
+
+    private ManagedChannel channel;
+    private final List<GrpcAgent> agents = new ArrayList<>();
+    private final String suffix = UUID.randomUUID().toString().substring(0, 6);
+
+    /** A test agent: one WatchPolicies stream applied to an {@link AgentView} that checks the stream contract. */
+    static final class GrpcAgent implements ClientResponseObserver<WatchPoliciesRequest, PolicyEvent> {
+        final AgentView view = new AgentView();
+        volatile ClientCallStreamObserver<WatchPoliciesRequest> call;
+        volatile Throwable error;
+
+        @Override
+        public void beforeStart(ClientCallStreamObserver<WatchPoliciesRequest> requestStream) {
+            call = requestStream;
+        }
+
+        @Override
+        public void onNext(PolicyEvent e) {
+            try {
+                view.apply(e);
+            } catch (AssertionError ae) {
+                error = ae;
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (error == null) {
+                error = t;
+            }
+        }
+
+        @Override
+        public void onCompleted() {
+        }
+
+        void disconnect() {
+            call.cancel("test disconnects", null);
+        }
+    }
+
+    @BeforeEach
+    void connect() {
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    }
+
+    @AfterEach
+    void close() throws InterruptedException {
+        agents.forEach(a -> a.call.cancel("test ends", null));
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+
+    private GrpcAgent watch(String node) {
+        GrpcAgent a = new GrpcAgent();
+        ControlPlaneGrpc.newStub(channel).watchPolicies(
+                WatchPoliciesRequest.newBuilder().setNodeName(node).setAgentId("test-" + node).build(), a);
+        agents.add(a);
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.view.synced || a.error != null);
+        assertNull(a.error);
+        return a;
+    }
+
+    private String n(String node) {
+        return node + "-" + suffix;
+    }
+
+    @Test
+    void threeAgentsReceiveTheirSpanWithPatchesAndResyncAfterDisconnect() {
+        String nsA = "a-" + suffix;
+        String nsB = "b-" + suffix;
+        String team = "team" + suffix;
+        client.resource(namespace(nsA, team + "=a")).create();
+        client.resource(namespace(nsB, team + "=b")).create();
+        client.resource(pod(nsA, "web-1", "app=web", n("n1"), "10.1.1.1")).create();
+        client.resource(pod(nsA, "web-2", "app=web", n("n2"), "10.1.2.1")).create();
+        client.resource(pod(nsB, "client-1", "app=client", n("n3"), "10.1.3.1")).create();
+
+        GrpcAgent a1 = watch(n("n1"));
+        GrpcAgent a2 = watch(n("n2"));
+        GrpcAgent a3 = watch(n("n3"));
+
+        NetworkPolicy np = client.resource(ingressPolicy(nsA, "web", sel("app=web"),
+                List.of(nsPeer(sel(team + "=b"), sel("app=client"))), List.of(port("TCP", 80, null)))).create();
+        String uid = np.getMetadata().getUid();
+        String web = GroupKey.inNamespace(nsA, Selector.of(sel("app=web"))).hashName();
+        String clients = GroupKey.acrossNamespaces(Selector.of(sel(team + "=b")), Selector.of(sel("app=client"))).hashName();
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            assertEquals(Set.of(uid), a1.view.policyNames());
+            assertEquals(Set.of(uid), a2.view.policyNames());
+        });
+        assertEquals(Set.of(nsA + "/web-1"), a1.view.appliedToMembers(web));
+        assertEquals(Set.of(nsA + "/web-2"), a2.view.appliedToMembers(web));
+        assertEquals(Set.of(nsB + "/client-1"), a1.view.addressMembers(clients));
+        assertEquals(Set.of(nsB + "/client-1"), a2.view.addressMembers(clients));
+        var rule = a1.view.policies.get(uid).getRules(0);
+        assertEquals(80, rule.getServices(0).getPortNumber());
+        assertEquals(List.of(clients), rule.getPeer().getAddressGroupsList());
+
+        // A web pod on n3 brings the policy to n3 only.
+        client.resource(pod(nsA, "web-3", "app=web", n("n3"), "10.1.3.9")).create();
+        await().atMost(Duration.ofSeconds(20)).until(() -> a3.view.policyNames().equals(Set.of(uid)));
+        assertEquals(Set.of(nsA + "/web-3"), a3.view.appliedToMembers(web));
+        assertEquals(Set.of(nsA + "/web-1"), a1.view.appliedToMembers(web), "n1 never sees pods of other nodes");
+
+        // A new client: a patch to all three.
+        client.resource(pod(nsB, "client-2", "app=client", n("n1"), "10.1.1.7")).create();
+        Set<String> bothClients = Set.of(nsB + "/client-1", nsB + "/client-2");
+        await().atMost(Duration.ofSeconds(20)).until(() -> List.of(a1, a2, a3).stream()
+                .allMatch(a -> bothClients.equals(a.view.addressMembers(clients))));
+        for (GrpcAgent a : List.of(a1, a2, a3)) {
+            assertTrue(a.view.log.stream().anyMatch(e -> e.getType() == PolicyEvent.Type.MODIFIED
+                    && e.getKind() == dev.weft.proto.controlplane.v1.ObjectKind.ADDRESS_GROUP), "patched, not re-sent");
+            assertNull(a.error);
+        }
+
+        // n1 disconnects; meanwhile client-1 goes away; the reconnected agent gets a fresh consistent snapshot.
+        a1.disconnect();
+        client.pods().inNamespace(nsB).withName("client-1").delete();
+        await().atMost(Duration.ofSeconds(20)).until(() -> Set.of(nsB + "/client-2").equals(a2.view.addressMembers(clients)));
+        GrpcAgent a1again = watch(n("n1"));
+        assertEquals(Set.of(uid), a1again.view.policyNames());
+        assertEquals(Set.of(nsB + "/client-2"), a1again.view.addressMembers(clients));
+        assertEquals(Set.of(nsA + "/web-1"), a1again.view.appliedToMembers(web));
+
+        // Realization: n1 and n2 report the current generation, then n3.
+        var stub = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+        long gen = a1again.view.policies.get(uid).getSource().getGeneration();
+        for (String node : List.of(n("n1"), n("n2"))) {
+            stub.reportStatus(NodeRealizationReport.newBuilder().setNodeName(node).addPolicies(
+                    PolicyRealization.newBuilder().setPolicyName(uid).setGeneration(gen).setRealized(true)).build());
+        }
+        PolicyStatus st = stub.getPolicyStatus(GetPolicyStatusRequest.newBuilder().setNamespace(nsA).setName("web").build())
+                .getItems(0);
+        assertEquals(3, st.getDesiredNodes());
+        assertEquals(2, st.getRealizedNodes());
+        assertEquals(List.of(n("n3")), st.getPendingNodesList());
+        stub.reportStatus(NodeRealizationReport.newBuilder().setNodeName(n("n3")).addPolicies(
+                PolicyRealization.newBuilder().setPolicyName(uid).setGeneration(gen).setRealized(true)).build());
+        assertEquals(3, stub.getPolicyStatus(GetPolicyStatusRequest.newBuilder().setNamespace(nsA).build())
+                .getItems(0).getRealizedNodes());
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            var annotations = client.network().v1().networkPolicies().inNamespace(nsA).withName("web").get()
+                    .getMetadata().getAnnotations();
+            assertEquals("3/3", annotations.get(StatusPublisher.REALIZATION));
+            assertEquals(Long.toString(gen), annotations.get(StatusPublisher.REALIZATION_GENERATION));
+        });
+        // Our own annotation update changed nothing the agents see.
+        assertNull(a2.error);
+    }
+
+    @Test
+    void invalidPolicyIsReportedAndOthersStillComputed() {
+        String ns = "bad-" + suffix;
+        client.resource(namespace(ns, "")).create();
+        client.resource(pod(ns, "p1", "app=x", n("n7"), "10.7.0.1")).create();
+        GrpcAgent a = watch(n("n7"));
+        client.resource(ingressPolicy(ns, "broken", sel("app=x"), List.of(ipPeer("10.0.0.0/8", "11.0.0.0/16")), List.of()))
+                .create();
+        NetworkPolicy ok = client.resource(ingressPolicy(ns, "fine", sel("app=x"), List.of(), List.of())).create();
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.view.policyNames().equals(Set.of(ok.getMetadata().getUid())));
+        var stub = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+        PolicyStatus broken = stub.getPolicyStatus(GetPolicyStatusRequest.newBuilder().setNamespace(ns).setName("broken")
+                .build()).getItems(0);
+        assertTrue(broken.getError().contains("not inside"), broken.getError());
+        await().atMost(Duration.ofSeconds(20)).until(() -> client.v1().events().inNamespace(ns).list().getItems().stream()
+                .anyMatch(e -> "InvalidNetworkPolicy".equals(e.getReason())
+                        && "broken".equals(e.getInvolvedObject().getName())));
+        await().atMost(Duration.ofSeconds(20)).until(() -> client.network().v1().networkPolicies().inNamespace(ns)
+                .withName("broken").get().getMetadata().getAnnotations().getOrDefault(StatusPublisher.REALIZATION_ERROR, "")
+                .contains("not inside"));
+        assertNull(a.error);
+    }
+}
