@@ -1,0 +1,286 @@
+package dev.weft.localcluster;
+
+import dev.weft.localcluster.ClusterState.NodeState;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Stream;
+
+/** Brings the whole local cluster up and down: topology, API server, services, agents, cluster-controller. */
+final class Cluster {
+    static final String CLUSTER_CIDR = "10.10.0.0/16";
+    static final String LOCALCLUSTER_LABEL = "weft.dev/localcluster";
+
+    private final Layout layout;
+    private final PrintStream out;
+    private final Topology topology;
+
+    Cluster(Layout layout, PrintStream out) {
+        this.layout = layout;
+        this.out = out;
+        this.topology = new Topology(layout);
+    }
+
+    ClusterState up(int nodeCount) {
+        if (nodeCount < 1 || nodeCount > 50) {
+            throw new UserError("--nodes must be between 1 and 50");
+        }
+        preflight();
+        if (layout.readCluster().isPresent() || !layout.rememberedNetns().isEmpty() || !layout.pidFiles().isEmpty()) {
+            boolean alive = layout.pidFiles().stream().map(Procs::read).flatMap(java.util.Optional::stream).anyMatch(Procs.Recorded::alive);
+            if (alive && layout.readCluster().isPresent()) {
+                throw new UserError("a local cluster is already running (" + layout.home() + "); run ./localcluster down first");
+            }
+            out.println("removing the remains of a previous cluster in " + layout.home());
+            down(false);
+        }
+        long started = System.nanoTime();
+        String id = HexFormat.of().formatHex(new byte[]{(byte) ThreadLocalRandom.current().nextInt(), (byte) ThreadLocalRandom.current().nextInt()});
+        List<NodeState> nodes = new ArrayList<>();
+        int apiPort = freePort();
+        int ipamPort = freePort();
+        int policyPort = freePort();
+        for (int i = 1; i <= nodeCount; i++) {
+            nodes.add(Topology.plan(layout, id, i, freePort()));
+        }
+        ClusterState cluster = new ClusterState(id, layout.home().toString(), "http://127.0.0.1:" + apiPort, ipamPort, policyPort,
+                Topology.underlayNetns(id), Topology.UNDERLAY_PREFIX + "0/24", CLUSTER_CIDR, List.copyOf(nodes));
+        try {
+            Services.mkdirs(layout.logs());
+            layout.writeCluster(cluster);
+            writeKubeconfig(cluster);
+
+            Services services = new Services(layout, cluster);
+            services.startApiServer(apiPort);
+
+            topology.createUnderlay(cluster.underlayNetns());
+            for (int i = 0; i < nodes.size(); i++) {
+                topology.createNode(cluster, nodes.get(i), i + 1);
+            }
+            topology.primeTunnelNeighbours(cluster);
+            out.printf("topology: %d nodes on %s (underlay netns %s)%n", nodeCount, cluster.underlayCidr(), cluster.underlayNetns());
+
+            services.awaitApiServer();
+            try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+                for (NodeState node : nodes) {
+                    client.nodes().resource(new NodeBuilder().withNewMetadata().withName(node.name())
+                            .addToLabels("kubernetes.io/hostname", node.name()).addToLabels("kubernetes.io/os", "linux")
+                            .addToLabels(LOCALCLUSTER_LABEL, id).endMetadata()
+                            .withNewStatus()
+                            .addNewAddress().withType("InternalIP").withAddress(node.ip()).endAddress()
+                            .addNewAddress().withType("Hostname").withAddress(node.name()).endAddress()
+                            .addNewCondition().withType("Ready").withStatus("True").withReason("KubeletReady").endCondition()
+                            .endStatus().build()).create();
+                }
+            }
+            services.startControlPlane();
+            services.startAgents();
+            services.startClusterController();
+            services.awaitAll();
+            out.printf("local cluster %s is up in %.1f s: %d nodes%n", id, (System.nanoTime() - started) / 1e9, nodeCount);
+            out.println("  Kubernetes API: " + cluster.apiUrl() + "   (kubectl --kubeconfig " + layout.home().resolve("kubeconfig") + ")");
+            out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d%n", ipamPort, policyPort);
+            for (NodeState node : nodes) {
+                out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d, OVS %s%n", node.name(), node.netns(), node.ip(),
+                        node.agentPort(), node.ovsRunDir());
+            }
+            return cluster;
+        } catch (RuntimeException | Error e) {
+            out.println("up failed: " + e.getMessage());
+            out.println("logs are in " + layout.logs() + "; run ./localcluster down to remove what was created");
+            throw e;
+        }
+    }
+
+    /** Kills every recorded process (pods first), deletes every namespace we made, removes the state but keeps logs/. */
+    void down(boolean verbose) {
+        List<Path> pidFiles = new ArrayList<>(layout.pidFiles());
+        // Order: pods and the controller, agents, services, API server, then Open vSwitch.
+        pidFiles.sort((a, b) -> Integer.compare(stopOrder(a), stopOrder(b)));
+        int killed = 0;
+        // Tier by tier, all processes of a tier at once: SIGTERM, a shared grace period, then SIGKILL.
+        java.util.TreeMap<Integer, List<Procs.Recorded>> tiers = new java.util.TreeMap<>();
+        for (Path file : pidFiles) {
+            Procs.read(file).filter(Procs.Recorded::alive).ifPresent(p -> tiers.computeIfAbsent(stopOrder(file), k -> new ArrayList<>()).add(p));
+        }
+        for (List<Procs.Recorded> tier : tiers.values()) {
+            killed += Procs.stopAll(tier, 5000);
+        }
+        // OVS daemons whose pidfile was written but not yet recorded (a crash in between).
+        if (Files.isDirectory(layout.home().resolve("nodes"))) {
+            try (Stream<Path> s = Files.walk(layout.home().resolve("nodes"), 3)) {
+                for (Path pidfile : s.filter(p -> p.getFileName().toString().matches("ovs(db-server|-vswitchd)\\.pid")).toList()) {
+                    long pid = Long.parseLong(Files.readString(pidfile).trim());
+                    String cmdline = Files.exists(Path.of("/proc/" + pid + "/cmdline"))
+                            ? Files.readString(Path.of("/proc/" + pid + "/cmdline")) : "";
+                    // Only if that PID really is an OVS daemon using our directory.
+                    if (cmdline.contains(pidfile.getParent().toString())) {
+                        Procs.startTimeOf(pid).ifPresent(t -> Procs.stop(new Procs.Recorded(pid, t), 3000));
+                        killed++;
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                // best effort: nothing more we can identify safely
+            }
+        }
+        int removed = 0;
+        List<String> netns = new ArrayList<>(layout.rememberedNetns());
+        java.util.Collections.reverse(netns); // pods, then nodes, then the underlay
+        for (String ns : netns) {
+            if (Files.exists(Path.of("/var/run/netns", ns))) {
+                Sh.Result r = Sh.run("ip", "netns", "delete", ns);
+                if (r.ok()) {
+                    removed++;
+                } else {
+                    out.println("could not delete netns " + ns + ": " + r.err().strip());
+                }
+            }
+        }
+        deleteStateKeepingLogs();
+        if (verbose) {
+            out.printf("local cluster down: %d processes stopped, %d network namespaces removed (logs kept in %s)%n",
+                    killed, removed, layout.logs());
+        }
+    }
+
+    private static int stopOrder(Path pidFile) {
+        String name = pidFile.getFileName().toString();
+        if (name.startsWith("pod-")) return 0;
+        if (name.startsWith("cluster-controller")) return 1;
+        if (name.startsWith("agent-")) return 2;
+        if (name.startsWith("ipam") || name.startsWith("policy")) return 3;
+        if (name.startsWith("api-server")) return 4;
+        return 5;
+    }
+
+    private void deleteStateKeepingLogs() {
+        Path home = layout.home();
+        if (!Files.isDirectory(home)) {
+            return;
+        }
+        try (Stream<Path> s = Files.list(home)) {
+            for (Path p : s.filter(p -> !p.getFileName().toString().equals("logs")).toList()) {
+                deleteRecursively(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void deleteRecursively(Path p) throws IOException {
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try (Stream<Path> s = Files.list(p)) {
+                for (Path c : s.toList()) {
+                    deleteRecursively(c);
+                }
+            }
+        }
+        Files.deleteIfExists(p);
+    }
+
+    private void preflight() {
+        List<String> problems = new ArrayList<>();
+        if (!"root".equals(System.getProperty("user.name"))) {
+            problems.add("must run as root (network namespaces, Open vSwitch)");
+        }
+        for (String tool : List.of("ip", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ovs-appctl", "setsid")) {
+            if (!Sh.run("sh", "-c", "command -v " + tool).ok()) {
+                problems.add("missing tool " + tool + " (apt-get install openvswitch-switch iproute2 util-linux)");
+            }
+        }
+        for (String module : List.of("ipam-service", "policy-service", "agent-service")) {
+            if (!Files.exists(layout.serviceJar(module))) {
+                problems.add("not built: " + layout.serviceJar(module) + " (./mvnw -q package -DskipTests)");
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new UserError("cannot start the local cluster:\n  " + String.join("\n  ", problems));
+        }
+    }
+
+    private void writeKubeconfig(ClusterState cluster) {
+        String yaml = """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: weft-local
+                  cluster:
+                    server: %s
+                contexts:
+                - name: weft-local
+                  context:
+                    cluster: weft-local
+                    namespace: default
+                current-context: weft-local
+                users: []
+                """.formatted(cluster.apiUrl());
+        try {
+            Files.writeString(layout.home().resolve("kubeconfig"), yaml);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static int freePort() {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** GET url until it answers 200, the process dies, or the timeout passes. */
+    static void awaitHttpOk(String what, String url, Procs.Recorded proc, Path log, Duration timeout) {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = "no answer";
+        while (System.nanoTime() < deadline) {
+            if (proc != null && !proc.alive()) {
+                throw new IllegalStateException(what + " exited during start-up; last lines of " + log + ":\n" + tail(log, 30));
+            }
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(3)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+                last = r.statusCode() + " " + r.body();
+            } catch (IOException e) {
+                last = e.toString();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            Procs.sleep(200);
+        }
+        throw new IllegalStateException(what + " not ready after " + timeout.toSeconds() + " s (" + url + ": " + last
+                + "); last lines of " + log + ":\n" + tail(log, 30));
+    }
+
+    static String tail(Path log, int lines) {
+        try {
+            List<String> all = Files.exists(log) ? Files.readAllLines(log) : List.of();
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return "(unreadable: " + e.getMessage() + ")";
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package dev.weft.localcluster;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** The {@code ./localcluster} command: parses the verb and hands over to {@link Verbs}. Exit 0 ok, 1 failure, 2 usage. */
+public final class LocalCluster {
+    static final String USAGE = """
+            usage: ./localcluster <verb> [options]
+              up [--nodes N]                        start the cluster (default 3 nodes); returns when every service is ready
+              apply -f FILE|DIR                     create or replace Namespaces, Pods, Deployments, NetworkPolicies (YAML, multi-doc)
+              delete -f FILE                        delete the objects of a manifest
+              delete KIND NAME [-n NS]              e.g. delete networkpolicy nginx-allow -n default
+              get pods|nodes|networkpolicies|deployments|namespaces [-n NS | -A] [-o wide|json|yaml]
+              probe --from NS/POD --to NS/POD --port P [--protocol TCP|UDP] [--timeout-ms T]
+              matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...
+              antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent
+              demo                                  the seed's walkthrough with before/after matrices
+              down                                  remove every process, namespace and interface the cluster made
+              restart-agent --node NODE             stop and start one node's agent (state and flows must survive)
+              restart-ovs --node NODE               kill and restart one node's ovs-vswitchd (flows are replayed by the agent)
+              status                                where the API and every service is
+            state: $LOCALCLUSTER_HOME or <repo>/.localcluster
+            """;
+
+    private LocalCluster() {
+    }
+
+    public static void main(String[] args) {
+        java.util.logging.Logger.getLogger("io.fabric8").setLevel(java.util.logging.Level.WARNING);
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || List.of("-h", "--help", "help").contains(args[0])) {
+            out.print(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        List<String> rest = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
+        try {
+            Verbs verbs = new Verbs(Layout.fromEnvironment(), out);
+            return switch (args[0]) {
+                case "up" -> verbs.up(rest);
+                case "down" -> verbs.down(rest);
+                case "apply" -> verbs.apply(rest);
+                case "delete" -> verbs.delete(rest);
+                case "get" -> verbs.get(rest);
+                case "probe" -> verbs.probe(rest);
+                case "matrix" -> verbs.matrix(rest);
+                case "antctl" -> verbs.antctl(rest);
+                case "demo" -> verbs.demo(rest);
+                case "restart-agent" -> verbs.restartAgent(rest);
+                case "restart-ovs" -> verbs.restartOvs(rest);
+                case "status" -> verbs.status(rest);
+                default -> throw new UserError("unknown verb " + args[0] + "\n" + USAGE);
+            };
+        } catch (UserError e) {
+            err.println("localcluster: " + e.getMessage());
+            return 2;
+        } catch (RuntimeException e) {
+            err.println("localcluster " + args[0] + " failed: " + e.getMessage());
+            if (System.getenv("LOCALCLUSTER_DEBUG") != null) {
+                e.printStackTrace(err);
+            }
+            return 1;
+        }
+    }
+}

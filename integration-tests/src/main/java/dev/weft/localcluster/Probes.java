@@ -1,0 +1,151 @@
+package dev.weft.localcluster;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.stream.Stream;
+
+/** Real traffic between pods: each probe is executed by the source pod's responder, inside the source pod's netns. */
+final class Probes {
+    record Target(String key, String ip, Path control) {
+    }
+
+    record Outcome(String from, String to, boolean ok, String detail) {
+    }
+
+    private final Layout layout;
+
+    Probes(Layout layout) {
+        this.layout = layout;
+    }
+
+    /** Every pod the kubelets started and the API still has with an IP, sorted by NS/NAME. */
+    List<Target> runningPods(KubernetesClient client, List<String> namespaces) {
+        List<Target> targets = new ArrayList<>();
+        if (!Files.isDirectory(layout.pods())) {
+            return targets;
+        }
+        try (Stream<Path> s = Files.list(layout.pods())) {
+            for (Path f : s.filter(p -> p.toString().endsWith(".json")).sorted().toList()) {
+                PodRecord r;
+                try {
+                    r = Layout.JSON.readValue(f.toFile(), PodRecord.class);
+                } catch (IOException e) {
+                    continue;
+                }
+                if (!namespaces.isEmpty() && !namespaces.contains(r.namespace())) {
+                    continue;
+                }
+                Pod p = client.pods().inNamespace(r.namespace()).withName(r.name()).get();
+                if (p != null && r.uid().equals(p.getMetadata().getUid()) && p.getMetadata().getDeletionTimestamp() == null) {
+                    targets.add(new Target(r.key(), r.ip(), Path.of(r.controlSocket())));
+                }
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        targets.sort(Comparator.comparing(Target::key));
+        return targets;
+    }
+
+    Target find(KubernetesClient client, String key) {
+        if (!key.contains("/")) {
+            key = "default/" + key;
+        }
+        String k = key;
+        return runningPods(client, List.of()).stream().filter(t -> t.key().equals(k)).findFirst()
+                .orElseThrow(() -> new UserError("pod " + k + " is not running in the local cluster"));
+    }
+
+    static Outcome probe(Target from, Target to, String protocol, int port, int timeoutMs) {
+        var r = PodResponder.probeVia(from.control(), protocol, to.ip(), port, timeoutMs);
+        return new Outcome(from.key(), to.key(), r.ok(), r.detail());
+    }
+
+    /** Every ordered pair (self pairs omitted), in parallel. */
+    static Map<String, Map<String, Outcome>> matrix(List<Target> pods, String protocol, int port, int timeoutMs) {
+        Map<String, Map<String, Future<Outcome>>> futures = new LinkedHashMap<>();
+        Semaphore limit = new Semaphore(64);
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (Target from : pods) {
+                Map<String, Future<Outcome>> row = new LinkedHashMap<>();
+                for (Target to : pods) {
+                    if (from != to) {
+                        row.put(to.key(), pool.submit(() -> {
+                            limit.acquire();
+                            try {
+                                return probe(from, to, protocol, port, timeoutMs);
+                            } finally {
+                                limit.release();
+                            }
+                        }));
+                    }
+                }
+                futures.put(from.key(), row);
+            }
+            Map<String, Map<String, Outcome>> result = new LinkedHashMap<>();
+            for (var e : futures.entrySet()) {
+                Map<String, Outcome> row = new LinkedHashMap<>();
+                for (var c : e.getValue().entrySet()) {
+                    row.put(c.getKey(), c.getValue().get());
+                }
+                result.put(e.getKey(), row);
+            }
+            return result;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    static Map<String, Map<String, Boolean>> truth(Map<String, Map<String, Outcome>> matrix) {
+        Map<String, Map<String, Boolean>> t = new LinkedHashMap<>();
+        matrix.forEach((from, row) -> {
+            Map<String, Boolean> r = new LinkedHashMap<>();
+            row.forEach((to, o) -> r.put(to, o.ok()));
+            t.put(from, r);
+        });
+        return t;
+    }
+
+    /** The upstream e2e style: rows are sources, columns destinations, '.' connected, 'X' blocked, '-' self. */
+    static String table(Map<String, Map<String, Boolean>> truth) {
+        List<String> keys = new ArrayList<>(truth.keySet());
+        int width = keys.stream().mapToInt(String::length).max().orElse(4);
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format("%-" + width + "s", "from \\ to"));
+        for (int i = 0; i < keys.size(); i++) {
+            sb.append(String.format(" %3d", i + 1));
+        }
+        sb.append('\n');
+        for (int i = 0; i < keys.size(); i++) {
+            String from = keys.get(i);
+            sb.append(String.format("%-" + width + "s", from));
+            for (String to : keys) {
+                Boolean v = truth.get(from).get(to);
+                sb.append(String.format(" %3s", from.equals(to) ? "-" : v == null ? "?" : v ? "." : "X"));
+            }
+            sb.append('\n');
+        }
+        sb.append("columns: ");
+        for (int i = 0; i < keys.size(); i++) {
+            sb.append(i == 0 ? "" : ", ").append(i + 1).append('=').append(keys.get(i));
+        }
+        sb.append("\n'.' = connected, 'X' = no connection\n");
+        return sb.toString();
+    }
+}

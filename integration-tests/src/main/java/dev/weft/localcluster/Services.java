@@ -1,0 +1,178 @@
+package dev.weft.localcluster;
+
+import dev.weft.localcluster.ClusterState.NodeState;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.weft.localcluster.Sh.cmd;
+
+/**
+ * Starts the cluster's JVM processes in their own sessions (setsid: they outlive this CLI and a Ctrl-C of it), output to
+ * logs/NAME.log, PID recorded in pids/NAME.pid before anything waits on them.
+ */
+final class Services {
+    /** Lean JVMs: 2 cores shared by up to a dozen processes. */
+    static final List<String> JVM_FLAGS = List.of("--sun-misc-unsafe-memory-access=allow", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
+            "-XX:MaxRAM=1g", "-Djava.net.preferIPv4Stack=true");
+    static final Duration READY_TIMEOUT = Duration.ofSeconds(Integer.getInteger("localcluster.ready-timeout-s", 180));
+
+    private final Layout layout;
+    private final ClusterState cluster;
+    private final Map<String, String> pendingReadiness = new LinkedHashMap<>();
+
+    Services(Layout layout, ClusterState cluster) {
+        this.layout = layout;
+        this.cluster = cluster;
+    }
+
+    void startApiServer(int port) {
+        Path portFile = layout.home().resolve("api-server.port");
+        start("api-server", cmd(layout.javaBin(), JVM_FLAGS, "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
+                "-cp", layout.toolClasspath(), ApiServer.class.getName(), "--port", port, "--port-file", portFile));
+    }
+
+    void awaitApiServer() {
+        Cluster.awaitHttpOk("api-server", cluster.apiUrl() + "/api/v1/namespaces/default", proc("api-server"),
+                layout.log("api-server"), READY_TIMEOUT);
+    }
+
+    void startControlPlane() {
+        startQuarkus("ipam-service", cluster.ipamPort(), List.of(
+                "-Dipam.cluster-cidrs=" + cluster.clusterCidr(),
+                "-Dipam.leader-election.enabled=false"));
+        startQuarkus("policy-service", cluster.policyPort(), List.of());
+    }
+
+    void startAgents() {
+        for (NodeState node : cluster.nodes()) {
+            startAgent(node);
+        }
+    }
+
+    void startAgent(NodeState node) {
+        for (String dir : List.of(node.agentStateDir(), node.cniConfDir(), node.cniBinDir())) {
+            mkdirs(Path.of(dir));
+        }
+        startQuarkus("agent-" + node.name(), node.agentPort(), List.of(
+                "-Dagent.node-name=" + node.name(),
+                "-Dagent.bridge=br-int",
+                "-Dagent.ovs-run-dir=" + node.ovsRunDir(),
+                "-Dagent.state-dir=" + node.agentStateDir(),
+                "-Dagent.node-netns=" + node.netns(),
+                "-Dagent.cni-socket=" + node.cniSocket(),
+                "-Dagent.cni-conf-dir=" + node.cniConfDir(),
+                "-Dagent.cni-bin-dir=" + node.cniBinDir(),
+                "-Dquarkus.grpc.clients.controlplane.host=127.0.0.1",
+                "-Dquarkus.grpc.clients.controlplane.port=" + cluster.policyPort(),
+                "-Dquarkus.grpc.clients.ipam.host=127.0.0.1",
+                "-Dquarkus.grpc.clients.ipam.port=" + cluster.ipamPort()));
+    }
+
+    /** Stops one node's agent (SIGTERM) and starts it again with the same configuration; waits until it is ready. */
+    void restartAgent(NodeState node) {
+        String name = "agent-" + node.name();
+        Procs.read(layout.pidFile(name)).ifPresent(p -> Procs.stop(p, 10_000));
+        startAgent(node);
+        awaitAll();
+    }
+
+    void startClusterController() {
+        start("cluster-controller", cmd(layout.javaBin(), JVM_FLAGS, "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
+                "-Dweft.repo=" + layout.repo(), "-cp", layout.toolClasspath(), ClusterController.class.getName(),
+                "--home", layout.home()));
+        pendingReadiness.put("cluster-controller", "file:" + layout.home().resolve("cluster-controller.ready"));
+    }
+
+    void awaitAll() {
+        for (var e : pendingReadiness.entrySet()) {
+            String name = e.getKey();
+            if (e.getValue().startsWith("file:")) {
+                awaitFile(name, Path.of(e.getValue().substring(5)));
+            } else {
+                Cluster.awaitHttpOk(name, e.getValue(), proc(name), layout.log(name), READY_TIMEOUT);
+            }
+        }
+        pendingReadiness.clear();
+    }
+
+    private void awaitFile(String name, Path file) {
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        while (!Files.exists(file)) {
+            Procs.Recorded p = proc(name);
+            if (p == null || !p.alive()) {
+                throw new IllegalStateException(name + " exited during start-up; last lines of its log:\n" + Cluster.tail(layout.log(name), 30));
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(name + " not ready after " + READY_TIMEOUT.toSeconds() + " s; log:\n" + Cluster.tail(layout.log(name), 30));
+            }
+            Procs.sleep(100);
+        }
+    }
+
+    private void startQuarkus(String name, int port, List<String> props) {
+        String module = name.startsWith("agent-") ? "agent-service" : name;
+        Path jar = layout.serviceJar(module);
+        List<String> command = new ArrayList<>(cmd(layout.javaBin(), JVM_FLAGS));
+        Path aot = jar.resolveSibling("app.aot");
+        if (Files.exists(aot)) {
+            command.add("-XX:AOTCache=" + aot);
+        }
+        command.addAll(List.of(
+                "-Dquarkus.http.port=" + port,
+                "-Dquarkus.http.host=127.0.0.1",
+                "-Dquarkus.kubernetes-client.api-server-url=" + cluster.apiUrl(),
+                // The quarkus.kubernetes-client.* keys are fixed at build time: the fabric8 client's own
+                // auto-configuration (system properties, $KUBECONFIG) is what reaches the runtime client.
+                "-Dkubernetes.master=" + cluster.apiUrl(),
+                "-Dkubernetes.namespace=default",
+                "-Dkubernetes.auth.tryServiceAccount=false",
+                "-Dkubernetes.auth.tryKubeConfig=false",
+                // Keys of another version of a service must not stop it from starting.
+                "-Dsmallrye.config.mapping.validate-unknown=false",
+                "--sun-misc-unsafe-memory-access=allow"));
+        command.addAll(props);
+        command.addAll(List.of("-jar", jar.toString()));
+        start(name, command);
+        pendingReadiness.put(name, "http://127.0.0.1:" + port + "/q/health/ready");
+    }
+
+    private void start(String name, List<String> command) {
+        mkdirs(layout.logs());
+        List<String> full = new ArrayList<>();
+        full.add("setsid");
+        full.addAll(command);
+        ProcessBuilder pb = new ProcessBuilder(full)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.log(name).toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().put("LOCALCLUSTER_HOME", layout.home().toString());
+        pb.environment().put("KUBERNETES_MASTER", cluster.apiUrl());
+        pb.environment().remove("QUARKUS_PROFILE");
+        try {
+            Process p = pb.start();
+            Procs.record(layout.pidFile(name), p.pid());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + name, e);
+        }
+    }
+
+    private Procs.Recorded proc(String name) {
+        return Procs.read(layout.pidFile(name)).orElse(null);
+    }
+
+    static void mkdirs(Path dir) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+package dev.weft.localcluster;
+
+import dev.weft.localcluster.ClusterState.NodeState;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static dev.weft.localcluster.Sh.cmd;
+
+/**
+ * The network of the local cluster, after /work/shared/reference/multi-node-on-one-machine.md: an underlay netns holding
+ * a Linux bridge; per node a netns with {@code eth0} into that bridge, its own ovsdb-server and ovs-vswitchd (userspace
+ * datapath), {@code br-phy} carrying the node IP (native tunnelling needs the IP on an OVS bridge) and {@code br-int}
+ * (netdev, fail_mode=secure) for the agent. Nothing is created in the root namespace: both veth ends are created
+ * directly inside our namespaces, so deleting the namespaces removes every interface.
+ */
+final class Topology {
+    static final String UNDERLAY_PREFIX = "192.168.77.";
+    static final String OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema";
+
+    private final Layout layout;
+
+    Topology(Layout layout) {
+        this.layout = layout;
+    }
+
+    static String underlayNetns(String id) {
+        return "wft-" + id + "-underlay";
+    }
+
+    static String nodeNetns(String id, String node) {
+        return "wft-" + id + "-" + node;
+    }
+
+    /** Node i (1-based): IP 192.168.77.(10+i), locally administered MACs that differ between eth0 and br-phy. */
+    static NodeState plan(Layout layout, String id, int index, int agentPort) {
+        String name = "node" + index;
+        Path ovs = layout.ovsDir(name);
+        Path agent = layout.agentDir(name);
+        return new NodeState(name, nodeNetns(id, name), UNDERLAY_PREFIX + (10 + index),
+                String.format("02:77:00:00:%02x:01", index), String.format("02:77:00:00:%02x:02", index),
+                ovs.toString(), agentPort, agent.resolve("state").toString(), agent.resolve("cni.sock").toString(),
+                agent.resolve("net.d").toString(), agent.resolve("bin").toString());
+    }
+
+    void createUnderlay(String netns) {
+        addNetns(netns);
+        Sh.check("ip", "-n", netns, "link", "set", "lo", "up");
+        Sh.check("ip", "-n", netns, "link", "add", "br0", "type", "bridge");
+        Sh.check("ip", "-n", netns, "link", "set", "br0", "up");
+    }
+
+    void addNetns(String netns) {
+        layout.rememberNetns(netns);
+        Sh.Result r = Sh.run("ip", "netns", "add", netns);
+        if (!r.ok()) {
+            throw new IllegalStateException("cannot create network namespace " + netns + " (left over? run ./localcluster down): " + r.err().strip());
+        }
+    }
+
+    /** The node's netns, its underlay link, Open vSwitch, br-phy with the node IP and br-int. */
+    void createNode(ClusterState cluster, NodeState node, int index) {
+        String ns = node.netns();
+        String ul = cluster.underlayNetns();
+        String ulPort = "wu" + cluster.id() + "n" + index;
+        addNetns(ns);
+        Sh.check("ip", "-n", ns, "link", "set", "lo", "up");
+        Sh.check("ip", "link", "add", "eth0", "netns", ns, "address", node.underlayMac(), "type", "veth",
+                "peer", "name", ulPort, "netns", ul);
+        Sh.check("ip", "-n", ul, "link", "set", ulPort, "master", "br0", "up");
+        // Trap from the reference: without arp_ignore both eth0 and br-phy answer ARP for the node IP.
+        Sh.check("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
+                "net.ipv4.conf.default.arp_ignore=1");
+        Sh.check("ip", "-n", ns, "link", "set", "eth0", "up");
+        startOvs(node);
+        vsctl(node, "--may-exist", "add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
+                "other_config:hwaddr=\"" + node.brPhyMac() + "\"");
+        vsctl(node, "--may-exist", "add-port", "br-phy", "eth0");
+        vsctl(node, "--may-exist", "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
+                "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
+        waitForLink(ns, "br-phy");
+        Sh.check("ip", "-n", ns, "link", "set", "br-phy", "address", node.brPhyMac());
+        Sh.check("ip", "-n", ns, "addr", "add", node.ip() + "/24", "dev", "br-phy");
+        Sh.check("ip", "-n", ns, "link", "set", "br-phy", "up");
+    }
+
+    /** Pre-resolves every peer's MAC for native tunnelling: the first encapsulated packet is dropped otherwise. */
+    void primeTunnelNeighbours(ClusterState cluster) {
+        for (NodeState node : cluster.nodes()) {
+            for (NodeState peer : cluster.nodes()) {
+                if (peer != node) {
+                    appctl(node, "ovs-vswitchd", "tnl/neigh/set", "br-phy", peer.ip(), peer.brPhyMac());
+                    Sh.run("ip", "-n", node.netns(), "neigh", "replace", peer.ip(), "lladdr", peer.brPhyMac(), "dev", "br-phy",
+                            "nud", "permanent");
+                }
+            }
+        }
+    }
+
+    void startOvs(NodeState node) {
+        Path dir = Path.of(node.ovsRunDir());
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Path db = dir.resolve("conf.db");
+        Map<String, String> env = ovsEnv(node);
+        if (!Files.exists(db)) {
+            Sh.run(cmd("ovsdb-tool", "create", db, OVS_SCHEMA), env, null, 30).check();
+        }
+        Sh.run(cmd("ip", "netns", "exec", node.netns(), "ovsdb-server", db, "--remote=punix:" + dir.resolve("db.sock"),
+                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile=" + dir.resolve("ovsdb-server.pid"),
+                "--detach", "-vconsole:off", "--log-file=" + dir.resolve("ovsdb-server.log"),
+                "--unixctl=" + dir.resolve("ovsdb-server.ctl")), env, null, 30).check();
+        recordDaemon(node, "ovsdb-server");
+        Sh.run(cmd("ovs-vsctl", "--db=unix:" + dir.resolve("db.sock"), "--no-wait", "init"), env, null, 30).check();
+        startVswitchd(node);
+    }
+
+    void startVswitchd(NodeState node) {
+        Path dir = Path.of(node.ovsRunDir());
+        Sh.run(cmd("ip", "netns", "exec", node.netns(), "ovs-vswitchd", "unix:" + dir.resolve("db.sock"),
+                "--pidfile=" + dir.resolve("ovs-vswitchd.pid"), "--detach", "-vconsole:off",
+                "--log-file=" + dir.resolve("ovs-vswitchd.log"), "--unixctl=" + dir.resolve("ovs-vswitchd.ctl")),
+                ovsEnv(node), null, 60).check();
+        recordDaemon(node, "ovs-vswitchd");
+    }
+
+    /** Kills this node's ovs-vswitchd (flows are lost, ports stay in OVSDB) and starts it again. */
+    void restartVswitchd(ClusterState cluster, NodeState node) {
+        Procs.read(layout.pidFile(node.name() + "-ovs-vswitchd")).ifPresent(p -> Procs.stop(p, 5000));
+        startVswitchd(node);
+        waitForLink(node.netns(), "br-phy");
+        Sh.run("ip", "-n", node.netns(), "link", "set", "br-phy", "address", node.brPhyMac());
+        Sh.run("ip", "-n", node.netns(), "addr", "replace", node.ip() + "/24", "dev", "br-phy");
+        Sh.run("ip", "-n", node.netns(), "link", "set", "br-phy", "up");
+        primeTunnelNeighbours(cluster);
+    }
+
+    private void recordDaemon(NodeState node, String daemon) {
+        Path pidfile = Path.of(node.ovsRunDir(), daemon + ".pid");
+        try {
+            long pid = Long.parseLong(Files.readString(pidfile).trim());
+            Procs.record(layout.pidFile(node.name() + "-" + daemon), pid);
+        } catch (IOException | NumberFormatException e) {
+            throw new IllegalStateException(daemon + " of " + node.name() + " wrote no pidfile " + pidfile, e);
+        }
+    }
+
+    static Map<String, String> ovsEnv(NodeState node) {
+        String dir = node.ovsRunDir();
+        return Map.of("OVS_RUNDIR", dir, "OVS_DBDIR", dir, "OVS_LOGDIR", dir, "OVS_SYSCONFDIR", dir, "OVS_PKGDATADIR",
+                "/usr/share/openvswitch");
+    }
+
+    static Sh.Result vsctl(NodeState node, String... args) {
+        return Sh.run(cmd("ovs-vsctl", "--db=unix:" + Path.of(node.ovsRunDir(), "db.sock"), "--timeout=30", List.of(args)),
+                ovsEnv(node), null, 40).check();
+    }
+
+    static Sh.Result ofctl(NodeState node, String... args) {
+        return Sh.run(cmd("ovs-ofctl", List.of(args)), ovsEnv(node), null, 40);
+    }
+
+    static Sh.Result appctl(NodeState node, String daemon, String... args) {
+        return Sh.run(cmd("ovs-appctl", "-t", Path.of(node.ovsRunDir(), daemon + ".ctl"), List.of(args)), ovsEnv(node), null, 40);
+    }
+
+    static void waitForLink(String netns, String link) {
+        long deadline = System.currentTimeMillis() + 15_000;
+        while (!Sh.run("ip", "-n", netns, "link", "show", link).ok()) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new IllegalStateException("interface " + link + " did not appear in " + netns);
+            }
+            Procs.sleep(20);
+        }
+    }
+}

@@ -1,0 +1,510 @@
+package dev.weft.localcluster;
+
+import dev.weft.localcluster.ClusterState.NodeState;
+import dev.weft.proto.agent.v1.AgentQueryGrpc;
+import dev.weft.proto.agent.v1.DumpFlowsRequest;
+import dev.weft.proto.agent.v1.ListNetworkPoliciesRequest;
+import dev.weft.proto.agent.v1.ListPodInterfacesRequest;
+import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
+import dev.weft.proto.controlplane.v1.GetPolicyStatusRequest;
+import dev.weft.proto.controlplane.v1.PolicyStatus;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.grpc.StatusRuntimeException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/** The verbs of {@code ./localcluster}. */
+final class Verbs {
+    static final Duration APPLY_TIMEOUT = Duration.ofSeconds(Integer.getInteger("localcluster.apply-timeout-s", 180));
+
+    private final Layout layout;
+    private final PrintStream out;
+
+    Verbs(Layout layout, PrintStream out) {
+        this.layout = layout;
+        this.out = out;
+    }
+
+    int up(List<String> rest) {
+        Args a = new Args(rest, Set.of("--nodes"), Set.of());
+        new Cluster(layout, out).up(a.intOption("--nodes", 3));
+        return 0;
+    }
+
+    int down(List<String> rest) {
+        new Args(rest, Set.of(), Set.of());
+        new Cluster(layout, out).down(true);
+        return 0;
+    }
+
+    // ------------------------------------------------------------------ apply / delete
+
+    int apply(List<String> rest) {
+        Args a = new Args(rest, Set.of("-f", "--filename"), Set.of("--no-wait"));
+        ClusterState cluster = layout.requireCluster();
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            List<HasMetadata> objects = Manifests.load(client, a.all("-f", "--filename"));
+            var applied = Manifests.apply(client, objects);
+            applied.forEach(x -> out.println(x.describe()));
+            if (!a.has("--no-wait")) {
+                awaitApplied(cluster, client, objects);
+            }
+        }
+        return 0;
+    }
+
+    /** Every affected pod running with an IP, then every affected policy realized on every node of its span. */
+    void awaitApplied(ClusterState cluster, KubernetesClient client, List<HasMetadata> objects) {
+        long deadline = System.nanoTime() + APPLY_TIMEOUT.toNanos();
+        Set<String> namespaces = objects.stream().map(o -> o.getMetadata().getNamespace() == null ? o.getMetadata().getName()
+                : o.getMetadata().getNamespace()).collect(Collectors.toSet());
+        boolean touchesPods = objects.stream().anyMatch(o -> !(o instanceof NetworkPolicy));
+        if (touchesPods) {
+            awaitPods(client, objects, deadline);
+        }
+        boolean nsLabels = objects.stream().anyMatch(o -> o instanceof io.fabric8.kubernetes.api.model.Namespace);
+        List<NetworkPolicy> policies = client.network().v1().networkPolicies().inAnyNamespace().list().getItems().stream()
+                .filter(np -> nsLabels || namespaces.contains(np.getMetadata().getNamespace()) || touchesPods).toList();
+        awaitRealized(cluster, policies, deadline);
+    }
+
+    private void awaitPods(KubernetesClient client, List<HasMetadata> objects, long deadline) {
+        String last = "";
+        while (true) {
+            List<String> notReady = new ArrayList<>();
+            for (HasMetadata o : objects) {
+                if (o instanceof Pod p) {
+                    Pod cur = client.pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName()).get();
+                    if (cur != null && !running(cur)) {
+                        notReady.add("pod " + p.getMetadata().getNamespace() + "/" + p.getMetadata().getName() + " " + describeWait(cur));
+                    }
+                } else if (o instanceof Deployment d) {
+                    Deployment cur = client.apps().deployments().inNamespace(d.getMetadata().getNamespace()).withName(d.getMetadata().getName()).get();
+                    if (cur == null) {
+                        continue;
+                    }
+                    int desired = cur.getSpec().getReplicas() == null ? 1 : cur.getSpec().getReplicas();
+                    List<Pod> owned = client.pods().inNamespace(d.getMetadata().getNamespace()).list().getItems().stream()
+                            .filter(p -> p.getMetadata().getOwnerReferences() != null && p.getMetadata().getOwnerReferences().stream()
+                                    .anyMatch(r -> r.getUid().equals(cur.getMetadata().getUid()))).toList();
+                    long ok = owned.stream().filter(Verbs::running).count();
+                    if (owned.size() != desired || ok != desired) {
+                        notReady.add("deployment " + d.getMetadata().getName() + " " + ok + "/" + desired + " running"
+                                + owned.stream().filter(p -> !running(p)).findFirst().map(p -> " (" + p.getMetadata().getName() + " " + describeWait(p) + ")").orElse(""));
+                    }
+                }
+            }
+            if (notReady.isEmpty()) {
+                return;
+            }
+            last = String.join("; ", notReady);
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("not running after " + APPLY_TIMEOUT.toSeconds() + " s: " + last
+                        + " (see " + layout.log("cluster-controller") + ")");
+            }
+            Procs.sleep(200);
+        }
+    }
+
+    private static boolean running(Pod p) {
+        return p.getStatus() != null && "Running".equals(p.getStatus().getPhase()) && p.getStatus().getPodIP() != null;
+    }
+
+    private static String describeWait(Pod p) {
+        if (p.getStatus() == null || p.getStatus().getPhase() == null) {
+            return "Pending";
+        }
+        return p.getStatus().getPhase() + (p.getStatus().getMessage() == null ? "" : ": " + p.getStatus().getMessage());
+    }
+
+    /** policy-service's GetPolicyStatus: realized on all desired nodes at the policy's current generation. */
+    void awaitRealized(ClusterState cluster, List<NetworkPolicy> policies, long deadline) {
+        if (policies.isEmpty()) {
+            return;
+        }
+        try (Grpc grpc = new Grpc(cluster.policyPort())) {
+            var stub = ControlPlaneGrpc.newBlockingStub(grpc.channel);
+            String last = "";
+            while (true) {
+                List<String> pending = new ArrayList<>();
+                Map<String, PolicyStatus> byKey = new LinkedHashMap<>();
+                try {
+                    for (PolicyStatus s : stub.withDeadlineAfter(5, TimeUnit.SECONDS).getPolicyStatus(GetPolicyStatusRequest.getDefaultInstance()).getItemsList()) {
+                        byKey.put(s.getSource().getNamespace() + "/" + s.getSource().getName(), s);
+                    }
+                } catch (StatusRuntimeException e) {
+                    pending.add("policy-service: " + e.getStatus());
+                }
+                for (NetworkPolicy np : policies) {
+                    String key = np.getMetadata().getNamespace() + "/" + np.getMetadata().getName();
+                    PolicyStatus s = byKey.get(key);
+                    long generation = np.getMetadata().getGeneration() == null ? 1 : np.getMetadata().getGeneration();
+                    if (s == null) {
+                        pending.add(key + " not known to policy-service yet");
+                    } else if (!s.getError().isEmpty()) {
+                        throw new IllegalStateException("networkpolicy " + key + " is invalid: " + s.getError());
+                    } else if (s.getSource().getGeneration() < generation || s.getRealizedNodes() < s.getDesiredNodes()
+                            || s.getPendingNodesCount() > 0 || s.getFailedNodesCount() > 0) {
+                        pending.add(key + " realized on " + s.getRealizedNodes() + "/" + s.getDesiredNodes() + " nodes (generation "
+                                + s.getSource().getGeneration() + "/" + generation + (s.getFailedNodesCount() > 0 ? ", failed on " + s.getFailedNodesList() : "") + ")");
+                    }
+                }
+                if (pending.isEmpty()) {
+                    return;
+                }
+                last = String.join("; ", pending);
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("not realized after " + APPLY_TIMEOUT.toSeconds() + " s: " + last);
+                }
+                Procs.sleep(200);
+            }
+        }
+    }
+
+    int delete(List<String> rest) {
+        Args a = new Args(rest, Set.of("-f", "--filename", "-n", "--namespace"), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            if (!a.all("-f", "--filename").isEmpty()) {
+                List<HasMetadata> objects = Manifests.load(client, a.all("-f", "--filename"));
+                Manifests.delete(client, objects).forEach(out::println);
+                awaitGone(client, objects);
+                return 0;
+            }
+            List<String> pos = a.positionals();
+            if (pos.size() != 2) {
+                throw new UserError("usage: delete -f FILE | delete KIND NAME [-n NS]");
+            }
+            String ns = a.get("-n", "--namespace").orElse("default");
+            String name = pos.get(1);
+            boolean deleted = switch (kind(pos.get(0))) {
+                case "networkpolicies" -> !client.network().v1().networkPolicies().inNamespace(ns).withName(name).delete().isEmpty();
+                case "pods" -> !client.pods().inNamespace(ns).withName(name).delete().isEmpty();
+                case "deployments" -> !client.apps().deployments().inNamespace(ns).withName(name).delete().isEmpty();
+                case "namespaces" -> {
+                    boolean d = !client.namespaces().withName(name).delete().isEmpty();
+                    if (d) {
+                        Manifests.deleteNamespaceContents(client, name);
+                    }
+                    yield d;
+                }
+                default -> throw new UserError("cannot delete " + pos.get(0) + " (pods, deployments, networkpolicies, namespaces)");
+            };
+            if (!deleted) {
+                throw new UserError(pos.get(0) + " " + name + " not found" + (kind(pos.get(0)).equals("namespaces") ? "" : " in namespace " + ns));
+            }
+            out.println(pos.get(0) + "/" + name + " deleted");
+        }
+        return 0;
+    }
+
+    /** Pods removed by the kubelet (so their IPs are free and no probe reaches them). */
+    private void awaitGone(KubernetesClient client, List<HasMetadata> objects) {
+        long deadline = System.nanoTime() + APPLY_TIMEOUT.toNanos();
+        Set<String> namespaces = objects.stream().filter(o -> o instanceof io.fabric8.kubernetes.api.model.Namespace)
+                .map(o -> o.getMetadata().getName()).collect(Collectors.toSet());
+        Set<String> pods = objects.stream().filter(o -> o instanceof Pod).map(o -> o.getMetadata().getNamespace() + "_" + o.getMetadata().getName())
+                .collect(Collectors.toSet());
+        Set<String> deployments = objects.stream().filter(o -> o instanceof Deployment).map(o -> o.getMetadata().getNamespace() + "/" + o.getMetadata().getName())
+                .collect(Collectors.toSet());
+        while (System.nanoTime() < deadline) {
+            boolean remaining = false;
+            try (var s = Files.exists(layout.pods()) ? Files.list(layout.pods()) : java.util.stream.Stream.<Path>empty()) {
+                for (Path f : s.filter(p -> p.toString().endsWith(".json")).toList()) {
+                    String n = f.getFileName().toString().replace(".json", "");
+                    String ns = n.substring(0, n.indexOf('_'));
+                    if (pods.contains(n) || namespaces.contains(ns) || deployments.stream().anyMatch(d -> n.startsWith(d.replace('/', '_') + "-"))) {
+                        remaining = true;
+                    }
+                }
+            } catch (IOException e) {
+                return;
+            }
+            if (!remaining) {
+                return;
+            }
+            Procs.sleep(200);
+        }
+    }
+
+    // ------------------------------------------------------------------ get
+
+    int get(List<String> rest) {
+        Args a = new Args(rest, Set.of("-n", "--namespace", "-o", "--output", "-l", "--selector"), Set.of("-A", "--all-namespaces"));
+        if (a.positionals().size() != 1) {
+            throw new UserError("usage: get pods|nodes|networkpolicies|deployments|namespaces [-n NS | -A] [-o wide|json|yaml]");
+        }
+        ClusterState cluster = layout.requireCluster();
+        String kind = kind(a.positionals().getFirst());
+        boolean all = a.has("-A") || a.has("--all-namespaces");
+        String ns = a.get("-n", "--namespace").orElse("default");
+        String output = a.get("-o", "--output").orElse("");
+        if (!Set.of("", "wide", "json", "yaml", "name").contains(output)) {
+            throw new UserError("unknown output format " + output + " (wide, json, yaml, name)");
+        }
+        Map<String, String> selector = parseSelector(a.get("-l", "--selector").orElse(""));
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            List<? extends HasMetadata> items = switch (kind) {
+                case "pods" -> all ? client.pods().inAnyNamespace().withLabels(selector).list().getItems()
+                        : client.pods().inNamespace(ns).withLabels(selector).list().getItems();
+                case "nodes" -> client.nodes().withLabels(selector).list().getItems();
+                case "networkpolicies" -> all ? client.network().v1().networkPolicies().inAnyNamespace().withLabels(selector).list().getItems()
+                        : client.network().v1().networkPolicies().inNamespace(ns).withLabels(selector).list().getItems();
+                case "deployments" -> all ? client.apps().deployments().inAnyNamespace().withLabels(selector).list().getItems()
+                        : client.apps().deployments().inNamespace(ns).withLabels(selector).list().getItems();
+                case "namespaces" -> client.namespaces().withLabels(selector).list().getItems();
+                default -> throw new UserError("cannot get " + a.positionals().getFirst());
+            };
+            List<HasMetadata> sorted = new ArrayList<>(items);
+            sorted.sort(java.util.Comparator.comparing((HasMetadata h) -> String.valueOf(h.getMetadata().getNamespace()))
+                    .thenComparing(h -> h.getMetadata().getName()));
+            switch (output) {
+                case "json", "yaml" -> {
+                    var list = new io.fabric8.kubernetes.api.model.KubernetesListBuilder().withItems(sorted).build();
+                    list.setApiVersion("v1");
+                    list.setKind("List");
+                    list.setMetadata(new io.fabric8.kubernetes.api.model.ListMeta());
+                    list.getMetadata().setResourceVersion("");
+                    out.println(output.equals("json") ? Serialization.asJson(list) : Serialization.asYaml(list));
+                }
+                case "name" -> sorted.forEach(h -> out.println(kind.replaceAll("s$", "") + "/" + h.getMetadata().getName()));
+                default -> {
+                    if (sorted.isEmpty()) {
+                        out.println(kind.equals("nodes") || kind.equals("namespaces") ? "No resources found"
+                                : "No resources found in " + (all ? "any" : ns) + " namespace.");
+                    } else {
+                        out.print(Tables.render(kind, sorted, output.equals("wide"), all));
+                    }
+                }
+            }
+        }
+        return 0;
+    }
+
+    static Map<String, String> parseSelector(String s) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String part : s.split(",")) {
+            if (part.isBlank()) {
+                continue;
+            }
+            String[] kv = part.split("==?", 2);
+            if (kv.length != 2) {
+                throw new UserError("only equality selectors (k=v,...) are supported: " + part);
+            }
+            m.put(kv[0].trim(), kv[1].trim());
+        }
+        return m;
+    }
+
+    static String kind(String word) {
+        return switch (word.toLowerCase()) {
+            case "pod", "pods", "po" -> "pods";
+            case "node", "nodes", "no" -> "nodes";
+            case "networkpolicy", "networkpolicies", "netpol" -> "networkpolicies";
+            case "deployment", "deployments", "deploy" -> "deployments";
+            case "namespace", "namespaces", "ns" -> "namespaces";
+            default -> word.toLowerCase();
+        };
+    }
+
+    // ------------------------------------------------------------------ probe / matrix
+
+    int probe(List<String> rest) {
+        Args a = new Args(rest, Set.of("--from", "--to", "--port", "--protocol", "--timeout-ms"), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        String protocol = protocol(a);
+        int port = port(a);
+        int timeout = a.intOption("--timeout-ms", 2000);
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            Probes probes = new Probes(layout);
+            var from = probes.find(client, a.require("NS/POD", "--from"));
+            var to = probes.find(client, a.require("NS/POD", "--to"));
+            var o = Probes.probe(from, to, protocol, port, timeout);
+            out.printf("%s -> %s (%s) %s/%d: %s%s%n", from.key(), to.key(), to.ip(), protocol, port, o.ok() ? "connected" : "no connection",
+                    o.detail().isBlank() ? "" : " (" + o.detail() + ")");
+            return o.ok() ? 0 : 1;
+        }
+    }
+
+    int matrix(List<String> rest) {
+        Args a = new Args(rest, Set.of("--port", "--protocol", "-o", "--output", "--timeout-ms", "-n", "--namespace"), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        String protocol = protocol(a);
+        int port = port(a);
+        int timeout = a.intOption("--timeout-ms", 1000);
+        String output = a.get("-o", "--output").orElse("table");
+        if (!Set.of("table", "json").contains(output)) {
+            throw new UserError("-o must be table or json");
+        }
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            var pods = new Probes(layout).runningPods(client, a.all("-n", "--namespace"));
+            long t0 = System.nanoTime();
+            var truth = Probes.truth(Probes.matrix(pods, protocol, port, timeout));
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            if (output.equals("json")) {
+                out.println(Serialization.asJson(truth));
+            } else {
+                out.printf("%s/%d reachability, %d pods, %d probes in %.2f s%n", protocol, port, pods.size(),
+                        pods.size() * Math.max(0, pods.size() - 1), seconds);
+                out.print(Probes.table(truth));
+            }
+        }
+        return 0;
+    }
+
+    private static String protocol(Args a) {
+        String p = a.get("--protocol").orElse("TCP").toUpperCase();
+        if (!Set.of("TCP", "UDP").contains(p)) {
+            throw new UserError("--protocol must be TCP or UDP");
+        }
+        return p;
+    }
+
+    private static int port(Args a) {
+        int port = a.intOption("--port", -1);
+        if (port < 1 || port > 65535) {
+            throw new UserError("--port P (1-65535) is required");
+        }
+        return port;
+    }
+
+    // ------------------------------------------------------------------ antctl
+
+    int antctl(List<String> rest) {
+        if (rest.size() < 2 || !rest.getFirst().equals("--node")) {
+            throw new UserError("usage: antctl --node NODE <args>, e.g. antctl --node node1 get ovsflows -T IngressRule");
+        }
+        ClusterState cluster = layout.requireCluster();
+        NodeState node = cluster.node(rest.get(1));
+        List<String> args = rest.subList(2, rest.size());
+        Optional<Path> weftctl = Weftctl.locate(layout);
+        if (weftctl.isPresent()) {
+            return Weftctl.run(layout, weftctl.get(), node, args, out);
+        }
+        return builtInAntctl(node, args);
+    }
+
+    /** Used only while the weftctl module is not built: the same agent API (AgentQuery), printed in the seed's format. */
+    private int builtInAntctl(NodeState node, List<String> args) {
+        Args a = new Args(args, Set.of("-T", "-t", "--table", "-n", "--namespace", "-p", "--pod", "--networkpolicy"), Set.of());
+        if (a.positionals().size() != 2 || !a.positionals().getFirst().equals("get")) {
+            throw new UserError("weftctl is not built (./mvnw -q package -pl proto,cli); built-in subset: get ovsflows [-T TABLE], get networkpolicies, get podinterfaces");
+        }
+        try (Grpc grpc = new Grpc(node.agentPort())) {
+            var stub = AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+            switch (a.positionals().get(1)) {
+                case "ovsflows", "of" -> {
+                    var req = DumpFlowsRequest.newBuilder();
+                    a.get("-T", "-t", "--table").ifPresent(req::setTable);
+                    for (var f : stub.dumpFlows(req.build()).getFlowsList()) {
+                        out.printf("table=%d, n_packets=%d, n_bytes=%d, priority=%d%s actions=%s%n", f.getTableId(), f.getNPackets(),
+                                f.getNBytes(), f.getPriority(), f.getMatch().isEmpty() ? "" : "," + f.getMatch(), f.getActions());
+                    }
+                }
+                case "networkpolicies", "networkpolicy", "netpol" -> {
+                    out.printf("%-10s %-16s %-40s %s%n", "NAMESPACE", "NAME", "APPLIED-TO", "RULES");
+                    for (var p : stub.listNetworkPolicies(ListNetworkPoliciesRequest.newBuilder().setNamespace(a.get("-n").orElse("")).build()).getItemsList()) {
+                        out.printf("%-10s %-16s %-40s %d%n", p.getNamespace(), p.getName(), String.join(",", p.getAppliedToGroupsList()), p.getRules());
+                    }
+                }
+                case "podinterfaces", "podinterface", "pi" -> {
+                    out.printf("%-10s %-40s %-16s %-16s %-18s %s%n", "NAMESPACE", "NAME", "INTERFACE-NAME", "IP", "MAC", "PORT");
+                    for (var p : stub.listPodInterfaces(ListPodInterfacesRequest.getDefaultInstance()).getInterfacesList()) {
+                        out.printf("%-10s %-40s %-16s %-16s %-18s %d%n", p.getNamespace(), p.getName(), p.getInterfaceName(),
+                                String.join(",", p.getIpsList()), p.getMac(), p.getOfport());
+                    }
+                }
+                default -> throw new UserError("built-in antctl subset: get ovsflows [-T TABLE], get networkpolicies, get podinterfaces");
+            }
+        } catch (StatusRuntimeException e) {
+            throw new IllegalStateException("agent of " + node.name() + " (127.0.0.1:" + node.agentPort() + "): " + e.getStatus());
+        }
+        return 0;
+    }
+
+    // ------------------------------------------------------------------ demo, restarts, status
+
+    int demo(List<String> rest) {
+        new Args(rest, Set.of(), Set.of());
+        return new Demo(layout, this, out).run();
+    }
+
+    int restartAgent(List<String> rest) {
+        Args a = new Args(rest, Set.of("--node"), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        NodeState node = cluster.node(a.require("NODE", "--node"));
+        long t0 = System.nanoTime();
+        new Services(layout, cluster).restartAgent(node);
+        out.printf("agent of %s restarted and ready in %.1f s%n", node.name(), (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    int restartOvs(List<String> rest) {
+        Args a = new Args(rest, Set.of("--node"), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        NodeState node = cluster.node(a.require("NODE", "--node"));
+        long t0 = System.nanoTime();
+        new Topology(layout).restartVswitchd(cluster, node);
+        out.printf("ovs-vswitchd of %s restarted in %.1f s (flows are replayed by the agent)%n", node.name(), (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    int status(List<String> rest) {
+        new Args(rest, Set.of(), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        out.println("cluster " + cluster.id() + " (" + layout.home() + ")");
+        out.println("  Kubernetes API: " + cluster.apiUrl() + "  kubeconfig: " + layout.home().resolve("kubeconfig"));
+        out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d%n", cluster.ipamPort(), cluster.policyPort());
+        for (NodeState n : cluster.nodes()) {
+            out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
+        }
+        for (Path f : layout.pidFiles()) {
+            var p = Procs.read(f);
+            out.printf("  process %-40s %s%n", f.getFileName().toString().replace(".pid", ""),
+                    p.map(r -> r.alive() ? "running, pid " + r.pid() : "DEAD (pid " + r.pid() + ")").orElse("unknown"));
+        }
+        return 0;
+    }
+
+    Layout layout() {
+        return layout;
+    }
+
+    static String age(String timestamp) {
+        if (timestamp == null) {
+            return "<unknown>";
+        }
+        long s = Duration.between(Instant.parse(timestamp), Instant.now()).toSeconds();
+        if (s < 120) return Math.max(0, s) + "s";
+        if (s < 7200) return (s / 60) + "m";
+        if (s < 172800) return (s / 3600) + "h";
+        return (s / 86400) + "d";
+    }
+
+    static String resource(String path) {
+        try (InputStream in = Verbs.class.getResourceAsStream(path)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException | NullPointerException e) {
+            throw new IllegalStateException("missing resource " + path);
+        }
+    }
+}
