@@ -281,6 +281,21 @@ class NodeAllocationTest {
         await().atMost(WAIT).until(() -> allocator.watchers() == watchersBefore);
     }
 
+    /** The premise of the controller's writes: the test server refuses an update from a stale resourceVersion. */
+    @Test
+    void staleWritesAreRefusedWithConflict() {
+        String name = TestNodes.unique("stale");
+        Node created = TestNodes.create(k8s, name);
+        awaitCidrs(name);
+        Node stale = new io.fabric8.kubernetes.api.model.NodeBuilder(created).editOrNewSpec()
+                .withPodCIDR("10.10.99.0/24").withPodCIDRs("10.10.99.0/24").endSpec().build();
+        io.fabric8.kubernetes.client.KubernetesClientException e = assertThrows(
+                io.fabric8.kubernetes.client.KubernetesClientException.class, () -> k8s.nodes().resource(stale).update());
+        assertEquals(409, e.getCode());
+        assertEquals(2, TestNodes.podCidrs(k8s, name).size());
+        k8s.nodes().withName(name).delete();
+    }
+
     /** A restarted allocator rebuilds exactly this state from the Nodes alone. */
     @Test
     void freshAllocatorBuiltFromTheSameNodesHasTheSameState() {
