@@ -28,6 +28,38 @@ public interface AgentConfig {
     @WithDefault("/var/lib/weft")
     Path stateDir();
 
+    // ---- CNI (owned by the CNI engineer: dev.weft.agent.cni / ipam / ovsdb) ----
+
+    /** Optional name under /var/run/netns holding the node's OVS, gateway and veth host ends; empty = our own netns. */
+    Optional<String> nodeNetns();
+
+    /** UNIX socket on which the agent serves the Cni gRPC service for the shim. */
+    @WithDefault("/var/run/weft/cni.sock")
+    Path cniSocket();
+
+    /** Where the agent installs its CNI conflist at start. */
+    @WithDefault("/etc/cni/net.d")
+    Path cniConfDir();
+
+    /** Where the kubelet looks for CNI plugin binaries (the shim's launcher {@code weft-cni} is installed there). */
+    @WithDefault("/opt/cni/bin")
+    Path cniBinDir();
+
+    /** The node gateway's OVS internal port (the seed's gw0). */
+    @WithDefault("gw0")
+    String gatewayName();
+
+    /** OpenFlow port requested for the gateway. */
+    @WithDefault("2")
+    int gatewayOfport();
+
+    /** MTU of pod interfaces and the gateway (1450 leaves room for Geneve). */
+    @WithDefault("1450")
+    int podMtu();
+
+    /** Node pod CIDRs to use without asking ipam-service or the API (comma-separated; for tests and static nodes). */
+    Optional<java.util.List<String>> podCidrs();
+
     default Path resolvedOvsdbSocket() {
         return ovsdbSocket().orElse(ovsRunDir().resolve("db.sock"));
     }

@@ -26,12 +26,19 @@ public final class OvsSandbox implements AutoCloseable {
     public final Path dir;
     public final String bridge;
     public final int openflowPort;
+    /** The network namespace the daemons (and so the bridge and its ports) live in; null for the caller's own. */
+    public final String netns;
     private final Map<String, String> env;
 
     private OvsSandbox(Path dir, String bridge, int openflowPort) {
+        this(dir, bridge, openflowPort, null);
+    }
+
+    private OvsSandbox(Path dir, String bridge, int openflowPort, String netns) {
         this.dir = dir;
         this.bridge = bridge;
         this.openflowPort = openflowPort;
+        this.netns = netns;
         this.env = Map.of("OVS_RUNDIR", dir.toString(), "OVS_DBDIR", dir.toString(), "OVS_LOGDIR", dir.toString());
     }
 
@@ -69,22 +76,57 @@ public final class OvsSandbox implements AutoCloseable {
         }
     }
 
+    /**
+     * Like {@link #start()} but runs ovsdb-server and ovs-vswitchd inside a new, uniquely named network namespace
+     * (as a simulated node): the bridge's TAP, internal ports and veth host ends stay out of the host namespace.
+     * The UNIX sockets are files, reachable from the caller's namespace. The namespace is deleted on close.
+     */
+    public static OvsSandbox startInNetns() throws IOException {
+        requireOvs();
+        String suffix = Long.toString(ThreadLocalRandom.current().nextLong(36L * 36 * 36 * 36 * 36), 36);
+        String ns = "wovs" + suffix;
+        Path dir = Files.createTempDirectory("weft-ovs-");
+        OvsSandbox s = new OvsSandbox(dir, "brt" + suffix, freePort(), ns);
+        try {
+            s.run(List.of("ip", "netns", "add", ns));
+            s.run(List.of("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"));
+            s.startDaemons();
+            s.vsctl("add-br", s.bridge, "--", "set", "bridge", s.bridge, "datapath_type=netdev",
+                    "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
+            s.vsctl("set-controller", s.bridge, "ptcp:" + s.openflowPort + ":127.0.0.1");
+            return s;
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** The command prefixed to run in the sandbox's namespace (unchanged without one). */
+    private List<String> inNetns(List<String> cmd) {
+        if (netns == null) {
+            return cmd;
+        }
+        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", netns));
+        full.addAll(cmd);
+        return full;
+    }
+
     private void startDaemons() throws IOException {
         Path db = dir.resolve("conf.db");
         run(List.of("ovsdb-tool", "create", db.toString(), "/usr/share/openvswitch/vswitch.ovsschema"));
-        run(List.of("ovsdb-server", db.toString(), "--remote=punix:" + dbSocket(),
+        run(inNetns(List.of("ovsdb-server", db.toString(), "--remote=punix:" + dbSocket(),
                 "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile=" + dir.resolve("ovsdb-server.pid"),
                 "--detach", "-vconsole:off", "--log-file=" + dir.resolve("ovsdb-server.log"),
-                "--unixctl=" + dir.resolve("ovsdb-server.ctl")));
+                "--unixctl=" + dir.resolve("ovsdb-server.ctl"))));
         run(List.of("ovs-vsctl", "--db=unix:" + dbSocket(), "--no-wait", "init"));
         startVswitchd();
     }
 
     /** (Re)starts ovs-vswitchd; flows are lost, ports come back from OVSDB (what a real OVS restart does). */
     public void startVswitchd() throws IOException {
-        run(List.of("ovs-vswitchd", "unix:" + dbSocket(), "--pidfile=" + dir.resolve("ovs-vswitchd.pid"), "--detach",
+        run(inNetns(List.of("ovs-vswitchd", "unix:" + dbSocket(), "--pidfile=" + dir.resolve("ovs-vswitchd.pid"), "--detach",
                 "-vconsole:off", "--log-file=" + dir.resolve("ovs-vswitchd.log"),
-                "--unixctl=" + dir.resolve("ovs-vswitchd.ctl")));
+                "--unixctl=" + dir.resolve("ovs-vswitchd.ctl"))));
     }
 
     /** Kills ovsdb-server (SIGKILL, as a crash) and starts it again on the same database and socket. */
@@ -92,10 +134,10 @@ public final class OvsSandbox implements AutoCloseable {
         kill(dir.resolve("ovsdb-server.pid"));
         Files.deleteIfExists(dbSocket());
         Path db = dir.resolve("conf.db");
-        run(List.of("ovsdb-server", db.toString(), "--remote=punix:" + dbSocket(),
+        run(inNetns(List.of("ovsdb-server", db.toString(), "--remote=punix:" + dbSocket(),
                 "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile=" + dir.resolve("ovsdb-server.pid"),
                 "--detach", "-vconsole:off", "--log-file=" + dir.resolve("ovsdb-server.log"),
-                "--unixctl=" + dir.resolve("ovsdb-server.ctl")));
+                "--unixctl=" + dir.resolve("ovsdb-server.ctl"))));
     }
 
     /** Kills ovs-vswitchd (SIGKILL, as a crash) and waits until it is gone. */
@@ -194,6 +236,13 @@ public final class OvsSandbox implements AutoCloseable {
             kill(dir.resolve("ovsdb-server.pid"));
         } catch (IOException e) {
             // nothing more we can do
+        }
+        if (netns != null) {
+            try {
+                run(List.of("ip", "netns", "del", netns));
+            } catch (IOException e) {
+                // already gone
+            }
         }
         try (var files = Files.walk(dir)) {
             files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());

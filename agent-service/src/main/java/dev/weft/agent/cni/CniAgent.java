@@ -1,0 +1,147 @@
+package dev.weft.agent.cni;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.weft.agent.AgentConfig;
+import dev.weft.agent.ipam.Ipv4Cidr;
+import dev.weft.agent.ipam.NodeCidrSource;
+import dev.weft.agent.ipam.NodeIpAllocator;
+import dev.weft.agent.node.NodeGateway;
+import dev.weft.agent.node.NodeNetwork;
+import dev.weft.agent.node.PodDatapath;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Optional;
+
+/**
+ * Brings the node's pod network up at agent start, in order: the CNI socket (so the shim gets "try again later"
+ * rather than "unreachable"), the node's pod CIDR, the leases, the gateway, the datapath's node flows, reconcile of
+ * leases/attachments, and finally the CNI conflist: the kubelet sees the network as ready only when it can be used.
+ */
+@ApplicationScoped
+public class CniAgent {
+
+    private static final Logger LOG = Logger.getLogger(CniAgent.class);
+    public static final String CONFLIST = "10-weft.conflist";
+
+    @Inject
+    AgentConfig config;
+
+    @Inject
+    NodeCidrSource cidrs;
+
+    @Inject
+    NodeIpAllocator ipam;
+
+    @Inject
+    NodeGateway gateway;
+
+    @Inject
+    PodNetworkService pods;
+
+    @Inject
+    AttachmentReconciler reconciler;
+
+    @Inject
+    Instance<PodDatapath> datapath;
+
+    private CniSocketServer server;
+    private Thread init;
+    private volatile String status = "starting";
+
+    void start(@Observes StartupEvent ev) {
+        try {
+            server = CniSocketServer.start(config.cniSocket(), new CniGrpcService(pods));
+        } catch (IOException | RuntimeException e) {
+            status = "cannot serve the CNI socket " + config.cniSocket() + ": " + e.getMessage();
+            LOG.error(status, e);
+            return;
+        }
+        init = Thread.ofPlatform().daemon().name("weft-node-network").start(this::bringUp);
+    }
+
+    void stop(@Observes ShutdownEvent ev) {
+        if (init != null) {
+            init.interrupt();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    /** Null when the node network is ready, otherwise what it waits for. */
+    public String notReadyReason() {
+        return pods.node().isPresent() ? null : status;
+    }
+
+    private void bringUp() {
+        long backoff = 200;
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Optional<NodeCidrSource.NodeCidrs> found = cidrs.lookup();
+                if (found.isEmpty()) {
+                    status = "waiting for the pod CIDR of node " + config.resolvedNodeName() + " (ipam-service / Node.spec.podCIDRs)";
+                } else {
+                    NodeCidrSource.NodeCidrs c = found.get();
+                    Ipv4Cidr v4 = c.cidrs().stream().filter(Ipv4Cidr::isIpv4).findFirst().map(Ipv4Cidr::parse)
+                            .orElseThrow(() -> new IOException("no IPv4 pod CIDR in " + c.cidrs()));
+                    ipam.configure(v4);
+                    NodeNetwork node = gateway.ensure(config.resolvedNodeName(), c.cidrs(), c.nodeIp());
+                    if (datapath.isResolvable()) {
+                        datapath.get().nodeNetworkReady(node);
+                    } else {
+                        LOG.warn("no PodDatapath bean: pods get interfaces and addresses but no flows");
+                    }
+                    reconciler.reconcile();
+                    pods.nodeReady(node);
+                    writeConflist();
+                    status = "ready";
+                    LOG.infof("node network ready: %s from %s, gateway %s (ofport %d)", c.cidrs(), c.source(),
+                            node.gatewayIps(), node.gatewayOfport());
+                    return;
+                }
+            } catch (Exception e) {
+                status = "bringing up the node network failed: " + e.getMessage();
+                LOG.warn(status);
+            }
+            try {
+                Thread.sleep(backoff);
+            } catch (InterruptedException e) {
+                return;
+            }
+            backoff = Math.min(backoff * 2, 5000);
+        }
+    }
+
+    /** The conflist the kubelet reads; names our plugin type and the socket the shim must call. */
+    public String conflist() {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = json.createObjectNode().put("cniVersion", "1.0.0").put("name", "weft");
+        ObjectNode plugin = root.putArray("plugins").addObject();
+        plugin.put("type", "weft").put("agentSocket", config.cniSocket().toString()).put("mtu", config.podMtu());
+        try {
+            return json.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    void writeConflist() throws IOException {
+        Path dir = config.cniConfDir();
+        Files.createDirectories(dir);
+        Path tmp = dir.resolve("." + CONFLIST + ".tmp");
+        Files.writeString(tmp, conflist());
+        Files.move(tmp, dir.resolve(CONFLIST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        LOG.infof("installed %s", dir.resolve(CONFLIST));
+    }
+}

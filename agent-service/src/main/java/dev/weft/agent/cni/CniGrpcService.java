@@ -1,0 +1,69 @@
+package dev.weft.agent.cni;
+
+import dev.weft.proto.cni.v1.CniError;
+import dev.weft.proto.cni.v1.CniGrpc;
+import dev.weft.proto.cni.v1.CniRequest;
+import dev.weft.proto.cni.v1.CniResponse;
+import dev.weft.proto.cni.v1.CniResult;
+import dev.weft.proto.cni.v1.ErrorCode;
+import io.grpc.stub.StreamObserver;
+import org.jboss.logging.Logger;
+
+/**
+ * The Cni gRPC service as the shim sees it. Served only on the agent's CNI UNIX socket (not the HTTP port), on a
+ * worker pool: the calls block on netlink tools and OVSDB. Every failure becomes a CNI error in the response, never a
+ * gRPC error, so the shim can always print a spec error object.
+ */
+final class CniGrpcService extends CniGrpc.CniImplBase {
+
+    private static final Logger LOG = Logger.getLogger(CniGrpcService.class);
+    private final PodNetworkService pods;
+
+    CniGrpcService(PodNetworkService pods) {
+        this.pods = pods;
+    }
+
+    private interface Op {
+        CniResult run() throws CniFailure;
+    }
+
+    private static void answer(String what, CniRequest req, StreamObserver<CniResponse> out, Op op) {
+        CniResponse response;
+        try {
+            response = CniResponse.newBuilder().setResult(op.run()).build();
+        } catch (CniFailure f) {
+            LOG.infof("CNI %s %s/%s failed (%d): %s", what, req.getContainerId(), req.getIfname(), f.code().getNumber(), f.getMessage());
+            response = error(f.code(), f.getMessage(), f.details());
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "CNI %s %s failed unexpectedly", what, req.getContainerId());
+            response = error(ErrorCode.INTERNAL_ERROR, "internal error: " + e, "");
+        }
+        out.onNext(response);
+        out.onCompleted();
+    }
+
+    static CniResponse error(ErrorCode code, String msg, String details) {
+        return CniResponse.newBuilder().setError(CniError.newBuilder().setCode(code).setMsg(msg).setDetails(details)).build();
+    }
+
+    @Override
+    public void cmdAdd(CniRequest request, StreamObserver<CniResponse> out) {
+        answer("ADD", request, out, () -> pods.add(CniInvocation.parse(request, true)));
+    }
+
+    @Override
+    public void cmdCheck(CniRequest request, StreamObserver<CniResponse> out) {
+        answer("CHECK", request, out, () -> {
+            pods.check(CniInvocation.parse(request, true));
+            return CniResult.getDefaultInstance();
+        });
+    }
+
+    @Override
+    public void cmdDel(CniRequest request, StreamObserver<CniResponse> out) {
+        answer("DEL", request, out, () -> {
+            pods.del(CniInvocation.parse(request, false));
+            return CniResult.getDefaultInstance();
+        });
+    }
+}

@@ -1,0 +1,53 @@
+package dev.weft.agent.cni;
+
+import dev.weft.agent.testing.OvsSandbox;
+import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A simulated node for the agent under test: a private Open vSwitch in its own network namespace (the
+ * agent.node-netns), a static pod CIDR, and private state/socket/conf directories.
+ */
+public class CniTestEnvironment implements QuarkusTestResourceLifecycleManager {
+
+    public static final String POD_CIDR = "10.244.7.0/24";
+    static OvsSandbox ovs;
+    static Path dir;
+
+    @Override
+    public Map<String, String> start() {
+        try {
+            ovs = OvsSandbox.startInNetns();
+            dir = Files.createTempDirectory("weft-cni-test-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Map.of(
+                "agent.ovs-run-dir", ovs.dir.toString(),
+                "agent.bridge", ovs.bridge,
+                "agent.node-netns", ovs.netns,
+                "agent.pod-cidrs", POD_CIDR,
+                "agent.state-dir", dir.resolve("state").toString(),
+                "agent.cni-socket", dir.resolve("cni.sock").toString(),
+                "agent.cni-conf-dir", dir.resolve("net.d").toString());
+    }
+
+    @Override
+    public void stop() {
+        if (ovs != null) {
+            ovs.close();
+        }
+        if (dir != null) {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            } catch (IOException e) {
+                // temp dir
+            }
+        }
+    }
+}
