@@ -122,10 +122,30 @@ public final class ApiServer implements AutoCloseable {
                 request = withNamespaceNameLabel(request);
             }
             MockResponse response = super.dispatch(request);
+            if (response != null && "PATCH".equalsIgnoreCase(request.getMethod()) && bare.matches("/api/v1/namespaces/[^/]+")
+                    && response.code() / 100 == 2) {
+                response = relabelPatchedNamespace(request, response);
+            }
             if (response != null && response.getHeaders().header("Content-Type") == null) {
                 response.setHeader("Content-Type", "application/json");
             }
             return response;
+        }
+
+        /** A patch may drop the label; the real API server puts it back, so do we (as a replace of the patched object). */
+        private MockResponse relabelPatchedNamespace(RecordedRequest patch, MockResponse patched) {
+            try {
+                JsonNode body = JSON.readTree(patched.getBody().readUtf8());
+                String name = body.path("metadata").path("name").asText();
+                if (name.equals(body.path("metadata").path("labels").path(NAMESPACE_NAME_LABEL).asText(null))) {
+                    return new MockResponse().setResponseCode(patched.code()).setBody(JSON.writeValueAsString(body));
+                }
+                RecordedRequest put = new RecordedRequest(patch.getHttpVersion(), HttpMethod.PUT, "/api/v1/namespaces/" + name,
+                        patch.getHeaders(), new Buffer(JSON.writeValueAsBytes(body)));
+                return super.dispatch(withNamespaceNameLabel(put));
+            } catch (IOException e) {
+                return patched;
+            }
         }
 
         private static boolean isNamespaceWrite(String method, String path) {

@@ -1,0 +1,102 @@
+package dev.weft.localcluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** up/down of the topology with the real services: what is created, that {@code down} removes all of it, twice, and after a crash. */
+class TopologyIT {
+
+    @BeforeAll
+    static void requirements() {
+        Cli.requireRootAndOvs();
+    }
+
+    @Test
+    void upCreatesNodesWithTheirOwnOvsAndDownRemovesEverything() throws Exception {
+        Cli cli = new Cli("topology");
+        try {
+            String up = cli.ok("up", "--nodes", "2");
+            assertTrue(up.contains("Kubernetes API: http://127.0.0.1:"), up);
+            JsonNode cluster = Layout.JSON.readTree(cli.home.resolve("cluster.json").toFile());
+            String id = cluster.get("id").asText();
+
+            JsonNode nodes = Layout.JSON.readTree(cli.ok("get", "nodes", "-o", "json"));
+            assertEquals("List", nodes.get("kind").asText());
+            assertEquals(2, nodes.get("items").size());
+            assertEquals("192.168.77.11", nodes.get("items").get(0).at("/status/addresses/0/address").asText());
+
+            for (JsonNode node : cluster.get("nodes")) {
+                String netns = node.get("netns").asText();
+                assertTrue(Files.exists(Path.of("/var/run/netns", netns)), netns);
+                var vsctl = Sh.run(List.of("ovs-vsctl", "--db=unix:" + node.get("ovsRunDir").asText() + "/db.sock",
+                        "get", "bridge", "br-int", "datapath_type", "fail_mode"), java.util.Map.of(), null, 20).check();
+                assertEquals("netdev\nsecure", vsctl.out().strip());
+                // The underlay between the nodes: the node IP on br-phy reaches the other node's.
+                String peer = node.get("name").asText().equals("node1") ? "192.168.77.12" : "192.168.77.11";
+                Sh.check("ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "2", peer);
+            }
+            assertNotEquals(0, cli.run("up", "--nodes", "2").exitCode(), "a second up while running must refuse");
+
+            List<Procs.Recorded> procs = recorded(cli.home);
+            assertTrue(procs.size() >= 2 * 3 + 4, "processes recorded: " + procs);
+            assertTrue(procs.stream().allMatch(Procs.Recorded::alive));
+
+            cli.ok("down");
+            assertNothingLeft(id, procs);
+            assertTrue(cli.ok("down").contains("0 processes stopped, 0 network namespaces removed"));
+        } finally {
+            cli.run("down");
+        }
+    }
+
+    @Test
+    void downRemovesWhatACrashedUpLeft() throws Exception {
+        Cli cli = new Cli("crash");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cli.repo.resolve("localcluster").toString(), "up", "--nodes", "2")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            pb.environment().put("LOCALCLUSTER_HOME", cli.home.toString());
+            Process up = pb.start();
+            // Kill it (SIGKILL, no clean-up of its own) once the topology is half made: the second node's OVS runs.
+            Path marker = cli.home.resolve("pids/node2-ovs-vswitchd.pid");
+            long deadline = System.currentTimeMillis() + 120_000;
+            while (!Files.exists(marker) && up.isAlive() && System.currentTimeMillis() < deadline) {
+                Thread.sleep(20);
+            }
+            up.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            String id = Layout.JSON.readTree(cli.home.resolve("cluster.json").toFile()).get("id").asText();
+            List<Procs.Recorded> procs = recorded(cli.home);
+            assertFalse(procs.isEmpty());
+
+            cli.ok("down");
+            assertNothingLeft(id, procs);
+        } finally {
+            cli.run("down");
+        }
+    }
+
+    private static List<Procs.Recorded> recorded(Path home) throws Exception {
+        try (var s = Files.list(home.resolve("pids"))) {
+            return s.filter(p -> p.toString().endsWith(".pid")).map(Procs::read).flatMap(java.util.Optional::stream).toList();
+        }
+    }
+
+    private static void assertNothingLeft(String id, List<Procs.Recorded> procs) {
+        String netns = Sh.check("ip", "netns", "list").out();
+        assertFalse(netns.contains("wft-" + id + "-"), "namespaces left: " + netns);
+        for (Procs.Recorded p : procs) {
+            assertFalse(p.alive(), "process left: " + p);
+        }
+    }
+}
