@@ -20,7 +20,7 @@ public record Cidr(Family family, BigInteger network, int prefixLength) implemen
         if (network.signum() < 0 || network.bitLength() > family.bits()) {
             throw new IllegalArgumentException(network + " is not a " + family + " address value");
         }
-        if (!network.and(hostMask(family, prefixLength)).equals(BigInteger.ZERO)) {
+        if (network.and(hostMask(family, prefixLength)).signum() != 0) {
             Cidr masked = of(new IpAddress(family, network), prefixLength);
             throw new IllegalArgumentException(IpAddress.format(family, network) + "/" + prefixLength
                     + " has host bits set (did you mean " + masked + "?)");
@@ -65,8 +65,17 @@ public record Cidr(Family family, BigInteger network, int prefixLength) implemen
         return new Cidr(f, address.value().andNot(hostMask(f, prefixLength)), prefixLength);
     }
 
+    /** Host-bit masks by number of host bits (0-128), computed once: lookups and allocation use them constantly. */
+    private static final BigInteger[] HOST_MASKS = new BigInteger[129];
+
+    static {
+        for (int i = 0; i < HOST_MASKS.length; i++) {
+            HOST_MASKS[i] = BigInteger.ONE.shiftLeft(i).subtract(BigInteger.ONE);
+        }
+    }
+
     static BigInteger hostMask(Family family, int prefixLength) {
-        return BigInteger.ONE.shiftLeft(family.bits() - prefixLength).subtract(BigInteger.ONE);
+        return HOST_MASKS[family.bits() - prefixLength];
     }
 
     /** Number of addresses. */

@@ -488,8 +488,14 @@ public final class NodeCidrAllocator {
                 return new Owner(ip, p.pool, null, null, p.reserved.get(idx));
             }
             NodeCidrs node = nodes.get(owner).view;
-            Cidr podCidr = node.cidrs().stream().filter(c -> c.contains(ip)).findFirst().orElse(p.pool.block(idx));
-            return new Owner(ip, p.pool, node, podCidr, false);
+            Cidr podCidr = null;
+            for (Cidr c : node.cidrs()) {
+                if (c.contains(ip)) {
+                    podCidr = c;
+                    break;
+                }
+            }
+            return new Owner(ip, p.pool, node, podCidr != null ? podCidr : p.pool.block(idx), false);
         }
         // A Node in CONFLICT may carry a CIDR outside every pool: few, so a scan of them is cheap.
         for (String name : conflicted) {

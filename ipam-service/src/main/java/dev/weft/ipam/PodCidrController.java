@@ -265,9 +265,12 @@ public final class PodCidrController implements AutoCloseable {
     private void allocate(Node node) {
         String name = node.getMetadata().getName();
         for (int attempt = 1; attempt <= MAX_WRITE_ATTEMPTS && allocating; attempt++) {
+            boolean wasExhausted = allocator.get(name).map(n -> n.state() == AllocationState.POOL_EXHAUSTED).orElse(false);
             NodeCidrAllocator.Reservation r = allocator.reserveBlocks(name);
             if (r.exhausted()) {
-                LOG.warnf("Node %s gets no pod CIDR: %s", name, r.exhaustedMessage());
+                if (!wasExhausted) {
+                    LOG.warnf("Node %s gets no pod CIDR: %s", name, r.exhaustedMessage());
+                }
                 reportProblem(node, REASON_EXHAUSTED, r.exhaustedMessage());
                 return;
             }
