@@ -60,6 +60,28 @@ public interface AgentConfig {
     /** Node pod CIDRs to use without asking ipam-service or the API (comma-separated; for tests and static nodes). */
     Optional<java.util.List<String>> podCidrs();
 
+    // ---- datapath (owned by the datapath engineer: dev.weft.agent.openflow / pipeline / policy) ----
+
+    /** OpenFlow endpoint of the bridge: {@code unix:PATH} or {@code tcp:HOST:PORT}; default the bridge's .mgmt socket. */
+    Optional<String> openflowEndpoint();
+
+    /** Tunnel port carrying traffic to peer nodes' pod CIDRs ({@code remote_ip=flow}). */
+    @WithDefault("weft-tun0")
+    String tunnelName();
+
+    /** geneve or vxlan. */
+    @WithDefault("geneve")
+    String tunnelType();
+
+    /** After this many seconds the previous run's flows are deleted even if the policy stream has not synced. */
+    @WithDefault("120")
+    int flowRoundGraceSeconds();
+
+    default String resolvedOpenflowEndpoint() {
+        return openflowEndpoint().filter(s -> !s.isBlank())
+                .orElse("unix:" + ovsRunDir().resolve(bridge() + ".mgmt"));
+    }
+
     default Path resolvedOvsdbSocket() {
         return ovsdbSocket().orElse(ovsRunDir().resolve("db.sock"));
     }

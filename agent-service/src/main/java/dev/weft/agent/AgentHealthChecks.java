@@ -1,6 +1,7 @@
 package dev.weft.agent;
 
 import dev.weft.agent.ovsdb.OvsdbProbe;
+import dev.weft.agent.pipeline.DatapathService;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Produces;
 import org.eclipse.microprofile.health.HealthCheck;
@@ -22,6 +23,22 @@ public class AgentHealthChecks {
                     .status(problem == null)
                     .withData("socket", config.resolvedOvsdbSocket().toString())
                     .withData("error", problem == null ? "" : problem)
+                    .build();
+        };
+    }
+
+    /** The pipeline must be on the bridge: connected over OpenFlow and every flow installed (or replayed). */
+    @Produces
+    @Readiness
+    HealthCheck openflowConnected(DatapathService datapath, AgentConfig config) {
+        return () -> {
+            var dp = datapath.datapath();
+            return HealthCheckResponse.named("openflow")
+                    .status(dp.isReady())
+                    .withData("endpoint", config.resolvedOpenflowEndpoint())
+                    .withData("status", dp.status())
+                    .withData("round", dp.round())
+                    .withData("flows", dp.flowCount())
                     .build();
         };
     }

@@ -60,6 +60,8 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     private final RoundStore roundStore;
     private final FlowStore store = new FlowStore();
     private final List<Runnable> onReady = new CopyOnWriteArrayList<>();
+    private final List<Runnable> onPodsChanged = new CopyOnWriteArrayList<>();
+    private final Map<String, PodInterface> localPods = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile int round;
     private volatile int previousRound = -1;
     private volatile boolean installed;
@@ -272,12 +274,36 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return f;
     }
 
+    /** Runs (on the caller's thread) after a local pod came or went: policy re-resolves its applied-to ports. */
+    public void onPodsChanged(Runnable r) {
+        onPodsChanged.add(r);
+    }
+
+    /** The local pods the datapath forwards to, by namespace/name. */
+    public Map<String, PodInterface> localPods() {
+        return Map.copyOf(localPods);
+    }
+
     /** A local pod's forwarding flows. */
     public void podAdded(PodInterface pod) {
-        apply(FlowStore.owner(Cookie.Category.POD, pod.ofport()), podFlows(pod));
+        List<FlowMod> flows = podFlows(pod);
+        try {
+            apply(FlowStore.owner(Cookie.Category.POD, pod.ofport()), flows);
+        } finally {
+            // stored either way (a disconnected switch gets it on reconnect)
+            PodInterface prev = localPods.put(pod.key(), pod);
+            if (!pod.equals(prev)) {
+                onPodsChanged.forEach(Runnable::run);
+            }
+        }
     }
 
     public void podRemoved(PodInterface pod) {
+        PodInterface known = localPods.get(pod.key());
+        if (known != null && known.ofport() == pod.ofport()) {
+            localPods.remove(pod.key());
+            onPodsChanged.forEach(Runnable::run);
+        }
         apply(FlowStore.owner(Cookie.Category.POD, pod.ofport()), List.of());
     }
 

@@ -1,0 +1,123 @@
+package dev.weft.agent.pipeline;
+
+import dev.weft.agent.AgentConfig;
+import dev.weft.agent.node.NodeNetwork;
+import dev.weft.agent.node.PodDatapath;
+import dev.weft.agent.node.PodInterface;
+import dev.weft.agent.openflow.OfEndpoint;
+import dev.weft.agent.openflow.OfException;
+import dev.weft.agent.ovsdb.OvsdbClient;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The agent's datapath as a CDI bean: owns the {@link Datapath} on {@code agent.openflow-endpoint}, persists the flow
+ * round in the bridge's external_ids (OVSDB), and implements the CNI server's {@link PodDatapath} contract.
+ */
+@ApplicationScoped
+public class DatapathService implements PodDatapath {
+
+    private static final Logger LOG = Logger.getLogger(DatapathService.class);
+    static final String ROUND_KEY = "weft-flow-round";
+
+    @Inject
+    AgentConfig config;
+
+    @Inject
+    Instance<OvsdbClient> ovsdb;
+
+    private volatile Datapath datapath;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "datapath-timer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    void onStart(@Observes StartupEvent e) {
+        datapath();
+    }
+
+    void onStop(@Observes ShutdownEvent e) {
+        timer.shutdownNow();
+        Datapath dp = datapath;
+        if (dp != null) {
+            dp.close();
+        }
+    }
+
+    /** The pipeline, connecting (in the background) on first use. */
+    public synchronized Datapath datapath() {
+        if (datapath == null) {
+            OfEndpoint endpoint = OfEndpoint.parse(config.resolvedOpenflowEndpoint());
+            datapath = new Datapath(endpoint, new OvsdbRoundStore()).start();
+            // the previous run's flows stay until this run has everything in place (or the grace period ends)
+            timer.schedule(this::finishRestartQuietly, config.flowRoundGraceSeconds(), TimeUnit.SECONDS);
+        }
+        return datapath;
+    }
+
+    /** Called when every feature has re-installed its flows after an agent restart. */
+    public void finishRestartQuietly() {
+        try {
+            datapath().finishRestart();
+        } catch (RuntimeException e) {
+            LOG.warnf("could not delete the previous run's flows yet: %s", e.getMessage());
+        }
+    }
+
+    private final class OvsdbRoundStore implements Datapath.RoundStore {
+        public int load() throws Exception {
+            String v = ovsdb.get().getBridgeExternalIds(config.bridge()).get(ROUND_KEY);
+            return v == null || v.isBlank() ? 0 : Integer.parseInt(v.trim());
+        }
+
+        public void save(int round) throws Exception {
+            Map<String, String> put = new HashMap<>();
+            put.put(ROUND_KEY, Integer.toString(round));
+            ovsdb.get().setBridgeExternalIds(config.bridge(), put);
+        }
+    }
+
+    @Override
+    public void nodeNetworkReady(NodeNetwork node) throws DatapathException {
+        try {
+            datapath().nodeNetworkReady(node);
+        } catch (OfException | IllegalArgumentException e) {
+            throw new DatapathException("node flows: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void podAdded(PodInterface pod) throws DatapathException {
+        try {
+            datapath().podAdded(pod);
+        } catch (OfException | IllegalArgumentException e) {
+            throw new DatapathException("flows of pod " + pod.key() + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void podRemoved(PodInterface pod) throws DatapathException {
+        try {
+            datapath().podRemoved(pod);
+        } catch (OfException | IllegalArgumentException e) {
+            throw new DatapathException("removing flows of pod " + pod.key() + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public boolean podInstalled(PodInterface pod) {
+        return datapath().podInstalled(pod);
+    }
+}

@@ -1,0 +1,350 @@
+package dev.weft.agent.policy;
+
+import dev.weft.agent.node.PodInterface;
+import dev.weft.agent.openflow.FlowMod;
+import dev.weft.agent.openflow.Match;
+import dev.weft.agent.openflow.OfAction;
+import dev.weft.agent.pipeline.Cookie;
+import dev.weft.agent.pipeline.Datapath;
+import dev.weft.agent.pipeline.PipelineTable;
+import dev.weft.proto.controlplane.v1.Direction;
+import dev.weft.proto.controlplane.v1.GroupMember;
+import dev.weft.proto.controlplane.v1.IpBlock;
+import dev.weft.proto.controlplane.v1.NamedPort;
+import dev.weft.proto.controlplane.v1.NetworkPolicy;
+import dev.weft.proto.controlplane.v1.NetworkPolicyRule;
+import dev.weft.proto.controlplane.v1.PolicyType;
+import dev.weft.proto.controlplane.v1.Protocol;
+import dev.weft.proto.controlplane.v1.Service;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.UnaryOperator;
+
+/**
+ * Translates the node's policies into conjunctive flows, as Antrea does and as the seed shows:
+ * <ul>
+ *   <li>each rule is a conjunction: one clause per dimension (peers, the rule's local pods, services); a match flow
+ *       per value at priority 200 carries {@code conjunction(id,k/n)}, and {@code conj_id=id} at priority 190 allows;</li>
+ *   <li>ingress rules live in IngressRule (90), "to" on the target's OF port in reg1; egress rules in EgressRule (50),
+ *       "from" on the pod's in_port;</li>
+ *   <li>a match flow wanted by several rules is one flow with all their conjunction actions;</li>
+ *   <li>isolated pods get a default drop in EgressDefaultRule (60) / IngressDefaultRule (100);</li>
+ *   <li>ipBlock excepts are subtracted (CIDR arithmetic), named ports resolved on this node's pods (ingress) or on
+ *       the peers (egress), and a rule with a single dimension gets a second, match-all clause (a conjunction needs
+ *       two).</li>
+ * </ul>
+ * Pure: the same state gives the same flows, so updates are computed as deltas against what is installed.
+ */
+public final class PolicyCompiler {
+
+    public static final int MATCH_PRIORITY = 200;
+    public static final int ACTION_PRIORITY = 190;
+    public static final int ISOLATION_PRIORITY = 200;
+
+    /** Per policy: what the CLI shows and how status is reported. */
+    public record PolicyView(String name, String namespace, String sourceName, String uid, long generation,
+                             List<String> appliedToGroups, int rules, Set<Long> conjIds, Set<Integer> isolatedPorts,
+                             int flows) {
+    }
+
+    public record Compiled(List<FlowMod> flows, Map<String, PolicyView> views, List<String> problems) {
+    }
+
+    /** Stable conjunction ids per rule key, so an unchanged rule keeps its flows across recomputations. */
+    public static final class ConjIds {
+        private final Map<String, Long> ids = new HashMap<>();
+        private long next = 1;
+
+        long of(String ruleKey) {
+            return ids.computeIfAbsent(ruleKey, k -> next++);
+        }
+
+        void retainOnly(Set<String> keys) {
+            ids.keySet().retainAll(keys);
+        }
+    }
+
+    private record FlowKey(int table, int priority, Match match) {
+    }
+
+    private final Map<FlowKey, List<OfAction.Conjunction>> matchFlows = new LinkedHashMap<>();
+    private final Map<FlowKey, Cookie> matchCookies = new HashMap<>();
+    private final List<FlowMod> otherFlows = new ArrayList<>();
+    private final Set<FlowKey> otherKeys = new HashSet<>();
+    private final List<String> problems = new ArrayList<>();
+
+    private PolicyCompiler() {
+    }
+
+    public static Compiled compile(PolicyState state, Map<String, PodInterface> localPods, ConjIds conjIds) {
+        return new PolicyCompiler().run(state, localPods, conjIds);
+    }
+
+    private Compiled run(PolicyState state, Map<String, PodInterface> localPods, ConjIds conjIds) {
+        Map<String, PolicyView> views = new TreeMap<>();
+        Set<String> usedRuleKeys = new HashSet<>();
+        Map<Integer, Cookie> ingressIsolated = new TreeMap<>();
+        Map<Integer, Cookie> egressIsolated = new TreeMap<>();
+        for (NetworkPolicy p : state.policies.values()) {
+            List<PodInterface> targets = new ArrayList<>();
+            Set<String> seen = new HashSet<>();
+            for (String g : p.getAppliedToGroupsList()) {
+                Map<String, GroupMember> members = state.appliedToGroups.get(g);
+                if (members == null) {
+                    continue;
+                }
+                for (GroupMember m : members.values()) {
+                    PodInterface pod = localPods.get(m.getPod().getNamespace() + "/" + m.getPod().getName());
+                    if (pod != null && pod.ofport() > 0 && seen.add(pod.key())) {
+                        targets.add(pod);
+                    }
+                }
+            }
+            Set<Long> ids = new LinkedHashSet<>();
+            int before = flowCount();
+            for (NetworkPolicyRule r : p.getRulesList()) {
+                String ruleKey = p.getName() + "/" + r.getDirection() + "/" + r.getIndex();
+                try {
+                    compileRule(state, p, r, ruleKey, targets, conjIds, usedRuleKeys, ids);
+                } catch (IllegalArgumentException e) {
+                    problems.add("policy " + p.getSource().getNamespace() + "/" + p.getSource().getName() + " rule "
+                            + r.getIndex() + ": " + e.getMessage());
+                }
+            }
+            Set<Integer> isolated = new LinkedHashSet<>();
+            for (PodInterface t : targets) {
+                Cookie c = new Cookie(0, Cookie.Category.POLICY_ISOLATION, t.ofport());
+                if (p.getPolicyTypesList().contains(PolicyType.INGRESS)) {
+                    ingressIsolated.put(t.ofport(), c);
+                    isolated.add(t.ofport());
+                }
+                if (p.getPolicyTypesList().contains(PolicyType.EGRESS)) {
+                    egressIsolated.put(t.ofport(), c);
+                    isolated.add(t.ofport());
+                }
+            }
+            views.put(p.getName(), new PolicyView(p.getName(), p.getSource().getNamespace(), p.getSource().getName(),
+                    p.getSource().getUid(), p.getSource().getGeneration(), List.copyOf(p.getAppliedToGroupsList()),
+                    p.getRulesCount(), Set.copyOf(ids), Set.copyOf(isolated), flowCount() - before + isolated.size()));
+        }
+        conjIds.retainOnly(usedRuleKeys);
+        List<FlowMod> flows = new ArrayList<>(otherFlows);
+        for (Map.Entry<FlowKey, List<OfAction.Conjunction>> e : matchFlows.entrySet()) {
+            FlowKey k = e.getKey();
+            List<OfAction.Conjunction> actions = new ArrayList<>(e.getValue());
+            actions.sort((a, b) -> a.id() != b.id() ? Long.compare(a.id(), b.id()) : Integer.compare(a.clause(), b.clause()));
+            flows.add(new FlowMod(k.table, k.priority, matchCookies.get(k).value(), k.match,
+                    List.copyOf(new ArrayList<OfAction>(actions)), -1));
+        }
+        ingressIsolated.forEach((port, c) -> flows.add(new FlowMod(PipelineTable.INGRESS_DEFAULT_RULE.id, ISOLATION_PRIORITY,
+                c.value(), Match.builder().ip().reg(Datapath.REG_OUT_PORT, port).build(), List.of(), -1)));
+        egressIsolated.forEach((port, c) -> flows.add(new FlowMod(PipelineTable.EGRESS_DEFAULT_RULE.id, ISOLATION_PRIORITY,
+                c.value(), Match.builder().ip().inPort(port).build(), List.of(), -1)));
+        return new Compiled(flows, views, List.copyOf(problems));
+    }
+
+    private int flowCount() {
+        return otherFlows.size() + matchFlows.size();
+    }
+
+    /** A rule with concrete services and the members on each side, after named-port resolution. */
+    private record SubRule(String key, List<PodInterface> targets, List<UnaryOperator<Match.Builder>> peers,
+                           boolean anyPeer, List<UnaryOperator<Match.Builder>> services) {
+    }
+
+    private void compileRule(PolicyState state, NetworkPolicy p, NetworkPolicyRule r, String ruleKey,
+                             List<PodInterface> targets, ConjIds conjIds, Set<String> used, Set<Long> ids) {
+        if (targets.isEmpty()) {
+            return; // no local pod is affected on this node
+        }
+        boolean ingress = r.getDirection() == Direction.IN;
+        if (!ingress && r.getDirection() != Direction.OUT) {
+            throw new IllegalArgumentException("rule without direction");
+        }
+        List<GroupMember> peerMembers = new ArrayList<>();
+        for (String g : r.getPeer().getAddressGroupsList()) {
+            Map<String, GroupMember> members = state.addressGroups.get(g);
+            if (members != null) {
+                peerMembers.addAll(members.values());
+            }
+        }
+        boolean anyPeer = r.getPeer().getAddressGroupsCount() == 0 && r.getPeer().getIpBlocksCount() == 0;
+        List<String> blockCidrs = new ArrayList<>();
+        for (IpBlock b : r.getPeer().getIpBlocksList()) {
+            if (Cidrs.isV6(b.getCidr())) {
+                continue;
+            }
+            List<Cidrs.V4> ex = b.getExceptList().stream().filter(x -> !Cidrs.isV6(x)).map(Cidrs.V4::parse).toList();
+            for (Cidrs.V4 c : Cidrs.subtract(Cidrs.V4.parse(b.getCidr()), ex)) {
+                blockCidrs.add(c.matchValue());
+            }
+        }
+
+        List<SubRule> subRules = new ArrayList<>();
+        List<Service> numbered = r.getServicesList().stream().filter(s -> !s.hasPortName() || s.getPortName().isEmpty()).toList();
+        List<Service> named = r.getServicesList().stream().filter(s -> s.hasPortName() && !s.getPortName().isEmpty()).toList();
+        if (r.getServicesCount() == 0 || !numbered.isEmpty()) {
+            List<UnaryOperator<Match.Builder>> services = new ArrayList<>();
+            for (Service s : numbered) {
+                services.addAll(serviceMatches(protocolNumber(s.getProtocol()), s.getPortNumber(), s.getEndPort()));
+            }
+            subRules.add(new SubRule(ruleKey, targets, peerMatches(ingress, peerMembers, blockCidrs), anyPeer, services));
+        }
+        for (Service s : named) {
+            int proto = protocolNumber(s.getProtocol());
+            // resolve the name on the side that owns the port: the targets (ingress) or the peers (egress)
+            Map<Integer, List<Object>> byPort = new TreeMap<>();
+            if (ingress) {
+                for (PodInterface t : targets) {
+                    GroupMember m = findMember(state, p, t);
+                    Integer port = m == null ? null : resolve(m, s.getPortName(), s.getProtocol());
+                    if (port != null) {
+                        byPort.computeIfAbsent(port, k -> new ArrayList<>()).add(t);
+                    }
+                }
+                for (Map.Entry<Integer, List<Object>> e : byPort.entrySet()) {
+                    List<PodInterface> ts = e.getValue().stream().map(o -> (PodInterface) o).toList();
+                    subRules.add(new SubRule(ruleKey + "/" + s.getPortName() + "=" + e.getKey(), ts,
+                            peerMatches(true, peerMembers, blockCidrs), anyPeer, serviceMatches(proto, e.getKey(), 0)));
+                }
+            } else {
+                for (GroupMember m : peerMembers) {
+                    Integer port = resolve(m, s.getPortName(), s.getProtocol());
+                    if (port != null) {
+                        byPort.computeIfAbsent(port, k -> new ArrayList<>()).add(m);
+                    }
+                }
+                for (Map.Entry<Integer, List<Object>> e : byPort.entrySet()) {
+                    List<GroupMember> ms = e.getValue().stream().map(o -> (GroupMember) o).toList();
+                    subRules.add(new SubRule(ruleKey + "/" + s.getPortName() + "=" + e.getKey(), targets,
+                            peerMatches(false, ms, List.of()), false, serviceMatches(proto, e.getKey(), 0)));
+                }
+            }
+        }
+        for (SubRule sr : subRules) {
+            if (!sr.anyPeer && sr.peers.isEmpty()) {
+                continue; // peers selected nothing (yet): the rule allows nothing
+            }
+            long id = conjIds.of(sr.key);
+            used.add(sr.key);
+            ids.add(id);
+            emitConjunction(ingress, id, sr);
+        }
+    }
+
+    private static GroupMember findMember(PolicyState state, NetworkPolicy p, PodInterface t) {
+        for (String g : p.getAppliedToGroupsList()) {
+            Map<String, GroupMember> members = state.appliedToGroups.get(g);
+            if (members == null) {
+                continue;
+            }
+            for (GroupMember m : members.values()) {
+                if (m.getPod().getNamespace().equals(t.namespace()) && m.getPod().getName().equals(t.name())) {
+                    return m;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static Integer resolve(GroupMember m, String name, Protocol proto) {
+        Protocol want = proto == Protocol.PROTOCOL_UNSPECIFIED ? Protocol.TCP : proto;
+        for (NamedPort np : m.getNamedPortsList()) {
+            Protocol have = np.getProtocol() == Protocol.PROTOCOL_UNSPECIFIED ? Protocol.TCP : np.getProtocol();
+            if (np.getName().equals(name) && have == want) {
+                return np.getPort();
+            }
+        }
+        return null;
+    }
+
+    private static int protocolNumber(Protocol p) {
+        return switch (p) {
+            case UDP -> Match.PROTO_UDP;
+            case SCTP -> Match.PROTO_SCTP;
+            default -> Match.PROTO_TCP; // Kubernetes' default protocol
+        };
+    }
+
+    private static List<UnaryOperator<Match.Builder>> serviceMatches(int proto, int port, int endPort) {
+        List<UnaryOperator<Match.Builder>> out = new ArrayList<>();
+        if (port == 0) {
+            out.add(m -> m.ipProto(proto));
+        } else if (endPort > port) {
+            for (Cidrs.PortMask pm : Cidrs.portRange(port, endPort)) {
+                out.add(m -> m.tpDst(proto, pm.value(), pm.mask()));
+            }
+        } else {
+            out.add(m -> m.tpDst(proto, port, 0xffff));
+        }
+        return out;
+    }
+
+    private static List<UnaryOperator<Match.Builder>> peerMatches(boolean ingress, Collection<GroupMember> members,
+                                                                  List<String> cidrs) {
+        Set<String> addrs = new LinkedHashSet<>();
+        for (GroupMember m : members) {
+            for (String ip : m.getIpsList()) {
+                if (!Cidrs.isV6(ip)) {
+                    addrs.add(ip);
+                }
+            }
+        }
+        addrs.addAll(cidrs);
+        List<UnaryOperator<Match.Builder>> out = new ArrayList<>();
+        for (String a : addrs) {
+            out.add(ingress ? m -> m.nwSrc(a) : m -> m.nwDst(a));
+        }
+        return out;
+    }
+
+    private void emitConjunction(boolean ingress, long id, SubRule sr) {
+        PipelineTable table = ingress ? PipelineTable.INGRESS_RULE : PipelineTable.EGRESS_RULE;
+        List<List<UnaryOperator<Match.Builder>>> dims = new ArrayList<>();
+        if (!sr.anyPeer) {
+            dims.add(sr.peers);
+        }
+        List<UnaryOperator<Match.Builder>> local = new ArrayList<>();
+        for (PodInterface t : sr.targets) {
+            int port = t.ofport();
+            local.add(ingress ? m -> m.ip().reg(Datapath.REG_OUT_PORT, port) : m -> m.ip().inPort(port));
+        }
+        dims.add(local);
+        if (!sr.services.isEmpty()) {
+            dims.add(sr.services);
+        }
+        if (dims.size() == 1) {
+            dims.add(List.of(m -> m.ip())); // a conjunction needs two clauses: add a match-all one
+        }
+        int n = dims.size();
+        Cookie cookie = new Cookie(0, Cookie.Category.POLICY_RULE, id);
+        for (int k = 0; k < n; k++) {
+            for (UnaryOperator<Match.Builder> mb : dims.get(k)) {
+                Match match = mb.apply(Match.builder().ip()).build();
+                FlowKey key = new FlowKey(table.id, MATCH_PRIORITY, match);
+                List<OfAction.Conjunction> acts = matchFlows.computeIfAbsent(key, x -> new ArrayList<>());
+                OfAction.Conjunction c = new OfAction.Conjunction(id, k + 1, n);
+                if (!acts.contains(c)) {
+                    acts.add(c);
+                }
+                matchCookies.putIfAbsent(key, cookie);
+            }
+        }
+        PipelineTable next = ingress ? PipelineTable.CONNTRACK_COMMIT : PipelineTable.L3_FORWARDING;
+        Match actionMatch = Match.builder().conjId(id).ip().build();
+        FlowKey ak = new FlowKey(table.id, ACTION_PRIORITY, actionMatch);
+        if (otherKeys.add(ak)) {
+            otherFlows.add(new FlowMod(table.id, ACTION_PRIORITY, cookie.value(), actionMatch,
+                    List.of(new OfAction.Resubmit(next.id)), -1));
+        }
+    }
+}

@@ -1,0 +1,280 @@
+package dev.weft.agent.policy;
+
+import dev.weft.agent.node.PodInterface;
+import dev.weft.agent.openflow.OfException;
+import dev.weft.agent.pipeline.Cookie;
+import dev.weft.agent.pipeline.Datapath;
+import dev.weft.agent.pipeline.FlowStore;
+import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
+import dev.weft.proto.controlplane.v1.NodeRealizationReport;
+import dev.weft.proto.controlplane.v1.PolicyEvent;
+import dev.weft.proto.controlplane.v1.PolicyRealization;
+import dev.weft.proto.controlplane.v1.ReportStatusResponse;
+import dev.weft.proto.controlplane.v1.WatchPoliciesRequest;
+import io.grpc.Channel;
+import io.grpc.Context;
+import io.grpc.stub.StreamObserver;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Consumes this node's policy stream from policy-service and keeps the policy flows in line with it: the initial
+ * snapshot (up to SYNC_COMPLETE) replaces the state, later events change it; each batch of events is compiled to
+ * flows and applied as one atomic delta; the outcome is reported back with ReportStatus. A broken stream is
+ * re-opened with exponential backoff and yields a fresh snapshot.
+ */
+public final class PolicyController implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(PolicyController.class);
+    static final long OWNER = FlowStore.owner(Cookie.Category.POLICY_RULE, 0);
+
+    private final String nodeName;
+    private final String agentId = UUID.randomUUID().toString();
+    private final ControlPlaneGrpc.ControlPlaneStub stub;
+    private final Datapath datapath;
+    private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "policy-reconnect"));
+    private final Thread worker;
+    private final AtomicLong streamGeneration = new AtomicLong();
+    private final List<Runnable> onSynced = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile Context.CancellableContext streamContext;
+    private volatile boolean closed;
+    private volatile boolean connected;
+    private volatile boolean synced;
+    private volatile String lastError = "not connected yet";
+    private volatile Map<String, PolicyCompiler.PolicyView> views = Map.of();
+    private volatile boolean realized;
+    private volatile String realizeError = "";
+    private volatile long eventsApplied;
+    private int attempt;
+
+    // worker-thread state
+    private PolicyState state = new PolicyState();
+    private PolicyState pending;
+    private final PolicyCompiler.ConjIds conjIds = new PolicyCompiler.ConjIds();
+
+    private record StreamItem(long generation, PolicyEvent event) {
+    }
+
+    private record StreamEnded(long generation, String why) {
+    }
+
+    private static final Object RECOMPUTE = new Object();
+
+    public PolicyController(String nodeName, Channel channel, Datapath datapath) {
+        this.nodeName = nodeName;
+        this.stub = ControlPlaneGrpc.newStub(channel);
+        this.datapath = datapath;
+        this.worker = daemon(this::work, "policy-worker");
+        datapath.onPodsChanged(() -> queue.add(RECOMPUTE));
+        datapath.onReady(() -> queue.add(RECOMPUTE));
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    public PolicyController start() {
+        worker.start();
+        openStream();
+        return this;
+    }
+
+    /** Runs on the worker thread after each successfully applied snapshot (for the restart reconciliation). */
+    public void onSynced(Runnable r) {
+        onSynced.add(r);
+    }
+
+    public boolean isConnected() {
+        return connected;
+    }
+
+    public boolean isSynced() {
+        return synced;
+    }
+
+    public String lastError() {
+        return lastError;
+    }
+
+    public boolean realized() {
+        return realized;
+    }
+
+    public String realizeError() {
+        return realizeError;
+    }
+
+    public long eventsApplied() {
+        return eventsApplied;
+    }
+
+    public Map<String, PolicyCompiler.PolicyView> views() {
+        return views;
+    }
+
+    private void openStream() {
+        if (closed) {
+            return;
+        }
+        long gen = streamGeneration.incrementAndGet();
+        Context.CancellableContext ctx = Context.current().withCancellation();
+        streamContext = ctx;
+        ctx.run(() -> stub.watchPolicies(WatchPoliciesRequest.newBuilder().setNodeName(nodeName).setAgentId(agentId).build(),
+                new StreamObserver<>() {
+                    @Override
+                    public void onNext(PolicyEvent e) {
+                        connected = true;
+                        queue.add(new StreamItem(gen, e));
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        queue.add(new StreamEnded(gen, t.getMessage()));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        queue.add(new StreamEnded(gen, "stream ended by the server"));
+                    }
+                }));
+    }
+
+    private void work() {
+        List<Object> batch = new ArrayList<>();
+        while (!closed) {
+            try {
+                batch.add(queue.take());
+            } catch (InterruptedException e) {
+                return;
+            }
+            queue.drainTo(batch);
+            boolean dirty = false;
+            for (Object o : batch) {
+                if (o == RECOMPUTE) {
+                    dirty |= synced;
+                } else if (o instanceof StreamEnded end) {
+                    if (end.generation == streamGeneration.get()) {
+                        streamEnded(end.why);
+                    }
+                } else if (o instanceof StreamItem item && item.generation == streamGeneration.get()) {
+                    dirty |= onEvent(item.event);
+                }
+            }
+            batch.clear();
+            if (dirty) {
+                recompute();
+            }
+        }
+    }
+
+    private boolean onEvent(PolicyEvent e) {
+        if (pending == null && !synced) {
+            pending = new PolicyState();
+        }
+        if (e.getType() == PolicyEvent.Type.SYNC_COMPLETE) {
+            if (pending != null) {
+                state = pending; // a new snapshot replaces, never merges
+                pending = null;
+            }
+            synced = true;
+            attempt = 0;
+            lastError = "";
+            eventsApplied++;
+            return true;
+        }
+        PolicyState target = pending != null ? pending : state;
+        String problem = target.apply(e);
+        if (problem != null) {
+            LOG.warnf("ignoring policy event #%d: %s", e.getSequence(), problem);
+            return false;
+        }
+        eventsApplied++;
+        return pending == null;
+    }
+
+    private void streamEnded(String why) {
+        if (closed) {
+            return;
+        }
+        connected = false;
+        synced = false;
+        pending = null;
+        lastError = why == null ? "stream failed" : why;
+        long delay = Math.min(10_000, 200L << Math.min(attempt++, 6));
+        LOG.infof("policy stream from policy-service ended (%s); reopening in %d ms", lastError, delay);
+        try {
+            timer.schedule(this::openStream, delay, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // closing
+        }
+    }
+
+    private void recompute() {
+        Map<String, PodInterface> pods = datapath.localPods();
+        PolicyCompiler.Compiled compiled = PolicyCompiler.compile(state, pods, conjIds);
+        compiled.problems().forEach(p -> LOG.warn(p));
+        try {
+            var delta = datapath.apply(OWNER, compiled.flows());
+            realized = true;
+            realizeError = "";
+            if (!delta.isEmpty()) {
+                LOG.debugf("policy flows: +%d -%d (%d total)", delta.adds(), delta.deletes(), compiled.flows().size());
+            }
+        } catch (OfException | IllegalArgumentException e) {
+            realized = false;
+            realizeError = e.getMessage();
+            LOG.warnf("policy flows not realized: %s", e.getMessage());
+        }
+        views = compiled.views();
+        report(compiled);
+        if (realized) {
+            onSynced.forEach(Runnable::run);
+        }
+    }
+
+    private void report(PolicyCompiler.Compiled compiled) {
+        NodeRealizationReport.Builder r = NodeRealizationReport.newBuilder().setNodeName(nodeName);
+        for (PolicyCompiler.PolicyView v : compiled.views().values()) {
+            r.addPolicies(PolicyRealization.newBuilder().setPolicyName(v.name()).setGeneration(v.generation())
+                    .setRealized(realized).setMessage(realized ? "" : realizeError));
+        }
+        stub.withDeadlineAfter(10, TimeUnit.SECONDS).reportStatus(r.build(), new StreamObserver<>() {
+            @Override
+            public void onNext(ReportStatusResponse value) {
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                LOG.debugf("ReportStatus failed: %s", t.getMessage());
+            }
+
+            @Override
+            public void onCompleted() {
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        Context.CancellableContext ctx = streamContext;
+        if (ctx != null) {
+            ctx.cancel(null);
+        }
+        timer.shutdownNow();
+        worker.interrupt();
+    }
+}

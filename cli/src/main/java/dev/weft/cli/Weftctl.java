@@ -1,0 +1,180 @@
+package dev.weft.cli;
+
+import dev.weft.proto.agent.v1.AgentQueryGrpc;
+import dev.weft.proto.agent.v1.DumpFlowsRequest;
+import dev.weft.proto.agent.v1.GetAgentInfoRequest;
+import dev.weft.proto.agent.v1.ListNetworkPoliciesRequest;
+import dev.weft.proto.agent.v1.ListPodInterfacesRequest;
+import dev.weft.proto.agent.v1.PodFilter;
+import dev.weft.proto.agent.v1.PolicyFilter;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
+import io.quarkus.picocli.runtime.annotations.TopCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/** weftctl: asks the local agent (gRPC AgentQuery on --server) about its datapath, as antctl does for Antrea. */
+@TopCommand
+@Command(name = "weftctl", mixinStandardHelpOptions = true, version = "weftctl 0.1.0",
+        description = "Weft's command line: query the agent of this node.",
+        subcommands = {Weftctl.Get.class})
+public class Weftctl {
+
+    @Option(names = "--server", defaultValue = "127.0.0.1:9093", description = "Agent address host:port (default ${DEFAULT-VALUE}).")
+    String server;
+
+    @Option(names = "--timeout", defaultValue = "10", description = "Seconds to wait for the agent (default ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
+    <T> T call(Function<AgentQueryGrpc.AgentQueryBlockingStub, T> rpc) {
+        ManagedChannel ch = ManagedChannelBuilder.forTarget(server).usePlaintext().build();
+        try {
+            return rpc.apply(AgentQueryGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS));
+        } catch (StatusRuntimeException e) {
+            String d = e.getStatus().getDescription();
+            throw new IllegalStateException("agent at " + server + ": " + e.getStatus().getCode() + (d == null ? "" : ": " + d));
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    @Command(name = "get", description = "Display one or many resources.", mixinStandardHelpOptions = true,
+            subcommands = {OvsFlows.class, NetworkPolicies.class, PodInterfaces.class, AgentInfoCmd.class})
+    static class Get {
+        @ParentCommand
+        Weftctl root;
+    }
+
+    abstract static class Base implements Callable<Integer> {
+        @ParentCommand
+        Get get;
+
+        @Option(names = {"-o", "--output"}, defaultValue = "table", description = "Output format: table, json or yaml.")
+        String output;
+
+        Output.Format format() {
+            return Output.Format.parse(output);
+        }
+
+        /** Errors (agent unreachable, unknown table, bad flag) are one line on stderr and exit code 1. */
+        @Override
+        public final Integer call() {
+            try {
+                return run();
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                System.err.println("error: " + e.getMessage());
+                return 1;
+            }
+        }
+
+        abstract Integer run();
+    }
+
+    @Command(name = "ovsflows", aliases = "of", mixinStandardHelpOptions = true,
+            description = "Dump all the OVS flows or the flows installed for the specified entity.",
+            footer = {"", "Examples:",
+                    "  Dump all OVS flows",
+                    "  $ weftctl get ovsflows",
+                    "  Dump OVS flows of a local Pod",
+                    "  $ weftctl get ovsflows -p pod1 -n ns1",
+                    "  Dump OVS flows of a NetworkPolicy",
+                    "  $ weftctl get ovsflows --networkpolicy np1 -n ns1",
+                    "  Dump OVS flows of a flow Table",
+                    "  $ weftctl get ovsflows -T IngressRule",
+                    "",
+                    "Weft OVS Flow Tables:",
+                    "  0\tClassification",
+                    "  10\tSpoofGuard",
+                    "  20\tARPResponder",
+                    "  30\tConntrackZone",
+                    "  31\tConntrackState",
+                    "  40\tDNAT",
+                    "  50\tEgressRule",
+                    "  60\tEgressDefaultRule",
+                    "  70\tL3Forwarding",
+                    "  80\tL2Forwarding",
+                    "  90\tIngressRule",
+                    "  100\tIngressDefaultRule",
+                    "  105\tConntrackCommit",
+                    "  110\tOutput"})
+    static class OvsFlows extends Base {
+        @Option(names = {"-T", "--table"}, description = "Flow table name or number.")
+        String table;
+        @Option(names = {"-p", "--pod"}, description = "Local pod name.")
+        String pod;
+        @Option(names = "--networkpolicy", description = "NetworkPolicy name.")
+        String policy;
+        @Option(names = {"-n", "--namespace"}, defaultValue = "default", description = "Namespace of the pod or policy.")
+        String namespace;
+
+        @Override
+        Integer run() {
+            int filters = (table != null ? 1 : 0) + (pod != null ? 1 : 0) + (policy != null ? 1 : 0);
+            if (filters > 1) {
+                throw new IllegalArgumentException("use only one of -T, -p, --networkpolicy");
+            }
+            DumpFlowsRequest.Builder r = DumpFlowsRequest.newBuilder();
+            if (table != null) {
+                r.setTable(table);
+            } else if (pod != null) {
+                r.setPod(PodFilter.newBuilder().setNamespace(namespace).setName(pod));
+            } else if (policy != null) {
+                r.setNetworkPolicy(PolicyFilter.newBuilder().setNamespace(namespace).setName(policy));
+            }
+            Output.Format f = format();
+            var resp = get.root.call(s -> s.dumpFlows(r.build()));
+            System.out.print(Render.flows(resp.getFlowsList(), f));
+            return 0;
+        }
+    }
+
+    @Command(name = "networkpolicies", aliases = {"networkpolicy", "netpol"}, mixinStandardHelpOptions = true,
+            description = "NetworkPolicies applied on this node.")
+    static class NetworkPolicies extends Base {
+        @Option(names = {"-n", "--namespace"}, defaultValue = "", description = "Only this namespace.")
+        String namespace;
+
+        @Override
+        Integer run() {
+            Output.Format f = format();
+            var resp = get.root.call(s -> s.listNetworkPolicies(ListNetworkPoliciesRequest.newBuilder().setNamespace(namespace).build()));
+            System.out.print(Render.policies(resp.getItemsList(), f));
+            return 0;
+        }
+    }
+
+    @Command(name = "podinterfaces", aliases = {"podinterface", "pi"}, mixinStandardHelpOptions = true,
+            description = "Local pods' network interfaces.")
+    static class PodInterfaces extends Base {
+        @Option(names = {"-n", "--namespace"}, defaultValue = "", description = "Only this namespace.")
+        String namespace;
+        @CommandLine.Parameters(arity = "0..1", description = "Pod name.")
+        String name;
+
+        @Override
+        Integer run() {
+            Output.Format f = format();
+            var resp = get.root.call(s -> s.listPodInterfaces(ListPodInterfacesRequest.newBuilder().setNamespace(namespace)
+                    .setName(name == null ? "" : name).build()));
+            System.out.print(Render.pods(resp.getInterfacesList(), f));
+            return 0;
+        }
+    }
+
+    @Command(name = "agentinfo", aliases = "ai", mixinStandardHelpOptions = true, description = "The agent's state.")
+    static class AgentInfoCmd extends Base {
+        @Override
+        Integer run() {
+            Output.Format f = format();
+            System.out.print(Render.agentInfo(get.root.call(s -> s.getAgentInfo(GetAgentInfoRequest.getDefaultInstance())), f));
+            return 0;
+        }
+    }
+}
