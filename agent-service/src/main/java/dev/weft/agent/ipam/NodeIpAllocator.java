@@ -63,7 +63,7 @@ public class NodeIpAllocator {
      * be valid any more and are dropped, with a warning.
      */
     public synchronized void configure(Ipv4Cidr cidr) throws IpamException {
-        this.cidr = cidr;
+        this.cidr = null;
         byIp.clear();
         cursor = 0;
         Path f = file();
@@ -79,10 +79,12 @@ public class NodeIpAllocator {
                 }
                 cursor = cidr.toString().equals(lf.cidr()) ? lf.cursor() : 0;
             } catch (IOException e) {
+                byIp.clear();
                 // Refuse to start from a corrupt file: handing out addresses blind could duplicate live ones.
                 throw new IpamException(IpamException.Reason.IO, "cannot read IP leases " + f + ": " + e.getMessage(), e);
             }
         }
+        this.cidr = cidr;
         persist();
         LOG.infof("node IPAM on %s: %d leases restored from %s", cidr, byIp.size(), f);
     }

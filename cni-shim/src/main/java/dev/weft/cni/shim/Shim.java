@@ -1,0 +1,202 @@
+package dev.weft.cni.shim;
+
+import com.google.protobuf.ByteString;
+import dev.weft.proto.cni.v1.CniError;
+import dev.weft.proto.cni.v1.CniGrpc;
+import dev.weft.proto.cni.v1.CniRequest;
+import dev.weft.proto.cni.v1.CniResponse;
+import dev.weft.proto.cni.v1.CniResult;
+import dev.weft.proto.cni.v1.ErrorCode;
+import dev.weft.proto.cni.v1.Interface;
+import dev.weft.proto.cni.v1.IpConfig;
+import dev.weft.proto.cni.v1.Route;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.unix.DomainSocketAddress;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The CNI plugin per the CNI spec 1.0/1.1: reads the CNI_* environment and the network configuration from stdin,
+ * forwards ADD/CHECK/DEL verbatim to the node agent over gRPC on the UNIX socket named by the configuration's
+ * {@code agentSocket}, and prints the result or a spec error object on stdout (exit status 1 on error).
+ */
+public final class Shim {
+
+    public static final String DEFAULT_SOCKET = "/var/run/weft/cni.sock";
+    static final List<String> SUPPORTED = List.of("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0");
+
+    private static final java.util.logging.Logger NETTY_LOG = java.util.logging.Logger.getLogger("io.netty");
+
+    private Shim() {
+    }
+
+    /** Runs one invocation; returns the process exit status. */
+    public static int run(Map<String, String> env, byte[] stdin, PrintStream out) {
+        String command = env.getOrDefault("CNI_COMMAND", "");
+        String text = new String(stdin, StandardCharsets.UTF_8);
+        Map<?, ?> config = null;
+        String parseError = null;
+        if (!text.isBlank()) {
+            try {
+                Object parsed = Json.parse(text);
+                if (parsed instanceof Map<?, ?> m) {
+                    config = m;
+                } else {
+                    parseError = "network configuration must be a JSON object";
+                }
+            } catch (Json.ParseException e) {
+                parseError = "network configuration is not valid JSON: " + e.getMessage();
+            }
+        } else if (!command.equals("VERSION")) {
+            parseError = "no network configuration on stdin";
+        }
+        String version = config != null && config.get("cniVersion") instanceof String v ? v : "1.0.0";
+
+        if (command.equals("VERSION")) {
+            out.print("{\"cniVersion\":" + Json.quote(SUPPORTED.contains(version) ? version : "1.1.0")
+                    + ",\"supportedVersions\":[\"" + String.join("\",\"", SUPPORTED) + "\"]}\n");
+            return 0;
+        }
+        if (command.isEmpty()) {
+            return error(out, version, ErrorCode.INVALID_ENVIRONMENT_VARIABLES_VALUE, "CNI_COMMAND is not set", "");
+        }
+        if (parseError != null) {
+            return error(out, version, ErrorCode.DECODING_FAILURE_VALUE, parseError, "");
+        }
+        String socket = config.get("agentSocket") instanceof String s && !s.isBlank() ? s : DEFAULT_SOCKET;
+        switch (command) {
+            case "ADD", "CHECK", "DEL" -> {
+                return forward(command, env, stdin, socket, version, out);
+            }
+            case "GC" -> {
+                // The agent reconciles its attachments with the Kubernetes API itself.
+                return 0;
+            }
+            case "STATUS" -> {
+                return Files.exists(Path.of(socket)) ? 0
+                        : error(out, version, 50, "the weft agent is not running (no socket " + socket + ")", "");
+            }
+            default -> {
+                return error(out, version, ErrorCode.INVALID_ENVIRONMENT_VARIABLES_VALUE,
+                        "unknown CNI_COMMAND " + command, "supported: ADD, CHECK, DEL, GC, STATUS, VERSION");
+            }
+        }
+    }
+
+    private static int forward(String command, Map<String, String> env, byte[] stdin, String socket, String version,
+                               PrintStream out) {
+        CniRequest request = CniRequest.newBuilder()
+                .setContainerId(env.getOrDefault("CNI_CONTAINERID", ""))
+                .setNetns(env.getOrDefault("CNI_NETNS", ""))
+                .setIfname(env.getOrDefault("CNI_IFNAME", ""))
+                .setArgs(env.getOrDefault("CNI_ARGS", ""))
+                .setPath(env.getOrDefault("CNI_PATH", ""))
+                .setNetworkConfiguration(ByteString.copyFrom(stdin))
+                .build();
+        if (!Files.exists(Path.of(socket))) {
+            return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
+                    "the weft agent is unreachable: no socket " + socket, "is the weft agent running on this node?");
+        }
+        Main.preloadEpoll();
+        // Netty's JUL warnings (e.g. TCP-only channel options on a UNIX socket) would only add noise to kubelet logs.
+        NETTY_LOG.setLevel(java.util.logging.Level.SEVERE);
+        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
+        ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(group)
+                .directExecutor()
+                .usePlaintext()
+                .build();
+        try {
+            CniGrpc.CniBlockingStub stub = CniGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(command.equals("ADD") ? 120 : 60, TimeUnit.SECONDS);
+            CniResponse response = switch (command) {
+                case "ADD" -> stub.cmdAdd(request);
+                case "CHECK" -> stub.cmdCheck(request);
+                default -> stub.cmdDel(request);
+            };
+            if (response.hasError()) {
+                CniError e = response.getError();
+                return error(out, version, e.getCodeValue(), e.getMsg(), e.getDetails());
+            }
+            if (command.equals("ADD")) {
+                out.print(renderResult(response.getResult(), version));
+            }
+            return 0;
+        } catch (StatusRuntimeException e) {
+            Status.Code code = e.getStatus().getCode();
+            if (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED) {
+                return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
+                        "the weft agent is unreachable at " + socket + ": " + code, String.valueOf(e.getStatus().getDescription()));
+            }
+            return error(out, version, ErrorCode.INTERNAL_ERROR_VALUE, "the weft agent failed: " + e.getStatus(), "");
+        } finally {
+            channel.shutdownNow();
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    static int error(PrintStream out, String version, int code, String msg, String details) {
+        StringBuilder b = new StringBuilder("{\"cniVersion\":").append(Json.quote(version))
+                .append(",\"code\":").append(code)
+                .append(",\"msg\":").append(Json.quote(msg));
+        if (details != null && !details.isEmpty()) {
+            b.append(",\"details\":").append(Json.quote(details));
+        }
+        out.print(b.append("}\n"));
+        return 1;
+    }
+
+    /** The ADD result in the format of the requested cniVersion (0.3.x/0.4.0 carry an ip "version" field). */
+    static String renderResult(CniResult r, String version) {
+        boolean legacy = version.startsWith("0.");
+        StringBuilder b = new StringBuilder("{\"cniVersion\":").append(Json.quote(version));
+        b.append(",\"interfaces\":[");
+        for (int k = 0; k < r.getInterfacesCount(); k++) {
+            Interface i = r.getInterfaces(k);
+            b.append(k == 0 ? "" : ",").append("{\"name\":").append(Json.quote(i.getName()));
+            if (!i.getMac().isEmpty()) {
+                b.append(",\"mac\":").append(Json.quote(i.getMac()));
+            }
+            if (!i.getSandbox().isEmpty()) {
+                b.append(",\"sandbox\":").append(Json.quote(i.getSandbox()));
+            }
+            b.append('}');
+        }
+        b.append("],\"ips\":[");
+        for (int k = 0; k < r.getIpsCount(); k++) {
+            IpConfig ip = r.getIps(k);
+            b.append(k == 0 ? "" : ",").append('{');
+            if (legacy) {
+                b.append("\"version\":").append(Json.quote(ip.getAddress().contains(":") ? "6" : "4")).append(',');
+            }
+            b.append("\"address\":").append(Json.quote(ip.getAddress()));
+            if (!ip.getGateway().isEmpty()) {
+                b.append(",\"gateway\":").append(Json.quote(ip.getGateway()));
+            }
+            b.append(",\"interface\":").append(ip.getInterface()).append('}');
+        }
+        b.append("],\"routes\":[");
+        for (int k = 0; k < r.getRoutesCount(); k++) {
+            Route rt = r.getRoutes(k);
+            b.append(k == 0 ? "" : ",").append("{\"dst\":").append(Json.quote(rt.getDst()));
+            if (!rt.getGw().isEmpty()) {
+                b.append(",\"gw\":").append(Json.quote(rt.getGw()));
+            }
+            b.append('}');
+        }
+        b.append("],\"dns\":{}}\n");
+        return b.toString();
+    }
+}
