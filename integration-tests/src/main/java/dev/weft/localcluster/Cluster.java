@@ -211,6 +211,9 @@ final class Cluster {
                 problems.add("not built: " + layout.serviceJar(module) + " (./mvnw -q package -DskipTests)");
             }
         }
+        if (!Files.isExecutable(layout.cniShim())) {
+            problems.add("not built: " + layout.cniShim() + " (./mvnw -q package -DskipTests -pl proto,cni-shim)");
+        }
         if (!problems.isEmpty()) {
             throw new UserError("cannot start the local cluster:\n  " + String.join("\n  ", problems));
         }

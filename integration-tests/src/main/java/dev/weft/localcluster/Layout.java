@@ -96,6 +96,13 @@ record Layout(Path home, Path repo) {
         return base.resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
     }
 
+    /** The CNI plugin's launcher laid out by the cni-shim module (with its jars, AOT cache and JVM link beside it). */
+    Path cniShim() {
+        String root = System.getenv("LOCALCLUSTER_SERVICES_ROOT");
+        Path base = root == null || root.isBlank() ? repo : Path.of(root);
+        return base.resolve("cni-shim/target/weft-cni/weft-cni");
+    }
+
     Optional<ClusterState> readCluster() {
         if (!Files.exists(clusterFile())) {
             return Optional.empty();

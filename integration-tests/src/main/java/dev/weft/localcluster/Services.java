@@ -22,6 +22,7 @@ final class Services {
     /** Lean JVMs: 2 cores shared by up to a dozen processes. */
     static final List<String> JVM_FLAGS = List.of("--sun-misc-unsafe-memory-access=allow", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
             "-XX:MaxRAM=1g", "-Djava.net.preferIPv4Stack=true");
+    static final String LOG_FORMAT = "-Djava.util.logging.SimpleFormatter.format=%1$tT.%1$tL %4$-7s [%3$s] %5$s%6$s%n";
     static final Duration READY_TIMEOUT = Duration.ofSeconds(Integer.getInteger("localcluster.ready-timeout-s", 180));
 
     private final Layout layout;
@@ -35,7 +36,7 @@ final class Services {
 
     void startApiServer(int port) {
         Path portFile = layout.home().resolve("api-server.port");
-        start("api-server", cmd(layout.javaBin(), JVM_FLAGS, "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
+        start("api-server", cmd(layout.javaBin(), JVM_FLAGS, LOG_FORMAT,
                 "-cp", layout.toolClasspath(), ApiServer.class.getName(), "--port", port, "--port-file", portFile));
     }
 
@@ -61,6 +62,14 @@ final class Services {
         for (String dir : List.of(node.agentStateDir(), node.cniConfDir(), node.cniBinDir())) {
             mkdirs(Path.of(dir));
         }
+        // The plugin binary is the conflist's type, "weft": the shim's launcher, linked as docs/agent-cni.md says.
+        try {
+            Path plugin = Path.of(node.cniBinDir(), "weft");
+            Files.deleteIfExists(plugin);
+            Files.createSymbolicLink(plugin, layout.cniShim());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot install the CNI plugin in " + node.cniBinDir(), e);
+        }
         startQuarkus("agent-" + node.name(), node.agentPort(), List.of(
                 "-Dagent.node-name=" + node.name(),
                 "-Dagent.bridge=br-int",
@@ -85,7 +94,7 @@ final class Services {
     }
 
     void startClusterController() {
-        start("cluster-controller", cmd(layout.javaBin(), JVM_FLAGS, "-Djava.util.logging.manager=org.jboss.logmanager.LogManager",
+        start("cluster-controller", cmd(layout.javaBin(), JVM_FLAGS, LOG_FORMAT,
                 "-Dweft.repo=" + layout.repo(), "-cp", layout.toolClasspath(), ClusterController.class.getName(),
                 "--home", layout.home()));
         pendingReadiness.put("cluster-controller", "file:" + layout.home().resolve("cluster-controller.ready"));

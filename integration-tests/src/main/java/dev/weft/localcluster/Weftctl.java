@@ -24,7 +24,7 @@ final class Weftctl {
 
     static int run(Layout layout, Path jar, NodeState node, List<String> args, PrintStream out) {
         List<String> command = new ArrayList<>(List.of(layout.javaBin().toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-jar", jar.toString(), "--agent", "127.0.0.1:" + node.agentPort()));
+                "-jar", jar.toString(), "--server", "127.0.0.1:" + node.agentPort()));
         command.addAll(args);
         try {
             Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
