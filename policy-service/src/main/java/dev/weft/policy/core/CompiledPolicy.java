@@ -46,6 +46,20 @@ public record CompiledPolicy(
 
     /** Distinct peer group keys over all rules, in rule order. */
     public List<GroupKey> addressGroupKeys() {
-        return rules.stream().flatMap(r -> r.peerGroups().stream()).distinct().toList();
+        if (rules.isEmpty()) {
+            return List.of();
+        }
+        if (rules.size() == 1) {
+            return rules.getFirst().peerGroups();
+        }
+        java.util.ArrayList<GroupKey> out = new java.util.ArrayList<>();
+        for (Rule r : rules) {
+            for (GroupKey k : r.peerGroups()) {
+                if (!out.contains(k)) {
+                    out.add(k);
+                }
+            }
+        }
+        return List.copyOf(out);
     }
 }

@@ -37,7 +37,10 @@ import java.util.function.Consumer;
  */
 public final class PolicyEngine {
 
-    private static final Logger LOG = Logger.getLogger(PolicyEngine.class);
+    /** Lazily: the computation path never logs, and a cold start should not pay for logging set-up. */
+    private static final class Log {
+        static final Logger LOG = Logger.getLogger(PolicyEngine.class);
+    }
 
     /** A policy that cannot be computed, reported once per generation (Event + log + status). */
     public record PolicyError(String namespace, String name, String uid, long generation, String message) {
@@ -149,7 +152,7 @@ public final class PolicyEngine {
         } catch (InvalidPolicyException e) {
             p.error = e.getMessage();
             version++;
-            LOG.warnf("NetworkPolicy %s/%s (generation %d) is invalid and not computed: %s%s", p.namespace, p.name,
+            Log.LOG.warnf("NetworkPolicy %s/%s (generation %d) is invalid and not computed: %s%s", p.namespace, p.name,
                     generation, e.getMessage(), p.compiled == null ? "" : "; generation "
                             + p.compiled.generation() + " stays in force");
             errorListener.accept(new PolicyError(p.namespace, p.name, uid, generation, e.getMessage()));
@@ -158,7 +161,7 @@ public final class PolicyEngine {
             // Never let one policy stall the pipeline: anything unexpected is reported like an invalid policy.
             p.error = "internal error: " + e;
             version++;
-            LOG.errorf(e, "NetworkPolicy %s/%s could not be computed", p.namespace, p.name);
+            Log.LOG.errorf(e, "NetworkPolicy %s/%s could not be computed", p.namespace, p.name);
             errorListener.accept(new PolicyError(p.namespace, p.name, uid, generation, p.error));
             return;
         }
@@ -275,6 +278,16 @@ public final class PolicyEngine {
     }
 
     private void updatePod(NamespaceState ns, PodState old, PodState neu) {
+        if (clusterGroups.isEmpty() && ns.unanchoredGroups.isEmpty() && ns.groupsByAnchor.isEmpty()) {
+            // No group can select the pod (e.g. pods listed before any policy): index only.
+            if (old != null) {
+                ns.unindex(old);
+            }
+            if (neu != null) {
+                ns.index(neu);
+            }
+            return;
+        }
         LinkedHashSet<Group> candidates = new LinkedHashSet<>();
         if (old != null) {
             ns.unindex(old);
@@ -682,6 +695,16 @@ public final class PolicyEngine {
     private static PolicySpan span(PolicyState p) {
         long gen = p.compiled == null ? 0 : p.compiled.generation();
         return new PolicySpan(p.namespace, p.name, p.uid, gen, p.observedGeneration, Set.copyOf(p.span()), p.error);
+    }
+
+    public synchronized int invalidPolicyCount() {
+        int n = 0;
+        for (PolicyState p : policies.values()) {
+            if (p.error != null) {
+                n++;
+            }
+        }
+        return n;
     }
 
     public synchronized PolicyState policy(String uid) {

@@ -49,7 +49,8 @@ public final class PolicyTranslator {
         if (spec == null) {
             throw new InvalidPolicyException("spec is missing");
         }
-        GroupKey appliedTo = intern(GroupKey.inNamespace(ns, intern(Selector.of(spec.getPodSelector()))));
+        // Selectors are interned (shared across namespaces); keys are not: the engine's group map shares groups.
+        GroupKey appliedTo = GroupKey.inNamespace(ns, intern(Selector.of(spec.getPodSelector())));
 
         boolean hasEgressRules = spec.getEgress() != null && !spec.getEgress().isEmpty();
         boolean ingress;
@@ -112,7 +113,6 @@ public final class PolicyTranslator {
                     GroupKey key = peer.getNamespaceSelector() == null
                             ? GroupKey.inNamespace(ns, pods)
                             : GroupKey.acrossNamespaces(intern(Selector.of(peer.getNamespaceSelector())), pods);
-                    key = intern(key);
                     if (!groups.contains(key)) {
                         groups.add(key);
                     }
