@@ -55,7 +55,7 @@ class ControlPlaneStreamTest {
     private final String suffix = UUID.randomUUID().toString().substring(0, 6);
 
     /** A test agent: one WatchPolicies stream applied to an {@link AgentView} that checks the stream contract. */
-    static final class GrpcAgent implements ClientResponseObserver<WatchPoliciesRequest, PolicyEvent> {
+    static class GrpcAgent implements ClientResponseObserver<WatchPoliciesRequest, PolicyEvent> {
         final AgentView view = new AgentView();
         volatile ClientCallStreamObserver<WatchPoliciesRequest> call;
         volatile Throwable error;
@@ -221,5 +221,56 @@ class ControlPlaneStreamTest {
                 .withName("broken").get().getMetadata().getAnnotations().getOrDefault(StatusPublisher.REALIZATION_ERROR, "")
                 .contains("not inside"));
         assertNull(a.error);
+    }
+
+    @Inject
+    PolicyComputation computation;
+
+    @Test
+    void aStalledAgentIsCutOffWithoutHoldingBackOthersAndThenResyncs() {
+        String ns = "slow-" + suffix;
+        client.resource(namespace(ns, "")).create();
+        client.resource(pod(ns, "p-slow", "app=x", n("slow"), "10.9.0.1")).create();
+        client.resource(pod(ns, "p-fast", "app=x", n("fast"), "10.9.0.2")).create();
+        GrpcAgent fast = watch(n("fast"));
+        int before = computation.engine().subscriptionCount();
+
+        // The stalled agent takes one message and then stops reading: HTTP/2 flow control fills up.
+        GrpcAgent stalled = new GrpcAgent() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<WatchPoliciesRequest> requestStream) {
+                super.beforeStart(requestStream);
+                requestStream.disableAutoRequestWithInitial(1);
+            }
+        };
+        ControlPlaneGrpc.newStub(channel).watchPolicies(
+                WatchPoliciesRequest.newBuilder().setNodeName(n("slow")).setAgentId("stalled").build(), stalled);
+        agents.add(stalled);
+        await().atMost(Duration.ofSeconds(20)).until(() -> computation.engine().subscriptionCount() == before + 1);
+
+        // Large policies (2,000 ipBlocks each) until the server gives up on the stalled stream.
+        List<String> uids = new ArrayList<>();
+        for (int i = 0; i < 200 && computation.engine().subscriptionCount() > before; i++) {
+            List<io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer> blocks = new ArrayList<>();
+            for (int b = 0; b < 2000; b++) {
+                blocks.add(ipPeer("10." + (b >> 8) + "." + (b & 255) + ".0/24"));
+            }
+            uids.add(client.resource(ingressPolicy(ns, "big-" + i, sel("app=x"), blocks, List.of())).create()
+                    .getMetadata().getUid());
+            int created = uids.size();
+            await().atMost(Duration.ofSeconds(20)).until(() -> fast.view.policyNames().size() == created
+                    || computation.engine().subscriptionCount() == before);
+        }
+        assertEquals(before, computation.engine().subscriptionCount(), "stalled stream dropped");
+        // The fast agent was never held back.
+        await().atMost(Duration.ofSeconds(20)).until(() -> fast.view.policyNames().equals(Set.copyOf(uids)));
+        assertNull(fast.error);
+
+        // Once the stalled agent reads again it sees RESOURCE_EXHAUSTED, reconnects and gets everything.
+        stalled.call.request(Integer.MAX_VALUE);
+        await().atMost(Duration.ofSeconds(30)).until(() -> stalled.error != null);
+        assertEquals(io.grpc.Status.Code.RESOURCE_EXHAUSTED, io.grpc.Status.fromThrowable(stalled.error).getCode());
+        GrpcAgent again = watch(n("slow"));
+        assertEquals(Set.copyOf(uids), again.view.policyNames());
     }
 }
