@@ -60,6 +60,7 @@ public final class OfConnection implements AutoCloseable {
     private static final int ONF_VENDOR = 0x4f4e4600, ONFT_BUNDLE_CONTROL = 2300, ONFT_BUNDLE_ADD = 2301;
     private static final int BUNDLE_OPEN = 0, BUNDLE_COMMIT = 4, BUNDLE_DISCARD = 6;
     private static final long MAX_BACKOFF_MS = 5000;
+    private static final int CHUNK_BYTES = 256 * 1024;
 
     /** Told about (re)connections, on a thread of its own; the callback may send flows and wait. */
     public interface Listener {
@@ -143,7 +144,8 @@ public final class OfConnection implements AutoCloseable {
         }
         f.addListener(done -> {
             if (!done.isSuccess()) {
-                lastError = "cannot connect to " + endpoint + ": " + done.cause().getMessage();
+                Throwable c = done.cause();
+                lastError = "cannot connect to " + endpoint + ": " + (c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName());
                 scheduleReconnect();
             }
         });
@@ -207,14 +209,28 @@ public final class OfConnection implements AutoCloseable {
             openReply.whenComplete((p, e) -> release(p));
             ch.write(bundleControl(openXid, bundleId, BUNDLE_OPEN));
         }
+        // Many messages per write: one event-loop task per ~256 KiB instead of one per flow.
+        ByteBuf chunk = Unpooled.buffer(CHUNK_BYTES + 512);
         for (int i = 0; i < n; i++) {
             byte[] m = messages.get(i);
-            ByteBuf buf = atomic ? bundleAdd(base + i, bundleId, m) : withXid(m, base + i);
-            if (i % 256 == 255) {
-                ch.writeAndFlush(buf);
-            } else {
-                ch.write(buf);
+            int xid = base + i;
+            if (atomic) {
+                int len = 24 + m.length;
+                chunk.writeByte(4).writeByte(OFPT_EXPERIMENTER).writeShort(len).writeInt(xid).writeInt(ONF_VENDOR)
+                        .writeInt(ONFT_BUNDLE_ADD).writeInt(bundleId).writeShort(0).writeShort(3);
             }
+            int inner = chunk.writerIndex();
+            chunk.writeBytes(m);
+            chunk.setInt(inner + 4, xid);
+            if (chunk.readableBytes() >= CHUNK_BYTES) {
+                ch.write(chunk);
+                chunk = Unpooled.buffer(CHUNK_BYTES + 512);
+            }
+        }
+        if (chunk.isReadable()) {
+            ch.write(chunk);
+        } else {
+            chunk.release();
         }
         ch.writeAndFlush(toBuf(OF13.buildBarrierRequest().setXid(barrierXid).build()));
         barrierReply.whenComplete((parts, err) -> {
@@ -316,27 +332,10 @@ public final class OfConnection implements AutoCloseable {
         return b;
     }
 
-    private static ByteBuf withXid(byte[] msg, int xid) {
-        ByteBuf b = Unpooled.copiedBuffer(msg);
-        b.setInt(4, xid);
-        return b;
-    }
-
     private static ByteBuf bundleControl(int xid, int bundleId, int type) {
         ByteBuf b = Unpooled.buffer(24);
         b.writeByte(4).writeByte(OFPT_EXPERIMENTER).writeShort(24).writeInt(xid).writeInt(ONF_VENDOR)
                 .writeInt(ONFT_BUNDLE_CONTROL).writeInt(bundleId).writeShort(type).writeShort(3);
-        return b;
-    }
-
-    private static ByteBuf bundleAdd(int xid, int bundleId, byte[] msg) {
-        int len = 24 + msg.length;
-        ByteBuf b = Unpooled.buffer(len);
-        b.writeByte(4).writeByte(OFPT_EXPERIMENTER).writeShort(len).writeInt(xid).writeInt(ONF_VENDOR)
-                .writeInt(ONFT_BUNDLE_ADD).writeInt(bundleId).writeShort(0).writeShort(3);
-        int inner = b.writerIndex();
-        b.writeBytes(msg);
-        b.setInt(inner + 4, xid);
         return b;
     }
 

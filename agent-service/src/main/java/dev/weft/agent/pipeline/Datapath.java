@@ -61,6 +61,7 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     private final FlowStore store = new FlowStore();
     private final List<Runnable> onReady = new CopyOnWriteArrayList<>();
     private final List<Runnable> onPodsChanged = new CopyOnWriteArrayList<>();
+    private final List<Runnable> onNodeNetwork = new CopyOnWriteArrayList<>();
     private final Map<String, PodInterface> localPods = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile int round;
     private volatile int previousRound = -1;
@@ -240,9 +241,17 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     }
 
     /** The node's gateway port: classification, spoof guard, L2 to the gateway, and host traffic allowed by ingress. */
-    public synchronized void nodeNetworkReady(NodeNetwork n) {
-        this.node = n;
-        apply(FlowStore.owner(Cookie.Category.GATEWAY, 0), gatewayFlows(n));
+    public void nodeNetworkReady(NodeNetwork n) {
+        synchronized (this) {
+            this.node = n;
+            apply(FlowStore.owner(Cookie.Category.GATEWAY, 0), gatewayFlows(n));
+        }
+        onNodeNetwork.forEach(Runnable::run);
+    }
+
+    /** Runs after the node network is known or changed (peer routes need the gateway MAC). */
+    public void onNodeNetwork(Runnable r) {
+        onNodeNetwork.add(r);
     }
 
     public synchronized NodeNetwork nodeNetwork() {

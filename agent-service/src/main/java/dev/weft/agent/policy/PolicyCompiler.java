@@ -8,7 +8,6 @@ import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.PipelineTable;
 import dev.weft.proto.controlplane.v1.Direction;
-import dev.weft.proto.controlplane.v1.GroupMember;
 import dev.weft.proto.controlplane.v1.IpBlock;
 import dev.weft.proto.controlplane.v1.NamedPort;
 import dev.weft.proto.controlplane.v1.NetworkPolicy;
@@ -98,12 +97,12 @@ public final class PolicyCompiler {
             List<PodInterface> targets = new ArrayList<>();
             Set<String> seen = new HashSet<>();
             for (String g : p.getAppliedToGroupsList()) {
-                Map<String, GroupMember> members = state.appliedToGroups.get(g);
+                Map<String, PolicyState.Member> members = state.appliedToGroups.get(g);
                 if (members == null) {
                     continue;
                 }
-                for (GroupMember m : members.values()) {
-                    PodInterface pod = localPods.get(m.getPod().getNamespace() + "/" + m.getPod().getName());
+                for (PolicyState.Member m : members.values()) {
+                    PodInterface pod = localPods.get(m.podKey());
                     if (pod != null && pod.ofport() > 0 && seen.add(pod.key())) {
                         targets.add(pod);
                     }
@@ -170,9 +169,9 @@ public final class PolicyCompiler {
         if (!ingress && r.getDirection() != Direction.OUT) {
             throw new IllegalArgumentException("rule without direction");
         }
-        List<GroupMember> peerMembers = new ArrayList<>();
+        List<PolicyState.Member> peerMembers = new ArrayList<>();
         for (String g : r.getPeer().getAddressGroupsList()) {
-            Map<String, GroupMember> members = state.addressGroups.get(g);
+            Map<String, PolicyState.Member> members = state.addressGroups.get(g);
             if (members != null) {
                 peerMembers.addAll(members.values());
             }
@@ -205,7 +204,7 @@ public final class PolicyCompiler {
             Map<Integer, List<Object>> byPort = new TreeMap<>();
             if (ingress) {
                 for (PodInterface t : targets) {
-                    GroupMember m = findMember(state, p, t);
+                    PolicyState.Member m = findMember(state, p, t);
                     Integer port = m == null ? null : resolve(m, s.getPortName(), s.getProtocol());
                     if (port != null) {
                         byPort.computeIfAbsent(port, k -> new ArrayList<>()).add(t);
@@ -217,14 +216,14 @@ public final class PolicyCompiler {
                             peerMatches(true, peerMembers, blockCidrs), anyPeer, serviceMatches(proto, e.getKey(), 0)));
                 }
             } else {
-                for (GroupMember m : peerMembers) {
+                for (PolicyState.Member m : peerMembers) {
                     Integer port = resolve(m, s.getPortName(), s.getProtocol());
                     if (port != null) {
                         byPort.computeIfAbsent(port, k -> new ArrayList<>()).add(m);
                     }
                 }
                 for (Map.Entry<Integer, List<Object>> e : byPort.entrySet()) {
-                    List<GroupMember> ms = e.getValue().stream().map(o -> (GroupMember) o).toList();
+                    List<PolicyState.Member> ms = e.getValue().stream().map(o -> (PolicyState.Member) o).toList();
                     subRules.add(new SubRule(ruleKey + "/" + s.getPortName() + "=" + e.getKey(), targets,
                             peerMatches(false, ms, List.of()), false, serviceMatches(proto, e.getKey(), 0)));
                 }
@@ -241,24 +240,20 @@ public final class PolicyCompiler {
         }
     }
 
-    private static GroupMember findMember(PolicyState state, NetworkPolicy p, PodInterface t) {
+    private static PolicyState.Member findMember(PolicyState state, NetworkPolicy p, PodInterface t) {
         for (String g : p.getAppliedToGroupsList()) {
-            Map<String, GroupMember> members = state.appliedToGroups.get(g);
-            if (members == null) {
-                continue;
-            }
-            for (GroupMember m : members.values()) {
-                if (m.getPod().getNamespace().equals(t.namespace()) && m.getPod().getName().equals(t.name())) {
-                    return m;
-                }
+            Map<String, PolicyState.Member> members = state.appliedToGroups.get(g);
+            PolicyState.Member m = members == null ? null : members.get(t.key());
+            if (m != null) {
+                return m;
             }
         }
         return null;
     }
 
-    private static Integer resolve(GroupMember m, String name, Protocol proto) {
+    private static Integer resolve(PolicyState.Member m, String name, Protocol proto) {
         Protocol want = proto == Protocol.PROTOCOL_UNSPECIFIED ? Protocol.TCP : proto;
-        for (NamedPort np : m.getNamedPortsList()) {
+        for (NamedPort np : m.namedPorts()) {
             Protocol have = np.getProtocol() == Protocol.PROTOCOL_UNSPECIFIED ? Protocol.TCP : np.getProtocol();
             if (np.getName().equals(name) && have == want) {
                 return np.getPort();
@@ -289,14 +284,12 @@ public final class PolicyCompiler {
         return out;
     }
 
-    private static List<UnaryOperator<Match.Builder>> peerMatches(boolean ingress, Collection<GroupMember> members,
+    private static List<UnaryOperator<Match.Builder>> peerMatches(boolean ingress, Collection<PolicyState.Member> members,
                                                                   List<String> cidrs) {
         Set<String> addrs = new LinkedHashSet<>();
-        for (GroupMember m : members) {
-            for (String ip : m.getIpsList()) {
-                if (!Cidrs.isV6(ip)) {
-                    addrs.add(ip);
-                }
+        for (PolicyState.Member m : members) {
+            for (int ip : m.ipv4()) {
+                addrs.add(Match.ipv4(ip & 0xffffffffL));
             }
         }
         addrs.addAll(cidrs);

@@ -1,6 +1,7 @@
 package dev.weft.agent.policy;
 
 import dev.weft.proto.controlplane.v1.GroupMember;
+import dev.weft.proto.controlplane.v1.NamedPort;
 import dev.weft.proto.controlplane.v1.NetworkPolicy;
 import dev.weft.proto.controlplane.v1.PolicyEvent;
 
@@ -13,12 +14,46 @@ import java.util.Map;
  */
 public final class PolicyState {
 
-    final Map<String, Map<String, GroupMember>> addressGroups = new LinkedHashMap<>();
-    final Map<String, Map<String, GroupMember>> appliedToGroups = new LinkedHashMap<>();
+    final Map<String, Map<String, Member>> addressGroups = new LinkedHashMap<>();
+    final Map<String, Map<String, Member>> appliedToGroups = new LinkedHashMap<>();
     final Map<String, NetworkPolicy> policies = new LinkedHashMap<>();
 
-    static String memberKey(GroupMember m) {
-        return m.getPod().getNamespace() + "/" + m.getPod().getName() + "|" + String.join(",", m.getIpsList());
+    private static final int[] NO_V4 = new int[0];
+    private static final String[] NO_V6 = new String[0];
+    private static final NamedPort[] NO_PORTS = new NamedPort[0];
+
+    /**
+     * A group member as the compiler needs it, kept compact (~130 bytes, not the ~400 of the proto object): groups
+     * of thousands of peers are the agent's largest state after the flows themselves.
+     *
+     * @param podKey namespace/name, also the member's key in its group
+     */
+    record Member(String podKey, int[] ipv4, String[] ipv6, NamedPort[] namedPorts) {
+        static Member of(GroupMember m) {
+            String key = m.getPod().getNamespace() + "/" + m.getPod().getName();
+            int v4 = 0;
+            int v6 = 0;
+            for (String ip : m.getIpsList()) {
+                if (Cidrs.isV6(ip)) {
+                    v6++;
+                } else {
+                    v4++;
+                }
+            }
+            int[] a = v4 == 0 ? NO_V4 : new int[v4];
+            String[] b = v6 == 0 ? NO_V6 : new String[v6];
+            int i = 0;
+            int j = 0;
+            for (String ip : m.getIpsList()) {
+                if (Cidrs.isV6(ip)) {
+                    b[j++] = ip;
+                } else {
+                    a[i++] = (int) dev.weft.agent.openflow.Match.parseIpv4(ip);
+                }
+            }
+            NamedPort[] ports = m.getNamedPortsCount() == 0 ? NO_PORTS : m.getNamedPortsList().toArray(NamedPort[]::new);
+            return new Member(key, a, b, ports);
+        }
     }
 
     public Map<String, NetworkPolicy> policies() {
@@ -55,26 +90,26 @@ public final class PolicyState {
         }
     }
 
-    private static String applyGroup(Map<String, Map<String, GroupMember>> groups, PolicyEvent e,
+    private static String applyGroup(Map<String, Map<String, Member>> groups, PolicyEvent e,
                                      java.util.List<GroupMember> members) {
         switch (e.getType()) {
             case ADDED -> {
                 if (members == null) {
                     return "group event " + e.getName() + " without a group";
                 }
-                Map<String, GroupMember> m = new LinkedHashMap<>();
-                members.forEach(x -> m.put(memberKey(x), x));
-                groups.put(e.getName(), m);
+                groups.put(e.getName(), toMap(members));
             }
             case MODIFIED -> {
                 if (e.hasGroupPatch()) {
-                    Map<String, GroupMember> m = groups.computeIfAbsent(e.getName(), k -> new LinkedHashMap<>());
-                    e.getGroupPatch().getRemovedMembersList().forEach(x -> m.remove(memberKey(x)));
-                    e.getGroupPatch().getAddedMembersList().forEach(x -> m.put(memberKey(x), x));
+                    Map<String, Member> m = groups.computeIfAbsent(e.getName(), k -> new LinkedHashMap<>());
+                    e.getGroupPatch().getRemovedMembersList().forEach(x ->
+                            m.remove(x.getPod().getNamespace() + "/" + x.getPod().getName()));
+                    e.getGroupPatch().getAddedMembersList().forEach(x -> {
+                        Member mb = Member.of(x);
+                        m.put(mb.podKey(), mb);
+                    });
                 } else if (members != null) {
-                    Map<String, GroupMember> m = new LinkedHashMap<>();
-                    members.forEach(x -> m.put(memberKey(x), x));
-                    groups.put(e.getName(), m);
+                    groups.put(e.getName(), toMap(members));
                 } else {
                     return "group MODIFIED " + e.getName() + " without a patch";
                 }
@@ -85,5 +120,14 @@ public final class PolicyState {
             }
         }
         return null;
+    }
+
+    private static Map<String, Member> toMap(java.util.List<GroupMember> members) {
+        Map<String, Member> m = new java.util.HashMap<>(members.size() * 4 / 3 + 1);
+        for (GroupMember x : members) {
+            Member mb = Member.of(x);
+            m.put(mb.podKey(), mb);
+        }
+        return m;
     }
 }

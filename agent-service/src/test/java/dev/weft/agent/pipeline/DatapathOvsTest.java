@@ -97,29 +97,81 @@ class DatapathOvsTest {
                 dp.podRemoved(c.asInterface("default", "c"));
                 assertFalse(ovs.dumpFlows().stream().anyMatch(l -> l.contains("in_port=13")));
                 assertTrue(a.ping(b.ip));
+                // a pod whose flows the next agent run will not re-add (deleted while the agent was down)
+                dp.podAdded(new dev.weft.agent.node.PodInterface("default", "d", "cid-d", "eth0", "", List.of("10.251.7.9"),
+                        "0a:00:00:00:00:09", "vd", "", 14));
+            } catch (Throwable t) {
+                dp.close();
+                throw t;
+            }
+
+            // agent restart under continuous traffic: the new run (round 2) replaces the flows in place and deletes
+            // the stale ones (pod d, not re-added) only at the end; the established connection never notices
+            Process server = b.serve("tcp", 8081);
+            Process stream = a.stream(b.ip, 8081, 8);
+            try {
+                Thread.sleep(1000);
+                dp.close();
+                Datapath dp2 = new Datapath(OfEndpoint.parse("tcp:127.0.0.1:" + ovs.openflowPort), roundIn(ovs)).start();
+                try {
+                    await().atMost(Duration.ofSeconds(20)).until(dp2::isReady);
+                    assertEquals(2, dp2.round());
+                    assertEquals("2", ovs.vsctl("br-get-external-id", ovs.bridge, "weft-flow-round").trim());
+                    assertTrue(ovs.dumpFlows().stream().anyMatch(l -> l.contains("in_port=14")), "stale pod d still there");
+                    dp2.nodeNetworkReady(new NodeNetwork("n1", List.of("10.251.7.0/24"), List.of("10.251.7.1"), null, "gw0", 0, ""));
+                    dp2.podAdded(a.asInterface("default", "a"));
+                    dp2.podAdded(b.asInterface("default", "b"));
+                    dp2.finishRestart();
+                    assertFalse(ovs.dumpFlows().stream().anyMatch(l -> l.contains("in_port=14")), "d was not re-added: gone");
+                    assertTrue(ovs.dumpFlows().stream().anyMatch(l -> l.contains("in_port=11")), "a re-added in round 2");
+                    assertEquals(dp2.flowCount(), ovs.dumpFlows().size());
+                    assertTrue(stream.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+                    String out = new String(stream.getInputStream().readAllBytes());
+                    assertEquals(0, stream.exitValue(), "the established connection broke during the agent restart: " + out);
+                    assertTrue(Integer.parseInt(out.trim()) > 50, out);
+                } finally {
+                    dp2.close();
+                }
+            } finally {
+                stream.destroy();
+                server.destroy();
+            }
+        }
+    }
+
+    @Test
+    void peerNodeRoutesGoThroughTheTunnel() throws Exception {
+        try (OvsSandbox ovs = OvsSandbox.start()) {
+            String tun = "wtn" + Long.toString(System.nanoTime() % 1_000_000, 36);
+            ovs.vsctl("add-port", ovs.bridge, tun, "--", "set", "interface", tun, "type=geneve", "options:remote_ip=flow",
+                    "options:key=flow", "ofport_request=30");
+            Datapath dp = startDatapath(ovs);
+            try {
+                dp.nodeNetworkReady(new NodeNetwork("n1", List.of("10.251.7.0/24"), List.of("10.251.7.1"), "0a:00:00:00:00:01",
+                        "gw0", 0, "192.168.77.1"));
+                var peers = PeerNodeWatcher.peers(List.of(
+                        node("n1", "10.251.7.0/24", "192.168.77.1"), node("n2", "10.251.8.0/24", "192.168.77.2"),
+                        node("n3", null, "192.168.77.3")), "n1");
+                assertEquals(List.of(new Datapath.PeerNode("n2", List.of("10.251.8.0/24"), "192.168.77.2")), peers);
+                dp.peerNodes(30, peers);
+                List<String> l3 = table(ovs, 70);
+                assertTrue(l3.stream().anyMatch(l -> l.contains("nw_dst=10.251.8.0/24") && l.contains("192.168.77.2->tun_dst")
+                        && l.contains("aa:bb:cc:dd:ee:ff->eth_dst") && l.contains("dec_ttl")), l3::toString);
+                assertTrue(table(ovs, 0).stream().anyMatch(l -> l.contains("in_port=30") && l.contains("load:0x3->NXM_NX_REG0[0..3]")));
+                assertTrue(table(ovs, 80).stream().anyMatch(l -> l.contains("dl_dst=aa:bb:cc:dd:ee:ff") && l.contains("load:0x1e->NXM_NX_REG1[]")));
+                dp.peerNodes(30, List.of());
+                assertFalse(table(ovs, 70).stream().anyMatch(l -> l.contains("tun_dst")), "peer gone: route gone");
             } finally {
                 dp.close();
             }
-
-            // agent restart: the new run (round 2) replaces the flows in place, and stale ones go only at the end
-            dp.close();
-            Datapath dp2 = new Datapath(OfEndpoint.parse("tcp:127.0.0.1:" + ovs.openflowPort), roundIn(ovs)).start();
-            try {
-                await().atMost(Duration.ofSeconds(20)).until(dp2::isReady);
-                assertEquals(2, dp2.round());
-                assertEquals("2", ovs.vsctl("br-get-external-id", ovs.bridge, "weft-flow-round").trim());
-                assertTrue(a.ping(b.ip), "old round's flows still forward");
-                dp2.nodeNetworkReady(new NodeNetwork("n1", List.of("10.251.7.0/24"), List.of("10.251.7.1"), null, "gw0", 0, ""));
-                dp2.podAdded(a.asInterface("default", "a"));
-                assertTrue(ovs.dumpFlows().stream().anyMatch(l -> l.contains("in_port=12")), "b's old flows kept until the end");
-                dp2.finishRestart();
-                assertFalse(ovs.dumpFlows().stream().anyMatch(l -> l.contains("in_port=12")), "b was not re-added: gone");
-                assertTrue(ovs.dumpFlows().stream().anyMatch(l -> l.contains("in_port=11")), "a re-added in round 2");
-                assertEquals(dp2.flowCount(), ovs.dumpFlows().size());
-            } finally {
-                dp2.close();
-            }
         }
+    }
+
+    static io.fabric8.kubernetes.api.model.Node node(String name, String cidr, String ip) {
+        var b = new io.fabric8.kubernetes.api.model.NodeBuilder().withNewMetadata().withName(name).endMetadata()
+                .withNewSpec().withPodCIDRs(cidr == null ? List.of() : List.of(cidr)).endSpec()
+                .withNewStatus().addNewAddress().withType("InternalIP").withAddress(ip).endAddress().endStatus();
+        return b.build();
     }
 
     private static boolean pingFrom(NetnsPod p, String src, String dst) {

@@ -103,6 +103,19 @@ public final class NetnsPod implements AutoCloseable {
         return run(List.of("ip", "netns", "exec", netns, python(), "-c", code)) == 0;
     }
 
+    /**
+     * A TCP connection from this pod that sends a message every 50 ms for {@code seconds} and checks each echo: exits 0
+     * only if the connection never broke nor stalled for 2 s (an established connection survived whatever happened).
+     */
+    public Process stream(String dst, int port, int seconds) throws IOException {
+        String code = "import socket,sys,time\ns=socket.create_connection(('" + dst + "'," + port + "),timeout=2)\n"
+                + "end=time.time()+" + seconds + "\nn=0\n"
+                + "while time.time()<end:\n s.sendall(b'0123456789')\n d=b''\n"
+                + " while len(d)<10:\n  c=s.recv(10-len(d))\n  if not c: sys.exit(2)\n  d+=c\n"
+                + " n+=1\n time.sleep(0.05)\nprint(n)\n";
+        return new ProcessBuilder("ip", "netns", "exec", netns, python(), "-c", code).redirectErrorStream(true).start();
+    }
+
     static String python() {
         return java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
     }

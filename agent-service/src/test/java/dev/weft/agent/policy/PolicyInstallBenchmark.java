@@ -48,22 +48,22 @@ class PolicyInstallBenchmark {
                     lines.add(f.toString());
                 }
                 Files.write(file, lines);
-                int base = ovs.dumpFlows().size();
+                long base = count(dp);
                 System.out.printf("BENCH policy flows: %d (compile %.0f ms)%n", flows.size(), (c1 - c0) / 1e6);
                 List<Double> ours = new ArrayList<>(), theirs = new ArrayList<>();
                 for (int round = 0; round < 3; round++) {
                     long t0 = System.nanoTime();
                     dp.apply(42, flows);
                     long t1 = System.nanoTime();
-                    assertEquals(base + flows.size(), ovs.dumpFlows().size());
+                    assertEquals(base + flows.size(), count(dp));
                     dp.apply(42, List.of());
-                    assertEquals(base, ovs.dumpFlows().size());
+                    assertEquals(base, count(dp));
                     ours.add(flows.size() / ((t1 - t0) / 1e9));
 
                     long t2 = System.nanoTime();
                     ovs.ofctl("--bundle", "add-flows", ovs.mgmtSocket().toString(), file.toString());
                     long t3 = System.nanoTime();
-                    assertEquals(base + flows.size(), ovs.dumpFlows().size());
+                    assertEquals(base + flows.size(), count(dp));
                     ovs.ofctl("--strict", "del-flows", ovs.mgmtSocket().toString(), "table=90,priority=200");
                     ovs.ofctl("--strict", "del-flows", ovs.mgmtSocket().toString(), "table=90,priority=190");
                     ovs.ofctl("--strict", "del-flows", ovs.mgmtSocket().toString(), "table=100,priority=200");
@@ -77,6 +77,11 @@ class PolicyInstallBenchmark {
                 dp.close();
             }
         }
+    }
+
+    /** Flows on the switch (OFPMP_AGGREGATE: cheap, unlike dumping 50k flows as text). */
+    static long count(Datapath dp) {
+        return dp.connection().flowCount(0, 0).join();
     }
 
     static double median(List<Double> v) {
