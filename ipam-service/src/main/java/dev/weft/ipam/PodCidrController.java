@@ -21,7 +21,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -94,7 +96,8 @@ public final class PodCidrController implements AutoCloseable {
     private volatile boolean closed;
     private volatile CompletableFuture<?> election;
     private long releasesSeen;
-    private long allocations;
+    /** Problem last reported per Node in this term: the informer's copy may not show our condition yet. */
+    private final Map<String, String> reported = new HashMap<>();
 
     public PodCidrController(KubernetesClient client, SharedIndexInformer<Node> informer, NodeCidrAllocator allocator,
                              Options options) {
@@ -199,6 +202,7 @@ public final class PodCidrController implements AutoCloseable {
         }
         try {
             List<Node> nodes = client.nodes().list().getItems();
+            reported.clear();
             allocator.rebuild(nodes.stream().map(PodCidrController::view).toList());
             releasesSeen = allocator.releases();
             allocating = leading; // the Lease may have been lost while listing
@@ -230,6 +234,7 @@ public final class PodCidrController implements AutoCloseable {
             Node node = informer.getStore().getByKey(name);
             if (node == null) {
                 allocator.remove(name);
+                reported.remove(name);
             } else {
                 NodeCidrAllocator.NodeCidrs c = allocator.observe(view(node));
                 if (allocating && c.state() == AllocationState.CONFLICT) {
@@ -242,6 +247,7 @@ public final class PodCidrController implements AutoCloseable {
             if (allocating && allocator.releases() != releasesSeen) {
                 releasesSeen = allocator.releases();
                 serveWaiting();
+                clearResolvedConflicts();
             }
         } catch (RuntimeException e) {
             LOG.errorf(e, "IPAM failed to process Node %s", name);
@@ -257,6 +263,17 @@ public final class PodCidrController implements AutoCloseable {
             Node node = informer.getStore().getByKey(name);
             if (node != null && allocator.needsAllocation(name)) {
                 allocate(node);
+            }
+        }
+    }
+
+    /** Worker: a Node whose conflicting CIDR became free (its holder left) is told so. */
+    private void clearResolvedConflicts() {
+        for (Node n : informer.getStore().list()) {
+            NodeCondition c = condition(n);
+            if (c != null && REASON_CONFLICT.equals(c.getReason()) && allocator.get(n.getMetadata().getName())
+                    .map(a -> a.state() == AllocationState.ALLOCATED).orElse(false)) {
+                clearProblem(n);
             }
         }
     }
@@ -285,7 +302,6 @@ public final class PodCidrController implements AutoCloseable {
                 // update() sends the cached resourceVersion: the API refuses (409) if the Node changed meanwhile.
                 Node written = client.nodes().resource(desired).update();
                 allocator.confirm(name, r.cidrs());
-                allocations++;
                 LOG.debugf("Node %s: pod CIDRs %s", name, texts);
                 clearProblem(written);
                 return;
@@ -321,16 +337,20 @@ public final class PodCidrController implements AutoCloseable {
     /** Warning Event and PodCIDRAllocated=False, once per distinct reason and message (the condition remembers). */
     private void reportProblem(Node node, String reason, String message) {
         NodeCondition existing = condition(node);
-        if (existing != null && "False".equals(existing.getStatus()) && reason.equals(existing.getReason())
+        String key = node.getMetadata().getUid() + "/" + reason + "/" + message;
+        if (key.equals(reported.get(node.getMetadata().getName())) || existing != null
+                && "False".equals(existing.getStatus()) && reason.equals(existing.getReason())
                 && message.equals(existing.getMessage())) {
             return;
         }
+        reported.put(node.getMetadata().getName(), key);
         recordEvent(node, "Warning", reason, message);
         setCondition(node, "False", reason, message);
     }
 
     /** After a problem: the condition turns True. Nodes that never had one get no extra write. */
     private void clearProblem(Node node) {
+        reported.remove(node.getMetadata().getName());
         NodeCondition existing = condition(node);
         if (existing != null && !"True".equals(existing.getStatus())) {
             String message = "pod CIDRs " + String.join(", ", node.getSpec().getPodCIDRs()) + " assigned";

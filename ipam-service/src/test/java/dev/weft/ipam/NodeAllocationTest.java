@@ -61,7 +61,7 @@ class NodeAllocationTest {
     int port;
 
     private List<String> awaitCidrs(String name) {
-        await().atMost(WAIT).until(() -> TestNodes.podCidrs(k8s, name).size() == 2);
+        await().atMost(WAIT).ignoreExceptions().until(() -> TestNodes.podCidrs(k8s, name).size() == 2);
         return TestNodes.podCidrs(k8s, name);
     }
 
@@ -86,7 +86,7 @@ class NodeAllocationTest {
         assertNotEquals("10.10.0.0/24", v4.toString(), "the reserved range is never handed out");
         assertEquals(64, v6.prefixLength());
         assertTrue(Cidr.parse("fd00:10::/48").contains(v6));
-        await().atMost(WAIT).untilAsserted(() -> assertEquals(AllocationState.ALLOCATED, grpcNode(name).getState()));
+        await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> assertEquals(AllocationState.ALLOCATED, grpcNode(name).getState()));
         NodeAllocation na = grpcNode(name);
         assertEquals(cidrs, na.getCidrsList().stream().map(c -> c.getCidr()).toList());
         assertEquals(IpFamily.IPV6, na.getCidrs(1).getFamily());
@@ -99,7 +99,7 @@ class NodeAllocationTest {
 
         // Leave: the blocks are released and nobody owns the address any more.
         k8s.nodes().withName(name).delete();
-        await().atMost(WAIT).untilAsserted(() -> assertEquals(Status.Code.NOT_FOUND, code(assertThrows(Exception.class,
+        await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> assertEquals(Status.Code.NOT_FOUND, code(assertThrows(Exception.class,
                 () -> grpcNode(name)))));
         Throwable gone = assertThrows(Exception.class,
                 () -> ipam.lookupIp(LookupIpRequest.newBuilder().setIp(ip).build()).await().atMost(WAIT));
@@ -118,43 +118,51 @@ class NodeAllocationTest {
         String keeper = TestNodes.unique("keeper");
         String twin = "twin-" + keeper;
         String outside = "outside-" + keeper;
-        TestNodes.create(k8s, keeper, "10.10.250.0/24");
-        await().atMost(WAIT).untilAsserted(() -> assertEquals(AllocationState.ALLOCATED, grpcNode(keeper).getState()));
-        assertEquals(List.of("10.10.250.0/24"), TestNodes.podCidrs(k8s, keeper), "a CIDR already present is respected");
+        try {
+            TestNodes.create(k8s, keeper, "10.10.250.0/24");
+            await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> assertEquals(AllocationState.ALLOCATED, grpcNode(keeper).getState()));
+            assertEquals(List.of("10.10.250.0/24"), TestNodes.podCidrs(k8s, keeper), "a CIDR already present is respected");
 
-        TestNodes.create(k8s, twin, "10.10.250.0/24");
-        TestNodes.create(k8s, outside, "192.168.50.0/24");
-        await().atMost(WAIT).untilAsserted(() -> {
-            NodeAllocation t = grpcNode(twin);
-            assertEquals(AllocationState.CONFLICT, t.getState());
-            assertTrue(t.getMessage().contains("overlaps 10.10.250.0/24 of Node " + keeper), t.getMessage());
-            NodeAllocation o = grpcNode(outside);
-            assertEquals(AllocationState.CONFLICT, o.getState());
-            assertTrue(o.getMessage().contains("192.168.50.0/24 lies outside every cluster CIDR"), o.getMessage());
-            assertEquals("", o.getCidrs(0).getPool());
-        });
-        // The leader tells the Node: a Warning Event and PodCIDRAllocated=False/CIDRConflict.
-        await().atMost(WAIT).untilAsserted(() -> {
-            NodeCondition c = PodCidrController.condition(k8s.nodes().withName(twin).get());
-            assertEquals("False", c.getStatus());
-            assertEquals(PodCidrController.REASON_CONFLICT, c.getReason());
-            List<Event> events = k8s.v1().events().inNamespace("default").list().getItems().stream()
-                    .filter(e -> twin.equals(e.getInvolvedObject().getName())).toList();
-            assertEquals(1, events.size());
-            assertEquals("Warning", events.getFirst().getType());
-            assertEquals(PodCidrController.REASON_CONFLICT, events.getFirst().getReason());
-        });
-        assertEquals(keeper, ipam.lookupIp(LookupIpRequest.newBuilder().setIp("10.10.250.9").build())
-                .await().atMost(WAIT).getNodeName(), "the older Node keeps the block");
-        assertEquals(List.of("10.10.250.0/24"), TestNodes.podCidrs(k8s, twin), "the conflicting CIDR is never rewritten");
+            TestNodes.create(k8s, twin, "10.10.250.0/24");
+            TestNodes.create(k8s, outside, "192.168.50.0/24");
+            await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
+                NodeAllocation t = grpcNode(twin);
+                assertEquals(AllocationState.CONFLICT, t.getState());
+                assertTrue(t.getMessage().contains("overlaps 10.10.250.0/24 of Node " + keeper), t.getMessage());
+                NodeAllocation o = grpcNode(outside);
+                assertEquals(AllocationState.CONFLICT, o.getState());
+                assertTrue(o.getMessage().contains("192.168.50.0/24 lies outside every cluster CIDR"), o.getMessage());
+                assertEquals("", o.getCidrs(0).getPool());
+            });
+            // The leader tells the Node: a Warning Event and PodCIDRAllocated=False/CIDRConflict.
+            await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
+                NodeCondition c = PodCidrController.condition(k8s.nodes().withName(twin).get());
+                assertEquals("False", c.getStatus());
+                assertEquals(PodCidrController.REASON_CONFLICT, c.getReason());
+                List<Event> events = k8s.v1().events().inNamespace("default").list().getItems().stream()
+                        .filter(e -> twin.equals(e.getInvolvedObject().getName())).toList();
+                assertEquals(1, events.size());
+                assertEquals("Warning", events.getFirst().getType());
+                assertEquals(PodCidrController.REASON_CONFLICT, events.getFirst().getReason());
+            });
+            assertEquals(keeper, ipam.lookupIp(LookupIpRequest.newBuilder().setIp("10.10.250.9").build())
+                    .await().atMost(WAIT).getNodeName(), "the older Node keeps the block");
+            assertEquals(List.of("10.10.250.0/24"), TestNodes.podCidrs(k8s, twin), "the conflicting CIDR is never rewritten");
 
-        // The holder leaves: the twin's CIDR is free, so it becomes the twin's.
-        k8s.nodes().withName(keeper).delete();
-        await().atMost(WAIT).untilAsserted(() -> assertEquals(AllocationState.ALLOCATED, grpcNode(twin).getState()));
-        assertEquals(twin, ipam.lookupIp(LookupIpRequest.newBuilder().setIp("10.10.250.9").build())
-                .await().atMost(WAIT).getNodeName());
-        k8s.nodes().withName(twin).delete();
-        k8s.nodes().withName(outside).delete();
+            // The holder leaves: the twin's CIDR is free, so it becomes the twin's.
+            k8s.nodes().withName(keeper).delete();
+            await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
+                assertEquals(AllocationState.ALLOCATED, grpcNode(twin).getState());
+                NodeCondition c = PodCidrController.condition(k8s.nodes().withName(twin).get());
+                assertEquals("True", c.getStatus(), "the conflict is over and the Node is told so");
+            });
+            assertEquals(twin, ipam.lookupIp(LookupIpRequest.newBuilder().setIp("10.10.250.9").build())
+                    .await().atMost(WAIT).getNodeName());
+        } finally {
+            for (String n : List.of(keeper, twin, outside)) {
+                k8s.nodes().withName(n).delete();
+            }
+        }
     }
 
     @Test
@@ -180,7 +188,7 @@ class NodeAllocationTest {
         String name = TestNodes.unique("util");
         TestNodes.create(k8s, name);
         awaitCidrs(name);
-        await().atMost(WAIT).untilAsserted(() -> {
+        await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
             PoolUtilizationResponse r = ipam.getPoolUtilization(GetPoolUtilizationRequest.getDefaultInstance())
                     .await().atMost(WAIT);
             assertEquals(2, r.getPoolsCount());
@@ -192,6 +200,7 @@ class NodeAllocationTest {
             assertEquals(1, v4.getReservedBlocks());
             long v4Nodes = ipam.listAllocations(ListAllocationsRequest.newBuilder().setFamily(IpFamily.IPV4).build())
                     .await().atMost(WAIT).getAllocationsList().stream()
+                    .filter(a -> a.getState() == AllocationState.ALLOCATED)
                     .filter(a -> a.getCidrsList().stream().anyMatch(c -> c.getPool().equals("10.10.0.0/16"))).count();
             assertEquals(v4Nodes, v4.getAllocatedBlocks());
             assertEquals(256 - 1 - v4Nodes, v4.getFreeBlocks());
@@ -245,11 +254,11 @@ class NodeAllocationTest {
         String existing = TestNodes.unique("w-existing");
         TestNodes.create(k8s, existing);
         awaitCidrs(existing);
-        await().atMost(WAIT).until(() -> allocator.get(existing).map(n -> n.state() == AllocationState.ALLOCATED).orElse(false));
+        await().atMost(WAIT).ignoreExceptions().until(() -> allocator.get(existing).map(n -> n.state() == AllocationState.ALLOCATED).orElse(false));
         int watchersBefore = allocator.watchers();
         try (Watcher w = new Watcher(WatchAllocationsRequest.getDefaultInstance())) {
             List<AllocationEvent> events = w.events;
-            await().atMost(WAIT).until(() -> events.stream().anyMatch(e -> e.getType() == AllocationEvent.Type.SYNCED));
+            await().atMost(WAIT).ignoreExceptions().until(() -> events.stream().anyMatch(e -> e.getType() == AllocationEvent.Type.SYNCED));
             int synced = events.stream().map(AllocationEvent::getType).toList().indexOf(AllocationEvent.Type.SYNCED);
             assertTrue(events.subList(0, synced).stream().allMatch(e -> e.getType() == AllocationEvent.Type.SNAPSHOT));
             assertTrue(events.subList(0, synced).stream().anyMatch(e -> e.getAllocation().getNodeName().equals(existing)
@@ -259,7 +268,7 @@ class NodeAllocationTest {
             TestNodes.create(k8s, joiner);
             awaitCidrs(joiner);
             k8s.nodes().withName(joiner).delete();
-            await().atMost(WAIT).untilAsserted(() -> {
+            await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
                 List<AllocationEvent> mine = events.stream().filter(e -> e.getAllocation().getNodeName().equals(joiner)).toList();
                 assertEquals(List.of(AllocationEvent.Type.ADDED, AllocationEvent.Type.MODIFIED, AllocationEvent.Type.DELETED),
                         mine.stream().map(AllocationEvent::getType).toList());
@@ -272,13 +281,13 @@ class NodeAllocationTest {
         }
         // A watch filtered on one Node sees only that Node.
         try (Watcher w = new Watcher(WatchAllocationsRequest.newBuilder().setNodeName(existing).build())) {
-            await().atMost(WAIT).until(() -> w.events.size() == 2);
+            await().atMost(WAIT).ignoreExceptions().until(() -> w.events.size() == 2);
             assertEquals(AllocationEvent.Type.SNAPSHOT, w.events.get(0).getType());
             assertEquals(existing, w.events.get(0).getAllocation().getNodeName());
             assertEquals(AllocationEvent.Type.SYNCED, w.events.get(1).getType());
         }
         // A client that goes away ends its watch on the server too.
-        await().atMost(WAIT).until(() -> allocator.watchers() == watchersBefore);
+        await().atMost(WAIT).ignoreExceptions().until(() -> allocator.watchers() == watchersBefore);
     }
 
     /** The premise of the controller's writes: the test server refuses an update from a stale resourceVersion. */
@@ -302,9 +311,9 @@ class NodeAllocationTest {
         for (int i = 0; i < 5; i++) {
             TestNodes.create(k8s, TestNodes.unique("rebuild"));
         }
-        await().atMost(WAIT).until(() -> k8s.nodes().list().getItems().stream()
+        await().atMost(WAIT).ignoreExceptions().until(() -> k8s.nodes().list().getItems().stream()
                 .allMatch(n -> allocator.get(n.getMetadata().getName()).map(a -> a.state() != AllocationState.PENDING).orElse(false)));
-        await().atMost(WAIT).untilAsserted(() -> {
+        await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
             List<Node> nodes = k8s.nodes().list().getItems();
             NodeCidrAllocator fresh = new NodeCidrAllocator(allocator.settings());
             fresh.rebuild(nodes.stream().map(PodCidrController::view).toList());

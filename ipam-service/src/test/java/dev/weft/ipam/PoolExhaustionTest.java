@@ -60,7 +60,7 @@ class PoolExhaustionTest {
         for (int i = 0; i < 3; i++) {
             String name = TestNodes.unique("small" + i);
             TestNodes.create(k8s, name);
-            await().atMost(WAIT).until(() -> TestNodes.podCidrs(k8s, name).size() == 1);
+            await().atMost(WAIT).ignoreExceptions().until(() -> TestNodes.podCidrs(k8s, name).size() == 1);
             served.add(name);
         }
         assertEquals(List.of("10.77.0.4/30", "10.77.0.8/30", "10.77.0.12/30"),
@@ -68,7 +68,7 @@ class PoolExhaustionTest {
 
         String waiting = TestNodes.unique("small-waiting");
         TestNodes.create(k8s, waiting);
-        await().atMost(WAIT).untilAsserted(() -> {
+        await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
             NodeAllocation a = grpcNode(waiting);
             assertEquals(AllocationState.POOL_EXHAUSTED, a.getState());
             assertTrue(a.getMessage().contains("no free /30 block left in IPv4 pool 10.77.0.0/28"), a.getMessage());
@@ -96,8 +96,8 @@ class PoolExhaustionTest {
 
         // A Node leaves: its block goes to the waiting Node, whose condition turns True.
         k8s.nodes().withName(served.get(1)).delete();
-        await().atMost(WAIT).until(() -> TestNodes.podCidrs(k8s, waiting).equals(List.of("10.77.0.8/30")));
-        await().atMost(WAIT).untilAsserted(() -> {
+        await().atMost(WAIT).ignoreExceptions().until(() -> TestNodes.podCidrs(k8s, waiting).equals(List.of("10.77.0.8/30")));
+        await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> {
             assertEquals(AllocationState.ALLOCATED, grpcNode(waiting).getState());
             NodeCondition c = PodCidrController.condition(k8s.nodes().withName(waiting).get());
             assertEquals("True", c.getStatus());
