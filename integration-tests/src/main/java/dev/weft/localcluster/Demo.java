@@ -144,7 +144,7 @@ final class Demo {
 
     private void step(String... args) {
         out.println("$ ./localcluster " + String.join(" ", args));
-        int rc = LocalCluster.run(args, out, out);
+        int rc = LocalCluster.run(args, out, out, layout);
         if (rc != 0 && !args[0].equals("antctl")) {
             throw new IllegalStateException("demo step failed: " + String.join(" ", args));
         }

@@ -34,13 +34,18 @@ public final class LocalCluster {
     }
 
     static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, null);
+    }
+
+    /** With an explicit layout (tests run several clusters' verbs in one JVM), or null for the environment's. */
+    static int run(String[] args, PrintStream out, PrintStream err, Layout explicitLayout) {
         if (args.length == 0 || List.of("-h", "--help", "help").contains(args[0])) {
             out.print(USAGE);
             return args.length == 0 ? 2 : 0;
         }
         List<String> rest = new ArrayList<>(Arrays.asList(args).subList(1, args.length));
         try {
-            Verbs verbs = new Verbs(Layout.fromEnvironment(), out);
+            Verbs verbs = new Verbs(explicitLayout != null ? explicitLayout : Layout.fromEnvironment(), out);
             return switch (args[0]) {
                 case "up" -> verbs.up(rest);
                 case "down" -> verbs.down(rest);

@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Drives the real {@code ./localcluster} launcher (as users and other tools do) against one private state directory.
+ * Drives ./localcluster against one private state directory: its verbs in this JVM, or the real launcher process.
  * Under CI=true a machine without root or Open vSwitch FAILS the tests instead of skipping them.
  */
 final class Cli {
@@ -44,7 +44,20 @@ final class Cli {
         return run(600, args);
     }
 
+    /**
+     * Runs the verb in this JVM (same code as the launcher, without a JVM start per call: the suite makes hundreds of
+     * calls on 2 cores); {@link #launch} runs the real ./localcluster process.
+     */
     Run run(int timeoutSeconds, String... args) {
+        var bytes = new java.io.ByteArrayOutputStream();
+        var out = new java.io.PrintStream(bytes, true, StandardCharsets.UTF_8);
+        int rc = LocalCluster.run(args, out, out, new Layout(home, repo));
+        String text = bytes.toString(StandardCharsets.UTF_8);
+        System.out.println("$ ./localcluster " + String.join(" ", args) + "\n" + text);
+        return new Run(rc, text);
+    }
+
+    Run launch(int timeoutSeconds, String... args) {
         List<String> command = new ArrayList<>();
         command.add(repo.resolve("localcluster").toString());
         command.addAll(List.of(args));

@@ -26,7 +26,9 @@ class TopologyIT {
     void upCreatesNodesWithTheirOwnOvsAndDownRemovesEverything() throws Exception {
         Cli cli = new Cli("topology");
         try {
-            String up = cli.ok("up", "--nodes", "2");
+            Cli.Run launched = cli.launch(600, "up", "--nodes", "2");
+            assertEquals(0, launched.exitCode(), launched.output() + cli.logs());
+            String up = launched.output();
             assertTrue(up.contains("Kubernetes API: http://127.0.0.1:"), up);
             JsonNode cluster = Layout.JSON.readTree(cli.home.resolve("cluster.json").toFile());
             String id = cluster.get("id").asText();
@@ -52,7 +54,7 @@ class TopologyIT {
             assertTrue(procs.size() >= 2 * 3 + 4, "processes recorded: " + procs);
             assertTrue(procs.stream().allMatch(Procs.Recorded::alive));
 
-            cli.ok("down");
+            assertEquals(0, cli.launch(120, "down").exitCode());
             assertNothingLeft(id, procs);
             assertTrue(cli.ok("down").contains("0 processes stopped, 0 network namespaces removed"));
         } finally {
