@@ -51,13 +51,16 @@ public class RealizationTracker {
         if (span.error() != null) {
             b.setError(span.error());
         }
+        // Realized means realized at the generation the user last wrote: while that one is invalid (the previous one
+        // stays in force) no node counts as realized.
+        long current = span.observedGeneration();
         int realized = 0;
         for (String node : new TreeSet<>(span.nodes())) {
             Map<String, PolicyRealization> reports = reportsByNode.get(node);
             PolicyRealization r = reports == null ? null : reports.get(span.uid());
-            if (r != null && r.getGeneration() == span.generation() && r.getRealized()) {
+            if (r != null && r.getGeneration() == current && r.getRealized()) {
                 realized++;
-            } else if (r != null && r.getGeneration() == span.generation() && !r.getMessage().isEmpty()) {
+            } else if (r != null && r.getGeneration() == current && !r.getMessage().isEmpty()) {
                 b.addFailedNodes(node);
             } else {
                 b.addPendingNodes(node);

@@ -100,7 +100,7 @@ public class StatusPublisher {
         for (PolicyEngine.PolicySpan span : engine.policySpans()) {
             present.add(span.uid());
             PolicyStatus s = tracker.status(span);
-            String value = s.getRealizedNodes() + "/" + s.getDesiredNodes() + "|" + span.generation() + "|"
+            String value = s.getRealizedNodes() + "/" + s.getDesiredNodes() + "|" + span.observedGeneration() + "|"
                     + (span.error() == null ? "" : span.error());
             if (value.equals(written.get(span.uid())) || !running) {
                 continue;
@@ -108,7 +108,7 @@ public class StatusPublisher {
             String errorJson = span.error() == null ? "null" : json(span.error());
             String patch = "{\"metadata\":{\"annotations\":{"
                     + json(REALIZATION) + ":" + json(s.getRealizedNodes() + "/" + s.getDesiredNodes()) + ","
-                    + json(REALIZATION_GENERATION) + ":" + json(Long.toString(span.generation())) + ","
+                    + json(REALIZATION_GENERATION) + ":" + json(Long.toString(span.observedGeneration())) + ","
                     + json(REALIZATION_ERROR) + ":" + errorJson + "}}}";
             try {
                 client.network().v1().networkPolicies().inNamespace(span.namespace()).withName(span.name())
