@@ -33,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @WithKubernetesTestServer(crud = true)
 @TestProfile(PoolExhaustionTest.SmallPool.class)
 class PoolExhaustionTest {
-    private static final Duration WAIT = Duration.ofSeconds(15);
+    private static final Duration WAIT = Duration.ofSeconds(30);
 
     public static class SmallPool implements QuarkusTestProfile {
         @Override
