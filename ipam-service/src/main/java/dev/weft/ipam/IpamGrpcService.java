@@ -17,6 +17,7 @@ import io.grpc.Status;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.BackPressureFailure;
 import io.smallrye.mutiny.subscription.BackPressureStrategy;
 
 import java.util.List;
@@ -27,6 +28,9 @@ import java.util.List;
  */
 @GrpcService
 public class IpamGrpcService implements Ipam {
+
+    /** Events a watch may have waiting for its client (at least twice the snapshot). */
+    static final int MIN_WATCH_BUFFER = 65_536;
 
     private final NodeCidrAllocator allocator;
 
@@ -112,7 +116,8 @@ public class IpamGrpcService implements Ipam {
     @Override
     public Multi<AllocationEvent> watchAllocations(WatchAllocationsRequest request) {
         String only = request.getNodeName().strip();
-        return Multi.createFrom().emitter(emitter -> {
+        int bufferSize = Math.max(MIN_WATCH_BUFFER, 2 * allocator.size() + 1024);
+        return Multi.createFrom().<AllocationEvent>emitter(emitter -> {
             // Snapshot, SYNCED and registration happen under the allocator's lock: no change is lost or repeated.
             NodeCidrAllocator.Watch watch = allocator.watch(snapshot -> {
                 long revision = allocator.revision();
@@ -133,7 +138,12 @@ public class IpamGrpcService implements Ipam {
                 }
             });
             emitter.onTermination(watch::close);
-        }, BackPressureStrategy.BUFFER);
+        }, BackPressureStrategy.ERROR)
+                // A watcher that cannot keep up is cut off instead of buffering without bound; it watches again and
+                // gets a fresh snapshot (as a Kubernetes client re-lists after "410 Gone").
+                .onOverflow().buffer(bufferSize)
+                .onFailure(BackPressureFailure.class).transform(e -> Status.RESOURCE_EXHAUSTED.withDescription(
+                        "watcher too slow: more than " + bufferSize + " events waiting; watch again").asRuntimeException());
     }
 
     /** Proto form of one Node's allocation, optionally only the CIDRs of one family. */

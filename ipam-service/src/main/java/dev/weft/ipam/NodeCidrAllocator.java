@@ -72,7 +72,7 @@ public final class NodeCidrAllocator {
         }
     }
 
-    /** The allocator's state at one revision, and the handle that stops the watch. */
+    /** Stops a watch. */
     public interface Watch extends AutoCloseable {
         @Override
         void close();
