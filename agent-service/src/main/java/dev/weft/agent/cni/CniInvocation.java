@@ -23,6 +23,7 @@ public record CniInvocation(String containerId, String netns, String ifName, Str
     public static final Set<String> SUPPORTED_VERSIONS = Set.of("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.\\-]{1,15}");
+    private static final Pattern NETNS = Pattern.compile("/[A-Za-z0-9_.:/@+=\\-]*");
     private static final Pattern CONTAINER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.\\-]*");
 
     /**
@@ -63,6 +64,10 @@ public record CniInvocation(String containerId, String netns, String ifName, Str
         }
         if (needsNetns && r.getNetns().isEmpty()) {
             throw new CniFailure(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, "CNI_NETNS is missing");
+        }
+        if (!r.getNetns().isEmpty() && !NETNS.matcher(r.getNetns()).matches()) {
+            // It ends up in ip/nsenter invocations: an absolute path without blanks or control characters only.
+            throw new CniFailure(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, "CNI_NETNS is not an absolute path: '" + r.getNetns() + "'");
         }
         Map<String, String> args = parseArgs(r.getArgs());
         String ns = args.getOrDefault("K8S_POD_NAMESPACE", "");

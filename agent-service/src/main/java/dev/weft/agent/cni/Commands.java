@@ -43,8 +43,28 @@ final class Commands {
         return run(cmd);
     }
 
+    /** {@code ip -batch -} in the node namespace: several link operations for the price of one process. */
+    String ipNodeBatch(String commands) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ip"));
+        nodeNetns.ifPresent(ns -> cmd.addAll(List.of("-n", ns)));
+        cmd.addAll(List.of("-batch", "-"));
+        return run(cmd, commands);
+    }
+
+    /** A shell script inside the pod's network namespace (one nsenter; the script's own commands only). */
+    String inPodScript(String netnsPath, String script) throws IOException {
+        return run(List.of("nsenter", "--net=" + netnsPath, "sh", "-e", "-s"), script);
+    }
+
     static String run(List<String> cmd) throws IOException {
+        return run(cmd, null);
+    }
+
+    static String run(List<String> cmd, String stdin) throws IOException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        if (stdin != null) {
+            p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
+        }
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         try {

@@ -163,19 +163,24 @@ public class PodNetworkService {
             String mtu = Integer.toString(config.podMtu());
             // A leftover host end of this attachment (crash between steps) would make the create fail: remove it.
             deleteLinkIfPresent(host);
-            commands().ipNode("link", "add", host, "mtu", mtu, "type", "veth", "peer", "name", inv.ifName(),
-                    "mtu", mtu, "netns", inv.netns());
+            // The peer is created directly in the pod's namespace under its final name (no rename, no move).
+            // If "link add" fails, ip -batch stops there; the undo below tolerates a host end that never existed.
             undo.push(() -> deleteLinkIfPresent(host));
+            commands().ipNodeBatch("link add " + host + " mtu " + mtu + " type veth peer name " + inv.ifName()
+                    + " mtu " + mtu + " netns " + inv.netns() + "\n"
+                    + "link set " + host + " up\n");
             String gateway = n.gatewayIps().get(0);
-            commands().inPod(inv.netns(), "sh", "-c", String.join(" && ",
-                    "ip link set " + inv.ifName() + " address " + mac,
-                    "ip addr add " + lease.ip() + "/" + cidr.prefix() + " dev " + inv.ifName(),
-                    "ip link set " + inv.ifName() + " up",
-                    "ip link set lo up",
-                    "ip route replace default via " + gateway + " dev " + inv.ifName(),
+            // Values are validated (ifname pattern, addresses we generated), so they are safe in a script.
+            commands().inPodScript(inv.netns(), String.join("\n",
+                    "ip -batch - <<EOF",
+                    "link set " + inv.ifName() + " address " + mac,
+                    "addr add " + lease.ip() + "/" + cidr.prefix() + " dev " + inv.ifName(),
+                    "link set " + inv.ifName() + " up",
+                    "link set lo up",
+                    "route replace default via " + gateway + " dev " + inv.ifName(),
+                    "EOF",
                     // The userspace datapath does not fill in checksums: the pod must compute them itself.
-                    "ethtool -K " + inv.ifName() + " tx off >/dev/null"));
-            commands().ipNode("link", "set", host, "up");
+                    "ethtool -K " + inv.ifName() + " tx off >/dev/null", ""));
 
             Map<String, String> ids = new LinkedHashMap<>();
             ids.put(OWNER, OWNER_CNI);
