@@ -4,6 +4,10 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import dev.weft.proto.ipam.v1.Ipam;
+import dev.weft.proto.ipam.v1.ListAllocationsRequest;
+import dev.weft.proto.ipam.v1.ListAllocationsResponse;
+import io.quarkus.grpc.GrpcClient;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -45,6 +49,9 @@ class LeaderElectionTest {
 
     @Inject
     IpamSettings settings;
+
+    @GrpcClient("ipam")
+    Ipam ipam;
 
     private final List<AutoCloseable> toClose = new ArrayList<>();
 
@@ -102,6 +109,15 @@ class LeaderElectionTest {
         PodCidrController r3 = replica(TestNodes.unique("replica-3"));
         await().atMost(WAIT).untilAsserted(() -> assertEquals(follower.allocator().list(), r3.allocator().list()));
         assertFalse(r3.isLeader());
+
+        // The application, a replica that never leads, answers over gRPC from its informer view all the same.
+        await().atMost(WAIT).untilAsserted(() -> {
+            ListAllocationsResponse r = ipam.listAllocations(ListAllocationsRequest.getDefaultInstance())
+                    .await().atMost(WAIT);
+            assertEquals(follower.allocator().list().stream().map(n -> n.nodeName() + "=" + n.cidrs()).toList(),
+                    r.getAllocationsList().stream().map(a -> a.getNodeName() + "=" + a.getCidrsList().stream()
+                            .map(c -> Cidr.parse(c.getCidr())).toList()).toList());
+        });
     }
 
     @Test
