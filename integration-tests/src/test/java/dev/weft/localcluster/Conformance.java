@@ -29,6 +29,12 @@ final class Conformance {
     record Case(String name, String yaml, List<String> policyNamespaces, List<String> policyNames, List<Probe> probes, Model model) {
     }
 
+    /**
+     * Cases that currently fail because of a defect outside the local cluster, with the reason; reported by the suite,
+     * failing it only with -Dweft.conformance.strict=true. Remove an entry as soon as its case passes.
+     */
+    static final Map<String, String> KNOWN_ISSUES = Map.of();
+
     private Conformance() {
     }
 
