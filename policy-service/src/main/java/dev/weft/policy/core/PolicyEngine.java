@@ -55,8 +55,6 @@ public final class PolicyEngine {
     private final HashMap<GroupKey, Group> groups = new HashMap<>();
     private final LinkedHashSet<Group> clusterGroups = new LinkedHashSet<>();
     private final HashMap<String, PolicyState> policies = new HashMap<>();
-    /** Last seen spec of each policy, to ignore updates that only touch metadata (e.g. our own status annotation). */
-    private final HashMap<String, NetworkPolicySpec> policySpecs = new HashMap<>();
     private final HashMap<String, String> nodeNames = new HashMap<>();
     private final HashMap<List<PodState.PortName>, List<PodState.PortName>> portLists = new HashMap<>();
     private final PolicyTranslator translator = new PolicyTranslator();
@@ -64,6 +62,8 @@ public final class PolicyEngine {
     private final Consumer<PolicyError> errorListener;
     private long version;
     private Txn txn;
+    /** Policies whose span, generation or error changed since the status publisher last looked. */
+    private ArrayList<PolicyState> statusDirty = new ArrayList<>();
 
     public PolicyEngine() {
         this(e -> { });
@@ -135,10 +135,10 @@ public final class PolicyEngine {
         String uid = policyUid(np);
         PolicyState p = policies.get(uid);
         NetworkPolicySpec spec = np.getSpec();
-        if (p != null && Objects.equals(policySpecs.get(uid), spec)) {
+        // Updates that only touch metadata (e.g. our own status annotations) change nothing.
+        if (p != null && Objects.equals(p.lastSpec, spec)) {
             return;
         }
-        policySpecs.put(uid, spec);
         Long g = np.getMetadata().getGeneration();
         long generation = g != null ? g : (p == null ? 1 : p.observedGeneration + 1);
         if (p == null) {
@@ -146,6 +146,8 @@ public final class PolicyEngine {
             policies.put(uid, p);
         }
         p.observedGeneration = generation;
+        p.lastSpec = spec;
+        markStatusDirty(p);
         CompiledPolicy compiled;
         try {
             compiled = translator.compile(np, generation);
@@ -188,11 +190,11 @@ public final class PolicyEngine {
     public synchronized void onPolicyDeleted(NetworkPolicy np) {
         String uid = policyUid(np);
         PolicyState p = policies.remove(uid);
-        policySpecs.remove(uid);
         if (p == null) {
             return;
         }
         begin();
+        markStatusDirty(p);
         List<Group> releasable = new ArrayList<>();
         if (p.active()) {
             detach(p, releasable);
@@ -415,6 +417,9 @@ public final class PolicyEngine {
 
     private void groupGainedNode(Group g, String node) {
         version++;
+        for (PolicyState p : g.appliedToOf) {
+            markStatusDirty(p);
+        }
         for (Group a : g.addressTargets.keySet()) {
             addressSpanAdd(a, node);
         }
@@ -426,6 +431,9 @@ public final class PolicyEngine {
 
     private void groupLostNode(Group g, String node) {
         version++;
+        for (PolicyState p : g.appliedToOf) {
+            markStatusDirty(p);
+        }
         for (Group a : g.addressTargets.keySet()) {
             addressSpanRemove(a, node);
         }
@@ -455,12 +463,20 @@ public final class PolicyEngine {
         CompiledPolicy c = p.compiled;
         Group applied = acquireGroup(c.appliedTo());
         List<GroupKey> keys = c.addressGroupKeys();
-        List<Group> address = new ArrayList<>(keys.size());
-        for (GroupKey k : keys) {
-            address.add(acquireGroup(k));
+        List<Group> address;
+        if (keys.isEmpty()) {
+            address = List.of();
+        } else if (keys.size() == 1) {
+            address = List.of(acquireGroup(keys.getFirst()));
+        } else {
+            Group[] gs = new Group[keys.size()];
+            for (int i = 0; i < gs.length; i++) {
+                gs[i] = acquireGroup(keys.get(i));
+            }
+            address = List.of(gs);
         }
         p.appliedTo = applied;
-        p.addressGroups = List.copyOf(address);
+        p.addressGroups = address;
         if (applied.appliedToOf.isEmpty()) {
             touch(applied);
         }
@@ -496,6 +512,30 @@ public final class PolicyEngine {
         }
         releasable.add(applied);
         version++;
+    }
+
+    private void markStatusDirty(PolicyState p) {
+        if (!p.statusDirty) {
+            p.statusDirty = true;
+            statusDirty.add(p);
+        }
+    }
+
+    /** UIDs of the policies whose status inputs changed since the last call (deleted ones included). */
+    public synchronized List<String> drainStatusDirty() {
+        List<String> out = new ArrayList<>(statusDirty.size());
+        for (PolicyState p : statusDirty) {
+            p.statusDirty = false;
+            out.add(p.uid);
+        }
+        statusDirty = new ArrayList<>();
+        return out;
+    }
+
+    /** The status facts of one policy, null if it does not exist (any more). */
+    public synchronized PolicySpan policySpan(String uid) {
+        PolicyState p = policies.get(uid);
+        return p == null ? null : span(p);
     }
 
     private void touch(Group g) {

@@ -18,6 +18,9 @@ public final class PolicyState {
     /** Why the current generation is not computed; null when it is. */
     String error;
     boolean live = true;
+    boolean statusDirty;
+    /** The spec last seen (valid or not): an update with an equal spec is ignored. */
+    io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicySpec lastSpec;
     dev.weft.proto.controlplane.v1.NetworkPolicy proto;
 
     PolicyState(String uid, String namespace, String name) {

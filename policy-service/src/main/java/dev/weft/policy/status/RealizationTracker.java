@@ -24,6 +24,8 @@ public class RealizationTracker {
 
     private final Map<String, Map<String, PolicyRealization>> reportsByNode = new ConcurrentHashMap<>();
     private final AtomicLong version = new AtomicLong();
+    /** Policies whose reports changed on some node, for the status publisher. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<String> changed = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     /** Replaces the node's report: policies absent from it are not realized there. */
     public void report(NodeRealizationReport report) {
@@ -34,8 +36,32 @@ public class RealizationTracker {
         for (PolicyRealization r : report.getPoliciesList()) {
             byPolicy.put(r.getPolicyName(), r);
         }
-        reportsByNode.put(report.getNodeName(), Map.copyOf(byPolicy));
+        Map<String, PolicyRealization> previous = reportsByNode.put(report.getNodeName(), Map.copyOf(byPolicy));
         version.incrementAndGet();
+        if (previous == null) {
+            changed.addAll(byPolicy.keySet());
+            return;
+        }
+        for (var e : byPolicy.entrySet()) {
+            if (!e.getValue().equals(previous.get(e.getKey()))) {
+                changed.add(e.getKey());
+            }
+        }
+        for (String name : previous.keySet()) {
+            if (!byPolicy.containsKey(name)) {
+                changed.add(name);
+            }
+        }
+    }
+
+    /** Policy names whose reported realization changed since the last call. */
+    public java.util.Set<String> drainChanged() {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        String s;
+        while ((s = changed.poll()) != null) {
+            out.add(s);
+        }
+        return out;
     }
 
     public long version() {

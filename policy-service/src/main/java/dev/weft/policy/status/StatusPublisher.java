@@ -70,39 +70,46 @@ public class StatusPublisher {
     }
 
     private void loop(PolicyEngine engine) {
-        long seenEngine = -1;
-        long seenReports = -1;
+        Set<String> pending = new HashSet<>();
         while (running) {
             try {
                 PolicyEngine.PolicyError e;
                 while ((e = errors.poll()) != null) {
                     emitEvent(e);
                 }
-                long ev = engine.version();
-                long rv = tracker.version();
-                if (config.statusAnnotations() && (ev != seenEngine || rv != seenReports)) {
-                    seenEngine = ev;
-                    seenReports = rv;
-                    writeAnnotations(engine);
+                // Only policies whose span, generation, error or reports changed: never a scan of all policies.
+                pending.addAll(engine.drainStatusDirty());
+                pending.addAll(tracker.drainChanged());
+                if (config.statusAnnotations()) {
+                    writeAnnotations(engine, pending);
+                } else {
+                    pending.clear();
                 }
                 Thread.sleep(config.statusInterval().toMillis());
             } catch (InterruptedException ie) {
                 return;
             } catch (RuntimeException re) {
                 LOG.warnf(re, "Publishing policy status failed; retrying");
-                seenEngine = -1;
             }
         }
     }
 
-    private void writeAnnotations(PolicyEngine engine) {
-        Set<String> present = new HashSet<>();
-        for (PolicyEngine.PolicySpan span : engine.policySpans()) {
-            present.add(span.uid());
+    /** Writes the changed annotations; what could not be written stays in {@code pending} for the next round. */
+    private void writeAnnotations(PolicyEngine engine, Set<String> pending) {
+        var it = pending.iterator();
+        while (it.hasNext() && running) {
+            String uid = it.next();
+            PolicyEngine.PolicySpan span = engine.policySpan(uid);
+            if (span == null) {
+                written.remove(uid);
+                it.remove();
+                continue;
+            }
             PolicyStatus s = tracker.status(span);
             String value = s.getRealizedNodes() + "/" + s.getDesiredNodes() + "|" + span.observedGeneration() + "|"
                     + (span.error() == null ? "" : span.error());
-            if (value.equals(written.get(span.uid())) || !running) {
+            if (value.equals(written.get(uid))) {
+                it.remove();
                 continue;
             }
             String errorJson = span.error() == null ? "null" : json(span.error());
@@ -113,16 +120,18 @@ public class StatusPublisher {
             try {
                 client.network().v1().networkPolicies().inNamespace(span.namespace()).withName(span.name())
                         .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
-                written.put(span.uid(), value);
+                written.put(uid, value);
+                it.remove();
             } catch (KubernetesClientException e) {
                 if (e.getCode() == 404) {
-                    written.put(span.uid(), value);
+                    it.remove();
                 } else {
-                    LOG.warnf("Could not annotate NetworkPolicy %s/%s: %s", span.namespace(), span.name(), e.getMessage());
+                    LOG.warnf("Could not annotate NetworkPolicy %s/%s (will retry): %s", span.namespace(), span.name(),
+                            e.getMessage());
+                    return;
                 }
             }
         }
-        written.keySet().retainAll(present);
     }
 
     private void emitEvent(PolicyEngine.PolicyError e) {
