@@ -162,8 +162,8 @@ final class Verbs {
                         pending.add(key + " not known to policy-service yet");
                     } else if (!s.getError().isEmpty()) {
                         throw new IllegalStateException("networkpolicy " + key + " is invalid: " + s.getError());
-                    } else if (s.getSource().getGeneration() < generation || s.getRealizedNodes() < s.getDesiredNodes()
-                            || s.getPendingNodesCount() > 0 || s.getFailedNodesCount() > 0) {
+                    } else if (s.getSource().getGeneration() < generation || s.getFailedNodesCount() > 0
+                            || (s.getPendingNodesCount() > 0 && !realizedOnAgents(cluster, np, generation, s.getPendingNodesList()))) {
                         pending.add(key + " realized on " + s.getRealizedNodes() + "/" + s.getDesiredNodes() + " nodes (generation "
                                 + s.getSource().getGeneration() + "/" + generation + (s.getFailedNodesCount() > 0 ? ", failed on " + s.getFailedNodesList() : "") + ")");
                     }
@@ -178,6 +178,33 @@ final class Verbs {
                 Procs.sleep(200);
             }
         }
+    }
+
+    /**
+     * policy-service learns realization from the agents' asynchronous reports; a node still "pending" there is asked
+     * directly: its agent's AgentQuery says whether it realized this generation (the agent is the authority).
+     */
+    private static boolean realizedOnAgents(ClusterState cluster, NetworkPolicy np, long generation, List<String> nodes) {
+        for (String nodeName : nodes) {
+            NodeState node;
+            try {
+                node = cluster.node(nodeName);
+            } catch (UserError e) {
+                return false;
+            }
+            try (Grpc grpc = new Grpc(node.agentPort())) {
+                boolean realized = AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(5, TimeUnit.SECONDS)
+                        .listNetworkPolicies(ListNetworkPoliciesRequest.newBuilder().setNamespace(np.getMetadata().getNamespace()).build())
+                        .getItemsList().stream()
+                        .anyMatch(p -> p.getName().equals(np.getMetadata().getName()) && p.getGeneration() >= generation && p.getRealized());
+                if (!realized) {
+                    return false;
+                }
+            } catch (StatusRuntimeException e) {
+                return false;
+            }
+        }
+        return true;
     }
 
     int delete(List<String> rest) {
