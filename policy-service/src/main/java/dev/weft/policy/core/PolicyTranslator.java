@@ -31,6 +31,35 @@ public final class PolicyTranslator {
     private static final Pattern PORT_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?");
 
     private final Map<Object, WeakReference<Object>> interned = new WeakHashMap<>();
+    /**
+     * matchLabels-only selectors by their map, so that the 75,000th policy saying {@code app-1: scale-1} costs one map
+     * lookup instead of a normalisation. Bounded: cleared when it grows past {@link #SELECTOR_CACHE_SIZE}.
+     */
+    private final java.util.HashMap<Map<String, String>, Selector> byMatchLabels = new java.util.HashMap<>();
+    private static final int SELECTOR_CACHE_SIZE = 10_000;
+
+    Selector selector(io.fabric8.kubernetes.api.model.LabelSelector ls) {
+        if (ls == null) {
+            return Selector.ALL;
+        }
+        if (ls.getMatchExpressions() == null || ls.getMatchExpressions().isEmpty()) {
+            Map<String, String> ml = ls.getMatchLabels();
+            if (ml == null || ml.isEmpty()) {
+                return Selector.ALL;
+            }
+            Selector cached = byMatchLabels.get(ml);
+            if (cached != null) {
+                return cached;
+            }
+            Selector s = intern(Selector.of(ls));
+            if (byMatchLabels.size() >= SELECTOR_CACHE_SIZE) {
+                byMatchLabels.clear();
+            }
+            byMatchLabels.put(Map.copyOf(ml), s);
+            return s;
+        }
+        return intern(Selector.of(ls));
+    }
 
     @SuppressWarnings("unchecked")
     <T> T intern(T value) {
@@ -50,7 +79,7 @@ public final class PolicyTranslator {
             throw new InvalidPolicyException("spec is missing");
         }
         // Selectors are interned (shared across namespaces); keys are not: the engine's group map shares groups.
-        GroupKey appliedTo = GroupKey.inNamespace(ns, intern(Selector.of(spec.getPodSelector())));
+        GroupKey appliedTo = GroupKey.inNamespace(ns, selector(spec.getPodSelector()));
 
         boolean hasEgressRules = spec.getEgress() != null && !spec.getEgress().isEmpty();
         boolean ingress;
@@ -109,10 +138,10 @@ public final class PolicyTranslator {
                 } else if (!hasSelector) {
                     throw new InvalidPolicyException(at + ": needs podSelector, namespaceSelector or ipBlock");
                 } else {
-                    Selector pods = intern(peer.getPodSelector() == null ? Selector.ALL : Selector.of(peer.getPodSelector()));
+                    Selector pods = selector(peer.getPodSelector());
                     GroupKey key = peer.getNamespaceSelector() == null
                             ? GroupKey.inNamespace(ns, pods)
-                            : GroupKey.acrossNamespaces(intern(Selector.of(peer.getNamespaceSelector())), pods);
+                            : GroupKey.acrossNamespaces(selector(peer.getNamespaceSelector()), pods);
                     if (!groups.contains(key)) {
                         groups.add(key);
                     }
