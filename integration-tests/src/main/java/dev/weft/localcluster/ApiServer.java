@@ -112,6 +112,11 @@ public final class ApiServer implements AutoCloseable {
         public MockResponse dispatch(RecordedRequest request) {
             String path = request.getPath();
             String bare = path.contains("?") ? path.substring(0, path.indexOf('?')) : path;
+            if (bare.startsWith("/openapi/")) {
+                // No OpenAPI documents: kubectl then validates without a schema (or use --validate=false).
+                return new MockResponse().setResponseCode(404).setHeader("Content-Type", "application/json")
+                        .setBody("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}");
+            }
             if ("GET".equalsIgnoreCase(request.getMethod())) {
                 String doc = discovery.get(bare.endsWith("/") && bare.length() > 1 ? bare.substring(0, bare.length() - 1) : bare);
                 if (doc != null) {
