@@ -203,8 +203,11 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
             return delta;
         }
         if (!connection.isReady()) {
-            store.commit(owner, delta); // installed by the replay on connect
-            throw new OfException("not connected to Open vSwitch (" + connection.lastError() + "): flows will be installed on reconnect");
+            // kept as desired state: the replay on (re)connection installs it (readiness says we are not there yet)
+            store.commit(owner, delta);
+            LOG.debugf("not connected to Open vSwitch (%s): %d flows will be installed on connect", connection.lastError(),
+                    delta.adds());
+            return delta;
         }
         await(connection.send(delta.messages(), true));
         store.commit(owner, delta);

@@ -228,8 +228,8 @@ public final class PolicyController implements AutoCloseable {
         compiled.problems().forEach(p -> LOG.warn(p));
         try {
             var delta = datapath.apply(OWNER, compiled.flows());
-            realized = true;
-            realizeError = "";
+            realized = datapath.isReady();
+            realizeError = realized ? "" : "waiting for Open vSwitch: " + datapath.status();
             if (!delta.isEmpty()) {
                 LOG.debugf("policy flows: +%d -%d (%d total)", delta.adds(), delta.deletes(), compiled.flows().size());
             }

@@ -140,6 +140,29 @@ class DatapathOvsTest {
     }
 
     @Test
+    void aRefusedFlowIsNamedAndItsBundleLeavesNothingBehind() throws Exception {
+        try (OvsSandbox ovs = OvsSandbox.start()) {
+            Datapath dp = startDatapath(ovs);
+            try {
+                int before = ovs.dumpFlows().size();
+                var good = FlowBuilder.flow(PipelineTable.DNAT, 100).match(m -> m.ip().nwDst("10.96.0.10")).resubmit(PipelineTable.EGRESS_RULE).build();
+                // ct() without "ip" in the match: Open vSwitch refuses it
+                var bad = new dev.weft.agent.openflow.FlowMod(40, 100, 0, dev.weft.agent.openflow.Match.builder().inPort(5).build(),
+                        List.of(new dev.weft.agent.openflow.OfAction.Ct(false, 65520, 50, List.of())), -1);
+                var e = org.junit.jupiter.api.Assertions.assertThrows(dev.weft.agent.openflow.OfException.class,
+                        () -> dp.apply(99, List.of(good, bad)));
+                assertTrue(e.getMessage().contains("OpenFlow error") && e.getMessage().contains("in_port=5 actions=ct(table=50,zone=65520)"),
+                        e.getMessage());
+                assertEquals(before, ovs.dumpFlows().size(), "atomic: the good flow of the refused bundle is not installed");
+                dp.apply(99, List.of(good));
+                assertEquals(before + 1, ovs.dumpFlows().size(), "the store was left as it was: the good flow alone goes in");
+            } finally {
+                dp.close();
+            }
+        }
+    }
+
+    @Test
     void peerNodeRoutesGoThroughTheTunnel() throws Exception {
         try (OvsSandbox ovs = OvsSandbox.start()) {
             String tun = "wtn" + Long.toString(System.nanoTime() % 1_000_000, 36);

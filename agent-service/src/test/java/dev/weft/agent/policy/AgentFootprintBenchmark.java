@@ -27,9 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class AgentFootprintBenchmark {
 
-    static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xmx64m", "-Xss512k", "-XX:MaxMetaspaceSize=96m",
-            "-XX:ReservedCodeCacheSize=32m", "-XX:TieredStopAtLevel=1", "-XX:MaxDirectMemorySize=32m",
-            "-Dio.netty.allocator.type=unpooled");
+    static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx64m", "-XX:MinHeapFreeRatio=10",
+            "-XX:MaxHeapFreeRatio=30", "-Xss512k", "-XX:MaxMetaspaceSize=96m", "-XX:ReservedCodeCacheSize=32m",
+            "-XX:TieredStopAtLevel=1", "-XX:MaxDirectMemorySize=32m", "-Dio.netty.allocator.type=unpooled");
 
     static String java() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
