@@ -95,7 +95,7 @@ final class Demo {
             if (toNginx && fromNginx && !afterOk) problems.add("after: " + from + " -> " + to + " should still connect");
             if (toNginx && !fromNginx && afterOk) problems.add("after: " + from + " -> " + to + " should be blocked");
         }));
-        if (before.size() != 9) problems.add("expected 9 pods, found " + before.size());
+        if (before.size() != 9) problems.add("expected the 9 pods of the walkthrough in namespace default, found " + before.size());
         return problems;
     }
 
@@ -107,9 +107,9 @@ final class Demo {
     }
 
     private Map<String, Map<String, Boolean>> matrix() {
-        out.println("$ ./localcluster matrix --port 80");
+        out.println("$ ./localcluster matrix --port 80 -n default");
         try (KubernetesClient client = Kube.client(layout.requireCluster().apiUrl())) {
-            var pods = new Probes(layout).runningPods(client, List.of());
+            var pods = new Probes(layout).runningPods(client, List.of("default"));
             long t0 = System.nanoTime();
             var truth = Probes.truth(Probes.matrix(pods, "TCP", 80, 1000));
             out.printf("TCP/80 reachability, %d pods, %d probes in %.2f s%n", pods.size(), pods.size() * (pods.size() - 1),
