@@ -214,6 +214,43 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return delta;
     }
 
+    /**
+     * Changes some flows of a keyed owner (see {@link FlowStore#patch}), atomically on the switch: the cost is the size
+     * of the change, not of everything the owner has. The flows' cookies get this run's round.
+     */
+    public synchronized FlowStore.Patch applyChanges(long owner, Map<FlowMod.FlowKey, byte[]> changes) {
+        long bits = Cookie.roundBits(round);
+        for (byte[] m : changes.values()) {
+            if (m != null) {
+                long c = (FlowMod.cookieOf(m) & ~Cookie.ROUND_MASK) | bits;
+                for (int i = 0; i < 8; i++) {
+                    m[8 + i] = (byte) (c >>> (56 - 8 * i));
+                }
+            }
+        }
+        FlowStore.Patch patch = store.patch(owner, changes);
+        if (patch.isEmpty()) {
+            return patch;
+        }
+        if (!connection.isReady()) {
+            store.commit(owner, patch); // desired state: the replay on (re)connection installs it
+            return patch;
+        }
+        await(connection.send(patch.messages(), true));
+        store.commit(owner, patch);
+        return patch;
+    }
+
+    /** An owner's stored flows (encoded, cookie with the round). */
+    public synchronized byte[][] storedFlows(long owner) {
+        return store.flowsOf(owner);
+    }
+
+    /** The flow of a keyed owner with this key as stored (cookie with the round), or null. */
+    public synchronized byte[] installed(long owner, FlowMod.FlowKey key) {
+        return store.installed(owner, key);
+    }
+
     private void commitQuietly(long owner, List<FlowMod> flows) {
         store.commit(owner, store.diff(owner, flows));
     }

@@ -18,7 +18,10 @@ import java.util.function.Consumer;
 public final class FlowStore {
 
     private final Map<Long, byte[][]> byOwner = new LinkedHashMap<>();
+    /** Owners changed flow by flow (the policy flows): indexed by flow key so a change costs its size, not the owner's. */
+    private final Map<Long, FlowTable> keyed = new LinkedHashMap<>();
     private long count;
+    private static final FlowTable EMPTY = new FlowTable();
 
     public static long owner(Cookie.Category category, long objectId) {
         return ((long) category.code() << 40) | (objectId & Cookie.OBJECT_MASK);
@@ -69,8 +72,60 @@ public final class FlowStore {
         return new Delta(messages, next, adds.size(), deletes.size());
     }
 
+    /** The installed flow of a keyed owner with this key, or null. */
+    public byte[] installed(long owner, FlowMod.FlowKey key) {
+        FlowTable flows = keyed.get(owner);
+        return flows == null ? null : flows.get(key);
+    }
+
+    /** What to send for a keyed owner's changes ({@code null} value: the flow goes): deletes first, then adds. */
+    public record Patch(List<byte[]> messages, Map<FlowMod.FlowKey, byte[]> changes, int adds, int deletes) {
+        public boolean isEmpty() {
+            return messages.isEmpty();
+        }
+    }
+
+    public Patch patch(long owner, Map<FlowMod.FlowKey, byte[]> changes) {
+        if (byOwner.containsKey(owner)) {
+            throw new IllegalArgumentException("owner " + Long.toHexString(owner) + " is stored whole, not by key");
+        }
+        FlowTable flows = keyed.getOrDefault(owner, EMPTY);
+        List<byte[]> deletes = new ArrayList<>();
+        List<byte[]> adds = new ArrayList<>();
+        for (Map.Entry<FlowMod.FlowKey, byte[]> e : changes.entrySet()) {
+            byte[] prev = flows.get(e.getKey());
+            byte[] next = e.getValue();
+            if (next == null) {
+                if (prev != null) {
+                    deletes.add(FlowMod.deleteStrictOf(prev));
+                }
+            } else if (prev == null || !Arrays.equals(prev, next)) {
+                adds.add(next);
+            }
+        }
+        List<byte[]> messages = new ArrayList<>(deletes.size() + adds.size());
+        messages.addAll(deletes);
+        messages.addAll(adds);
+        return new Patch(messages, changes, adds.size(), deletes.size());
+    }
+
+    /** Records that a patch is on the switch. */
+    public void commit(long owner, Patch patch) {
+        FlowTable flows = keyed.computeIfAbsent(owner, o -> new FlowTable());
+        patch.changes().forEach((k, v) -> {
+            byte[] prev = v == null ? flows.remove(k) : flows.put(v);
+            count += (v == null ? 0 : 1) - (prev == null ? 0 : 1);
+        });
+        if (flows.size() == 0) {
+            keyed.remove(owner);
+        }
+    }
+
     /** Records that a delta is on the switch. */
     public void commit(long owner, Delta delta) {
+        if (keyed.containsKey(owner)) {
+            throw new IllegalArgumentException("owner " + Long.toHexString(owner) + " is stored by key, not whole");
+        }
         byte[][] prev = delta.desired().length == 0 ? byOwner.remove(owner) : byOwner.put(owner, delta.desired());
         count += delta.desired().length - (prev == null ? 0 : prev.length);
     }
@@ -81,9 +136,16 @@ public final class FlowStore {
                 action.accept(f);
             }
         }
+        for (FlowTable flows : keyed.values()) {
+            flows.forEach(action);
+        }
     }
 
     public byte[][] flowsOf(long owner) {
+        FlowTable flows = keyed.get(owner);
+        if (flows != null) {
+            return flows.toArray();
+        }
         return byOwner.getOrDefault(owner, new byte[0][]);
     }
 

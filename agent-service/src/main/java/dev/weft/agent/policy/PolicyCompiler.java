@@ -70,6 +70,17 @@ public final class PolicyCompiler {
         void retainOnly(Set<String> keys) {
             ids.keySet().retainAll(keys);
         }
+
+        /** Rule key by id (tests compare flows of differently numbered runs). */
+        Map<Long, String> ruleKeys() {
+            Map<Long, String> out = new HashMap<>();
+            ids.forEach((k, v) -> out.put(v, k));
+            return out;
+        }
+
+        void release(Collection<String> keys) {
+            ids.keySet().removeAll(keys);
+        }
     }
 
     private record FlowKey(int table, int priority, Match match) {
@@ -94,61 +105,101 @@ public final class PolicyCompiler {
         Map<Integer, Cookie> ingressIsolated = new TreeMap<>();
         Map<Integer, Cookie> egressIsolated = new TreeMap<>();
         for (NetworkPolicy p : state.policies.values()) {
-            List<PodInterface> targets = new ArrayList<>();
-            Set<String> seen = new HashSet<>();
-            for (String g : p.getAppliedToGroupsList()) {
-                Map<String, PolicyState.Member> members = state.appliedToGroups.get(g);
-                if (members == null) {
-                    continue;
-                }
-                for (PolicyState.Member m : members.values()) {
-                    PodInterface pod = localPods.get(m.podKey());
-                    if (pod != null && pod.ofport() > 0 && seen.add(pod.key())) {
-                        targets.add(pod);
-                    }
-                }
-            }
-            Set<Long> ids = new LinkedHashSet<>();
-            int before = flowCount();
-            for (NetworkPolicyRule r : p.getRulesList()) {
-                String ruleKey = p.getName() + "/" + r.getDirection() + "/" + r.getIndex();
-                try {
-                    compileRule(state, p, r, ruleKey, targets, conjIds, usedRuleKeys, ids);
-                } catch (IllegalArgumentException e) {
-                    problems.add("policy " + p.getSource().getNamespace() + "/" + p.getSource().getName() + " rule "
-                            + r.getIndex() + ": " + e.getMessage());
-                }
-            }
-            Set<Integer> isolated = new LinkedHashSet<>();
-            for (PodInterface t : targets) {
-                Cookie c = new Cookie(0, Cookie.Category.POLICY_ISOLATION, t.ofport());
-                if (p.getPolicyTypesList().contains(PolicyType.INGRESS)) {
-                    ingressIsolated.put(t.ofport(), c);
-                    isolated.add(t.ofport());
-                }
-                if (p.getPolicyTypesList().contains(PolicyType.EGRESS)) {
-                    egressIsolated.put(t.ofport(), c);
-                    isolated.add(t.ofport());
-                }
-            }
-            views.put(p.getName(), new PolicyView(p.getName(), p.getSource().getNamespace(), p.getSource().getName(),
-                    p.getSource().getUid(), p.getSource().getGeneration(), List.copyOf(p.getAppliedToGroupsList()),
-                    p.getRulesCount(), Set.copyOf(ids), Set.copyOf(isolated), flowCount() - before + isolated.size()));
+            PolicyView v = compilePolicy(state, p, localPods, conjIds, usedRuleKeys, ingressIsolated, egressIsolated);
+            views.put(p.getName(), v);
         }
         conjIds.retainOnly(usedRuleKeys);
         List<FlowMod> flows = new ArrayList<>(otherFlows);
+        flows.addAll(matchFlowMods());
+        isolationFlows(flows, ingressIsolated, egressIsolated);
+        return new Compiled(flows, views, List.copyOf(problems));
+    }
+
+    private PolicyView compilePolicy(PolicyState state, NetworkPolicy p, Map<String, PodInterface> localPods,
+                                     ConjIds conjIds, Set<String> usedRuleKeys, Map<Integer, Cookie> ingressIsolated,
+                                     Map<Integer, Cookie> egressIsolated) {
+        List<PodInterface> targets = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (String g : p.getAppliedToGroupsList()) {
+            Map<String, PolicyState.Member> members = state.appliedToGroups.get(g);
+            if (members == null) {
+                continue;
+            }
+            for (PolicyState.Member m : members.values()) {
+                PodInterface pod = localPods.get(m.podKey());
+                if (pod != null && pod.ofport() > 0 && seen.add(pod.key())) {
+                    targets.add(pod);
+                }
+            }
+        }
+        Set<Long> ids = new LinkedHashSet<>();
+        int before = flowCount();
+        for (NetworkPolicyRule r : p.getRulesList()) {
+            String ruleKey = p.getName() + "/" + r.getDirection() + "/" + r.getIndex();
+            try {
+                compileRule(state, p, r, ruleKey, targets, conjIds, usedRuleKeys, ids);
+            } catch (IllegalArgumentException e) {
+                problems.add("policy " + p.getSource().getNamespace() + "/" + p.getSource().getName() + " rule "
+                        + r.getIndex() + ": " + e.getMessage());
+            }
+        }
+        Set<Integer> isolated = new LinkedHashSet<>();
+        for (PodInterface t : targets) {
+            Cookie c = new Cookie(0, Cookie.Category.POLICY_ISOLATION, t.ofport());
+            if (p.getPolicyTypesList().contains(PolicyType.INGRESS)) {
+                ingressIsolated.put(t.ofport(), c);
+                isolated.add(t.ofport());
+            }
+            if (p.getPolicyTypesList().contains(PolicyType.EGRESS)) {
+                egressIsolated.put(t.ofport(), c);
+                isolated.add(t.ofport());
+            }
+        }
+        return new PolicyView(p.getName(), p.getSource().getNamespace(), p.getSource().getName(),
+                p.getSource().getUid(), p.getSource().getGeneration(), List.copyOf(p.getAppliedToGroupsList()),
+                p.getRulesCount(), Set.copyOf(ids), Set.copyOf(isolated), flowCount() - before + isolated.size());
+    }
+
+    /**
+     * One policy's share of the flows, for incremental updates: its conjunction match flows carrying only its own
+     * conjunction actions (another policy may want the same match: the caller merges), and its own flows (conj_id
+     * actions, isolation drops; an isolation drop can be wanted by several policies too).
+     */
+    record Part(PolicyView view, List<FlowMod> matchFlows, List<FlowMod> ownFlows, Set<String> ruleKeys,
+                List<String> problems) {
+    }
+
+    static Part compilePart(PolicyState state, NetworkPolicy p, Map<String, PodInterface> localPods, ConjIds conjIds) {
+        PolicyCompiler c = new PolicyCompiler();
+        Set<String> used = new HashSet<>();
+        Map<Integer, Cookie> ingressIsolated = new TreeMap<>();
+        Map<Integer, Cookie> egressIsolated = new TreeMap<>();
+        PolicyView view = c.compilePolicy(state, p, localPods, conjIds, used, ingressIsolated, egressIsolated);
+        List<FlowMod> own = new ArrayList<>(c.otherFlows);
+        c.isolationFlows(own, ingressIsolated, egressIsolated);
+        return new Part(view, c.matchFlowMods(), own, used, List.copyOf(c.problems));
+    }
+
+    private List<FlowMod> matchFlowMods() {
+        List<FlowMod> flows = new ArrayList<>(matchFlows.size());
         for (Map.Entry<FlowKey, List<OfAction.Conjunction>> e : matchFlows.entrySet()) {
             FlowKey k = e.getKey();
-            List<OfAction.Conjunction> actions = new ArrayList<>(e.getValue());
-            actions.sort((a, b) -> a.id() != b.id() ? Long.compare(a.id(), b.id()) : Integer.compare(a.clause(), b.clause()));
-            flows.add(new FlowMod(k.table, k.priority, matchCookies.get(k).value(), k.match,
-                    List.copyOf(new ArrayList<OfAction>(actions)), -1));
+            flows.add(new FlowMod(k.table, k.priority, matchCookies.get(k).value(), k.match, sortedActions(e.getValue()), -1));
         }
+        return flows;
+    }
+
+    static List<OfAction> sortedActions(Collection<OfAction.Conjunction> conjunctions) {
+        List<OfAction.Conjunction> actions = new ArrayList<>(conjunctions);
+        actions.sort((a, b) -> a.id() != b.id() ? Long.compare(a.id(), b.id()) : Integer.compare(a.clause(), b.clause()));
+        return List.copyOf(new ArrayList<OfAction>(actions));
+    }
+
+    private void isolationFlows(List<FlowMod> flows, Map<Integer, Cookie> ingressIsolated, Map<Integer, Cookie> egressIsolated) {
         ingressIsolated.forEach((port, c) -> flows.add(new FlowMod(PipelineTable.INGRESS_DEFAULT_RULE.id, ISOLATION_PRIORITY,
                 c.value(), Match.builder().ip().reg(Datapath.REG_OUT_PORT, port).build(), List.of(), -1)));
         egressIsolated.forEach((port, c) -> flows.add(new FlowMod(PipelineTable.EGRESS_DEFAULT_RULE.id, ISOLATION_PRIORITY,
                 c.value(), Match.builder().ip().inPort(port).build(), List.of(), -1)));
-        return new Compiled(flows, views, List.copyOf(problems));
     }
 
     private int flowCount() {

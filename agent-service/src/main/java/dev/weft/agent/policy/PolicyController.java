@@ -52,7 +52,6 @@ public final class PolicyController implements AutoCloseable {
     private volatile boolean connected;
     private volatile boolean synced;
     private volatile String lastError = "not connected yet";
-    private volatile Map<String, PolicyCompiler.PolicyView> views = Map.of();
     private volatile boolean realized;
     private volatile String realizeError = "";
     private volatile long eventsApplied;
@@ -61,7 +60,10 @@ public final class PolicyController implements AutoCloseable {
     // worker-thread state
     private PolicyState state = new PolicyState();
     private PolicyState pending;
-    private final PolicyCompiler.ConjIds conjIds = new PolicyCompiler.ConjIds();
+    private final PolicyFlows flows;
+    /** Policies to recompile at the end of the batch; {@code allDirty}: every policy (snapshot, pods, reconnect). */
+    private final java.util.Set<String> dirty = new java.util.HashSet<>();
+    private boolean allDirty;
 
     private record StreamItem(long generation, PolicyEvent event) {
     }
@@ -75,6 +77,7 @@ public final class PolicyController implements AutoCloseable {
         this.nodeName = nodeName;
         this.stub = ControlPlaneGrpc.newStub(channel);
         this.datapath = datapath;
+        this.flows = new PolicyFlows(datapath, OWNER);
         this.worker = daemon(this::work, "policy-worker");
         datapath.onPodsChanged(() -> queue.add(RECOMPUTE));
         datapath.onReady(() -> queue.add(RECOMPUTE));
@@ -122,7 +125,7 @@ public final class PolicyController implements AutoCloseable {
     }
 
     public Map<String, PolicyCompiler.PolicyView> views() {
-        return views;
+        return flows.views();
     }
 
     private void openStream() {
@@ -161,20 +164,21 @@ public final class PolicyController implements AutoCloseable {
                 return;
             }
             queue.drainTo(batch);
-            boolean dirty = false;
+            boolean changed = false;
             for (Object o : batch) {
                 if (o == RECOMPUTE) {
-                    dirty |= synced;
+                    allDirty |= synced;
+                    changed |= synced;
                 } else if (o instanceof StreamEnded end) {
                     if (end.generation == streamGeneration.get()) {
                         streamEnded(end.why);
                     }
                 } else if (o instanceof StreamItem item && item.generation == streamGeneration.get()) {
-                    dirty |= onEvent(item.event);
+                    changed |= onEvent(item.event);
                 }
             }
             batch.clear();
-            if (dirty) {
+            if (changed) {
                 recompute();
             }
         }
@@ -193,6 +197,7 @@ public final class PolicyController implements AutoCloseable {
             attempt = 0;
             lastError = "";
             eventsApplied++;
+            allDirty = true;
             return true;
         }
         PolicyState target = pending != null ? pending : state;
@@ -202,7 +207,21 @@ public final class PolicyController implements AutoCloseable {
             return false;
         }
         eventsApplied++;
-        return pending == null;
+        if (pending != null) {
+            return false;
+        }
+        switch (e.getKind()) {
+            case NETWORK_POLICY -> {
+                dirty.add(e.getName());
+                if (e.hasNetworkPolicy()) {
+                    dirty.add(e.getNetworkPolicy().getName());
+                }
+            }
+            case ADDRESS_GROUP -> dirty.addAll(PolicyFlows.usingGroup(state, e.getName(), false));
+            case APPLIED_TO_GROUP -> dirty.addAll(PolicyFlows.usingGroup(state, e.getName(), true));
+            default -> allDirty = true;
+        }
+        return true;
     }
 
     private void streamEnded(String why) {
@@ -222,32 +241,34 @@ public final class PolicyController implements AutoCloseable {
         }
     }
 
+    /** Recompiles the policies the batch touched and applies only their changes (see {@link PolicyFlows}). */
     private void recompute() {
         Map<String, PodInterface> pods = datapath.localPods();
-        PolicyCompiler.Compiled compiled = PolicyCompiler.compile(state, pods, conjIds);
-        compiled.problems().forEach(p -> LOG.warn(p));
+        java.util.Set<String> names = allDirty ? flows.all(state) : new java.util.HashSet<>(dirty);
+        allDirty = false;
+        dirty.clear();
         try {
-            var delta = datapath.apply(OWNER, compiled.flows());
+            PolicyFlows.Update u = flows.update(state, pods, names);
+            u.problems().forEach(p -> LOG.warn(p));
             realized = datapath.isReady();
             realizeError = realized ? "" : "waiting for Open vSwitch: " + datapath.status();
-            if (!delta.isEmpty()) {
-                LOG.debugf("policy flows: +%d -%d (%d total)", delta.adds(), delta.deletes(), compiled.flows().size());
+            if (u.adds() + u.deletes() > 0) {
+                LOG.debugf("policy flows: +%d -%d (%d policies recompiled)", u.adds(), u.deletes(), names.size());
             }
         } catch (OfException | IllegalArgumentException e) {
             realized = false;
             realizeError = e.getMessage();
             LOG.warnf("policy flows not realized: %s", e.getMessage());
         }
-        views = compiled.views();
-        report(compiled);
+        report(flows.views());
         if (realized) {
             onSynced.forEach(Runnable::run);
         }
     }
 
-    private void report(PolicyCompiler.Compiled compiled) {
+    private void report(Map<String, PolicyCompiler.PolicyView> views) {
         NodeRealizationReport.Builder r = NodeRealizationReport.newBuilder().setNodeName(nodeName);
-        for (PolicyCompiler.PolicyView v : compiled.views().values()) {
+        for (PolicyCompiler.PolicyView v : views.values()) {
             r.addPolicies(PolicyRealization.newBuilder().setPolicyName(v.name()).setGeneration(v.generation())
                     .setRealized(realized).setMessage(realized ? "" : realizeError));
         }

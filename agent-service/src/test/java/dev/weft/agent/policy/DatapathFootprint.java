@@ -33,12 +33,15 @@ public final class DatapathFootprint {
         }
         print("pods=100", dp);
         PolicyState state = new PolicyState();
-        PolicyCompiler.ConjIds ids = new PolicyCompiler.ConjIds();
+        // as the agent does it: each change recompiles only the policies it touches (PolicyFlows)
+        PolicyFlows flows = new PolicyFlows(dp, PolicyController.OWNER);
         int rules = 0;
         for (int step = 1; step <= 4; step++) {
             Scale.addRules(state, 20, 500, rules, pods); // ~10k flows a step
             rules += 20;
-            dp.apply(7, PolicyCompiler.compile(state, pods, ids).flows());
+            java.util.Set<String> added = new java.util.HashSet<>(state.policies.keySet());
+            added.removeAll(flows.views().keySet());
+            flows.update(state, pods, added);
             print("pods=100 policy-rules=" + rules, dp);
         }
         dp.close();

@@ -1,0 +1,253 @@
+package dev.weft.agent.policy;
+
+import dev.weft.agent.node.PodInterface;
+import dev.weft.agent.openflow.FlowMod;
+import dev.weft.agent.openflow.OfAction;
+import dev.weft.agent.pipeline.Cookie;
+import dev.weft.agent.pipeline.Datapath;
+import dev.weft.agent.pipeline.FlowStore;
+import dev.weft.proto.controlplane.v1.NetworkPolicy;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The policy flows on the bridge, owned per policy so that an event recompiles only the policies it touches and
+ * sends only what changed (a full recompilation of 40k flows for each event made the heap grow with transient
+ * objects). A match flow wanted by several policies is one flow carrying every policy's conjunction actions: a
+ * policy's update removes its own conjunction ids from the installed flow and adds its new ones, so the flow lives as
+ * long as one conjunction needs it (its conjunction ids are its reference count). conj_id and isolation flows are
+ * counted per policy wanting them. Worker-thread only.
+ */
+final class PolicyFlows {
+
+    /**
+     * What one policy has on the bridge. The flows are references to encoded flows (mostly the very arrays the flow
+     * store keeps, so they cost a reference each), used for their identity only: a shared flow may since have been
+     * replaced with other conjunctions.
+     */
+    private record Owned(PolicyCompiler.PolicyView view, byte[][] matchFlows, byte[][] ownFlows, Set<String> ruleKeys) {
+    }
+
+    /** The outcome of an update: problems found while compiling, and how many flows changed. */
+    record Update(List<String> problems, int adds, int deletes) {
+    }
+
+    private final Datapath datapath;
+    private final long owner;
+    private final PolicyCompiler.ConjIds conjIds = new PolicyCompiler.ConjIds();
+    private final Map<String, Owned> owned = new HashMap<>();
+    /** How many policies want each conj_id / isolation flow. */
+    private final Map<FlowMod.FlowKey, Integer> ownRefs = new HashMap<>();
+    private final Set<String> failed = new HashSet<>();
+    private volatile Map<String, PolicyCompiler.PolicyView> views = Map.of();
+
+    PolicyFlows(Datapath datapath, long owner) {
+        this.datapath = datapath;
+        this.owner = owner;
+    }
+
+    PolicyCompiler.ConjIds conjIds() {
+        return conjIds;
+    }
+
+    Map<String, PolicyCompiler.PolicyView> views() {
+        return views;
+    }
+
+    /** Every policy known now or before (a new snapshot, pods changed, Open vSwitch back). */
+    Set<String> all(PolicyState state) {
+        Set<String> names = new HashSet<>(owned.keySet());
+        names.addAll(state.policies.keySet());
+        return names;
+    }
+
+    /** The policies an event on this address group or applied-to group changes. */
+    static Set<String> usingGroup(PolicyState state, String group, boolean appliedTo) {
+        Set<String> names = new HashSet<>();
+        for (NetworkPolicy p : state.policies.values()) {
+            boolean uses = appliedTo ? p.getAppliedToGroupsList().contains(group)
+                    : p.getRulesList().stream().anyMatch(r -> r.getPeer().getAddressGroupsList().contains(group));
+            if (uses) {
+                names.add(p.getName());
+            }
+        }
+        return names;
+    }
+
+    /**
+     * Recompiles the named policies (gone ones are removed) and applies the difference as one atomic change. On
+     * failure nothing is recorded: the same policies are recompiled by the next update.
+     */
+    Update update(PolicyState state, Map<String, PodInterface> localPods, Set<String> dirty) {
+        Set<String> names = new HashSet<>(dirty);
+        names.addAll(failed);
+        Map<FlowMod.FlowKey, byte[]> changes = new LinkedHashMap<>();
+        Map<FlowMod.FlowKey, Integer> refs = new HashMap<>();
+        Map<String, Owned> next = new HashMap<>();
+        List<String> problems = new ArrayList<>();
+        for (String name : names) {
+            Owned old = owned.get(name);
+            NetworkPolicy p = state.policies.get(name);
+            PolicyCompiler.Part part = p == null ? null : PolicyCompiler.compilePart(state, p, localPods, conjIds);
+            if (part != null) {
+                problems.addAll(part.problems());
+            }
+            Set<Long> oldIds = old == null ? Set.of() : old.view().conjIds();
+            // conjunction match flows: ours out, our new ones in, the other policies' conjunctions kept
+            Map<FlowMod.FlowKey, FlowMod> mine = new LinkedHashMap<>();
+            Map<FlowMod.FlowKey, byte[]> mineBytes = new HashMap<>();
+            if (part != null) {
+                for (FlowMod f : part.matchFlows()) {
+                    byte[] bytes = f.encode();
+                    FlowMod.FlowKey k = FlowMod.keyOf(bytes);
+                    mine.put(k, f);
+                    mineBytes.put(k, bytes);
+                }
+            }
+            List<FlowMod.FlowKey> touched = new ArrayList<>(mine.keySet());
+            if (old != null) {
+                for (byte[] f : old.matchFlows()) {
+                    FlowMod.FlowKey k = FlowMod.keyOf(f);
+                    if (!mine.containsKey(k)) {
+                        touched.add(k);
+                    }
+                }
+            }
+            List<byte[]> newMatch = new ArrayList<>(mine.size());
+            for (FlowMod.FlowKey k : touched) {
+                byte[] cur = changes.containsKey(k) ? changes.get(k) : datapath.installed(owner, k);
+                List<OfAction.Conjunction> others = new ArrayList<>();
+                if (cur != null) {
+                    for (OfAction a : FlowMod.decodeAdd(cur).actions()) {
+                        if (a instanceof OfAction.Conjunction c && !oldIds.contains(c.id())) {
+                            others.add(c);
+                        }
+                    }
+                }
+                FlowMod want = mine.get(k);
+                if (others.isEmpty()) {
+                    byte[] bytes = mineBytes.get(k);
+                    changes.put(k, bytes);
+                    if (bytes != null) {
+                        newMatch.add(bytes);
+                    }
+                    continue;
+                }
+                List<OfAction.Conjunction> all = new ArrayList<>(others);
+                if (want != null) {
+                    want.actions().forEach(a -> all.add((OfAction.Conjunction) a));
+                }
+                long minId = all.stream().mapToLong(OfAction.Conjunction::id).min().orElseThrow();
+                long cookie = new Cookie(0, Cookie.Category.POLICY_RULE, minId).value();
+                List<OfAction> actions = PolicyCompiler.sortedActions(all);
+                byte[] merged = withActions(cur != null ? cur : mineBytes.get(k), cookie, actions);
+                changes.put(k, merged);
+                if (want != null) {
+                    newMatch.add(merged);
+                }
+            }
+            // conj_id actions and isolation drops: counted
+            List<FlowMod.FlowKey> newOwnKeys = new ArrayList<>();
+            List<byte[]> newOwn = new ArrayList<>();
+            if (old != null) {
+                for (byte[] f : old.ownFlows()) {
+                    FlowMod.FlowKey k = FlowMod.keyOf(f);
+                    refs.put(k, refs.getOrDefault(k, ownRefs.getOrDefault(k, 0)) - 1);
+                }
+            }
+            if (part != null) {
+                for (FlowMod f : part.ownFlows()) {
+                    byte[] bytes = f.encode();
+                    FlowMod.FlowKey k = FlowMod.keyOf(bytes);
+                    if (newOwnKeys.contains(k)) {
+                        continue;
+                    }
+                    newOwnKeys.add(k);
+                    newOwn.add(bytes);
+                    refs.put(k, refs.getOrDefault(k, ownRefs.getOrDefault(k, 0)) + 1);
+                    changes.put(k, bytes);
+                }
+            }
+            if (old != null) {
+                for (byte[] f : old.ownFlows()) {
+                    FlowMod.FlowKey k = FlowMod.keyOf(f);
+                    if (refs.get(k) <= 0) {
+                        changes.put(k, null);
+                    }
+                }
+            }
+            next.put(name, part == null ? null : new Owned(part.view(), newMatch.toArray(byte[][]::new),
+                    newOwn.toArray(byte[][]::new), part.ruleKeys()));
+        }
+        FlowStore.Patch patch;
+        try {
+            patch = datapath.applyChanges(owner, changes);
+        } catch (RuntimeException e) {
+            failed.addAll(names);
+            // show and report what was asked for (not realized) rather than the previous generation
+            Map<String, PolicyCompiler.PolicyView> v = new TreeMap<>();
+            owned.forEach((name, o) -> v.put(name, o.view()));
+            next.forEach((name, o) -> {
+                if (o == null) {
+                    v.remove(name);
+                } else {
+                    v.put(name, o.view());
+                }
+            });
+            views = Collections.unmodifiableMap(v);
+            throw e;
+        }
+        failed.clear();
+        refs.forEach((k, n) -> {
+            if (n > 0) {
+                ownRefs.put(k, n);
+            } else {
+                ownRefs.remove(k);
+            }
+        });
+        for (Map.Entry<String, Owned> e : next.entrySet()) {
+            Owned old = e.getValue() == null ? owned.remove(e.getKey()) : owned.put(e.getKey(), e.getValue());
+            if (old != null) {
+                Set<String> gone = new HashSet<>(old.ruleKeys());
+                if (e.getValue() != null) {
+                    gone.removeAll(e.getValue().ruleKeys());
+                }
+                conjIds.release(gone);
+            }
+        }
+        Map<String, PolicyCompiler.PolicyView> v = new TreeMap<>();
+        owned.forEach((name, o) -> v.put(name, o.view()));
+        views = Collections.unmodifiableMap(v);
+        return new Update(List.copyOf(problems), patch.adds(), patch.deletes());
+    }
+
+    /** An encoded flow with other actions and cookie, same table, priority and match bytes. */
+    static byte[] withActions(byte[] flow, long cookie, List<OfAction> actions) {
+        // encode the actions on a match-all flow and splice its instructions after this flow's match
+        byte[] other = new FlowMod(flow[24] & 0xff, 0, cookie, dev.weft.agent.openflow.Match.builder().build(), actions, -1).encode();
+        int head = instructionsAt(flow);
+        int otherHead = instructionsAt(other);
+        byte[] out = new byte[head + other.length - otherHead];
+        System.arraycopy(flow, 0, out, 0, head);
+        System.arraycopy(other, otherHead, out, head, other.length - otherHead);
+        out[2] = (byte) (out.length >> 8);
+        out[3] = (byte) out.length;
+        for (int i = 0; i < 8; i++) {
+            out[8 + i] = (byte) (cookie >>> (56 - 8 * i));
+        }
+        return out;
+    }
+
+    private static int instructionsAt(byte[] flow) {
+        int matchLen = ((flow[48 + 2] & 0xff) << 8) | (flow[48 + 3] & 0xff);
+        return 48 + (matchLen + 7) / 8 * 8;
+    }
+}
