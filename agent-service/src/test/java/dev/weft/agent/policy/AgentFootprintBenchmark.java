@@ -29,7 +29,18 @@ class AgentFootprintBenchmark {
 
     static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx64m", "-XX:MinHeapFreeRatio=10",
             "-XX:MaxHeapFreeRatio=30", "-Xss512k", "-XX:MaxMetaspaceSize=96m", "-XX:ReservedCodeCacheSize=32m",
-            "-XX:TieredStopAtLevel=1", "-XX:MaxDirectMemorySize=32m", "-Dio.netty.allocator.type=unpooled");
+            "-XX:TieredStopAtLevel=1", "-XX:MaxDirectMemorySize=32m", "-XX:TrimNativeHeapInterval=1000",
+            "-Dio.netty.allocator.type=unpooled");
+
+    /** Environment of the measured JVMs ({@code -Dfootprint.malloc-arena-max=N}: glibc malloc arenas). */
+    static final java.util.Map<String, String> ENV = System.getProperty("footprint.malloc-arena-max", "").isBlank()
+            ? java.util.Map.of() : java.util.Map.of("MALLOC_ARENA_MAX", System.getProperty("footprint.malloc-arena-max"));
+
+    /** More JVM flags to try, space separated ({@code -Dfootprint.extra-flags=...}). */
+    static List<String> extraFlags() {
+        String extra = System.getProperty("footprint.extra-flags", "").trim();
+        return extra.isEmpty() ? List.of() : List.of(extra.split("\\s+"));
+    }
 
     static String java() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -40,9 +51,12 @@ class AgentFootprintBenchmark {
         try (OvsSandbox ovs = OvsSandbox.start()) {
             List<String> cmd = new ArrayList<>(List.of(java()));
             cmd.addAll(JVM_FLAGS);
+            cmd.addAll(extraFlags());
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), DatapathFootprint.class.getName(),
                     "unix:" + ovs.mgmtSocket()));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            pb.environment().putAll(ENV);
+            Process p = pb.start();
             List<long[]> steps = new ArrayList<>();
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
                 String line;
@@ -76,12 +90,15 @@ class AgentFootprintBenchmark {
             free.close();
             List<String> cmd = new ArrayList<>(List.of(java()));
             cmd.addAll(JVM_FLAGS);
+            cmd.addAll(extraFlags());
             cmd.addAll(List.of("-Dquarkus.http.port=" + port, "-Dagent.node-name=bench", "-Dagent.bridge=" + ovs.bridge,
                     "-Dagent.ovs-run-dir=" + ovs.dir, "-Dagent.state-dir=" + ovs.dir.resolve("state"),
                     "-Dagent.cni-socket=" + ovs.dir.resolve("cni.sock"), "-Dagent.cni-conf-dir=" + ovs.dir.resolve("net.d"),
                     "-Dquarkus.kubernetes-client.api-server-url=http://127.0.0.1:1", "-Dquarkus.grpc.clients.controlplane.port=1",
                     "-Dquarkus.grpc.clients.ipam.port=1", "-jar", jar.toString()));
-            Process agent = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ovs.dir.resolve("agent.log").toFile()).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ovs.dir.resolve("agent.log").toFile());
+            pb.environment().putAll(ENV);
+            Process agent = pb.start();
             try {
                 HttpClient http = HttpClient.newHttpClient();
                 boolean openflow = false;
@@ -102,7 +119,8 @@ class AgentFootprintBenchmark {
                         rss = Long.parseLong(l.replaceAll("[^0-9]", ""));
                     }
                 }
-                System.out.printf("BENCH agent (quarkus-run.jar, %s): openflow ready=%s, RSS %.1f MB%n", String.join(" ", JVM_FLAGS),
+                System.out.printf("BENCH agent (quarkus-run.jar, %s %s): openflow ready=%s, RSS %.1f MB%n", String.join(" ", JVM_FLAGS),
+                        String.join(" ", extraFlags()),
                         openflow, rss / 1024.0);
                 assertTrue(openflow, "the packaged agent connected to the bridge: " + Files.readString(ovs.dir.resolve("agent.log")));
             } finally {
