@@ -9,7 +9,6 @@ import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.NodeRealizationReport;
 import dev.weft.proto.controlplane.v1.PolicyEvent;
 import dev.weft.proto.controlplane.v1.PolicyRealization;
-import dev.weft.proto.controlplane.v1.ReportStatusResponse;
 import dev.weft.proto.controlplane.v1.WatchPoliciesRequest;
 import io.grpc.Channel;
 import io.grpc.Context;
@@ -41,6 +40,8 @@ public final class PolicyController implements AutoCloseable {
     private final String nodeName;
     private final String agentId = UUID.randomUUID().toString();
     private final ControlPlaneGrpc.ControlPlaneStub stub;
+    /** Reports go one at a time, newest only: an older report must never overtake a newer one. */
+    private final StatusReporter reporter;
     private final Datapath datapath;
     private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "policy-reconnect"));
@@ -76,6 +77,7 @@ public final class PolicyController implements AutoCloseable {
     public PolicyController(String nodeName, Channel channel, Datapath datapath) {
         this.nodeName = nodeName;
         this.stub = ControlPlaneGrpc.newStub(channel);
+        this.reporter = new StatusReporter(stub, timer, 1_000, 30_000);
         this.datapath = datapath;
         this.flows = new PolicyFlows(datapath, OWNER);
         this.worker = daemon(this::work, "policy-worker");
@@ -272,20 +274,7 @@ public final class PolicyController implements AutoCloseable {
             r.addPolicies(PolicyRealization.newBuilder().setPolicyName(v.name()).setGeneration(v.generation())
                     .setRealized(realized).setMessage(realized ? "" : realizeError));
         }
-        stub.withDeadlineAfter(10, TimeUnit.SECONDS).reportStatus(r.build(), new StreamObserver<>() {
-            @Override
-            public void onNext(ReportStatusResponse value) {
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                LOG.debugf("ReportStatus failed: %s", t.getMessage());
-            }
-
-            @Override
-            public void onCompleted() {
-            }
-        });
+        reporter.submit(r.build());
     }
 
     @Override
