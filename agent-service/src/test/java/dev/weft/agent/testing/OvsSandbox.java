@@ -65,10 +65,7 @@ public final class OvsSandbox implements AutoCloseable {
         Path dir = Files.createTempDirectory("weft-ovs-");
         OvsSandbox s = new OvsSandbox(dir, "brt" + suffix, freePort());
         try {
-            s.startDaemons();
-            s.vsctl("add-br", s.bridge, "--", "set", "bridge", s.bridge, "datapath_type=netdev",
-                    "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
-            s.vsctl("set-controller", s.bridge, "ptcp:" + s.openflowPort + ":127.0.0.1");
+            s.startDaemonsAndBridge();
             return s;
         } catch (IOException | RuntimeException e) {
             s.close();
@@ -90,15 +87,19 @@ public final class OvsSandbox implements AutoCloseable {
         try {
             s.run(List.of("ip", "netns", "add", ns));
             s.run(List.of("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"));
-            s.startDaemons();
-            s.vsctl("add-br", s.bridge, "--", "set", "bridge", s.bridge, "datapath_type=netdev",
-                    "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
-            s.vsctl("set-controller", s.bridge, "ptcp:" + s.openflowPort + ":127.0.0.1");
+            s.startDaemonsAndBridge();
             return s;
         } catch (IOException | RuntimeException e) {
             s.close();
             throw e;
         }
+    }
+
+    private void startDaemonsAndBridge() throws IOException {
+        startDaemons();
+        vsctl("add-br", bridge, "--", "set", "bridge", bridge, "datapath_type=netdev",
+                "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
+        vsctl("set-controller", bridge, "ptcp:" + openflowPort + ":127.0.0.1");
     }
 
     /** The command prefixed to run in the sandbox's namespace (unchanged without one). */

@@ -3,6 +3,8 @@ package dev.weft.policy.status;
 import dev.weft.policy.PolicyConfig;
 import dev.weft.policy.core.PolicyEngine;
 import dev.weft.proto.controlplane.v1.PolicyStatus;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -29,6 +31,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 @ApplicationScoped
 public class StatusPublisher {
 
+    private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final Logger LOG = Logger.getLogger(StatusPublisher.class);
     public static final String REALIZATION = "weft.dev/realization";
     public static final String REALIZATION_GENERATION = "weft.dev/realization-generation";
@@ -112,11 +115,17 @@ public class StatusPublisher {
                 it.remove();
                 continue;
             }
-            String errorJson = span.error() == null ? "null" : json(span.error());
-            String patch = "{\"metadata\":{\"annotations\":{"
-                    + json(REALIZATION) + ":" + json(s.getRealizedNodes() + "/" + s.getDesiredNodes()) + ","
-                    + json(REALIZATION_GENERATION) + ":" + json(Long.toString(span.observedGeneration())) + ","
-                    + json(REALIZATION_ERROR) + ":" + errorJson + "}}}";
+            // JSON merge patch: a null value removes the error annotation.
+            Map<String, String> annotations = new HashMap<>();
+            annotations.put(REALIZATION, s.getRealizedNodes() + "/" + s.getDesiredNodes());
+            annotations.put(REALIZATION_GENERATION, Long.toString(span.observedGeneration()));
+            annotations.put(REALIZATION_ERROR, span.error());
+            String patch;
+            try {
+                patch = MAPPER.writeValueAsString(Map.of("metadata", Map.of("annotations", annotations)));
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("cannot encode annotations", e);
+            }
             try {
                 client.network().v1().networkPolicies().inNamespace(span.namespace()).withName(span.name())
                         .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
@@ -151,23 +160,5 @@ public class StatusPublisher {
             LOG.warnf("Could not record an Event for invalid NetworkPolicy %s/%s: %s", e.namespace(), e.name(),
                     ex.getMessage());
         }
-    }
-
-    private static String json(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        return b.append('"').toString();
     }
 }
