@@ -1,6 +1,9 @@
 package dev.weft.ipam;
 
-import java.math.BigInteger;
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
+
 import java.util.Objects;
 
 /**
@@ -8,7 +11,7 @@ import java.util.Objects;
  * start of the pool. The arithmetic between addresses and block indexes is what lets the allocator keep one bit per
  * block (a /8 in /24s is 65,536 bits, a /48 in /64s too) instead of scanning blocks.
  */
-public record CidrPool(Cidr cidr, int blockPrefix) {
+public record CidrPool(IpPrefix cidr, int blockPrefix) {
 
     /**
      * At most 2^24 blocks per pool: a 2 MiB bitmap. Kubernetes' own node IPAM stops at 2^16; a pool that would
@@ -32,7 +35,7 @@ public record CidrPool(Cidr cidr, int blockPrefix) {
         }
     }
 
-    public Family family() {
+    public AddressFamily family() {
         return cidr.family();
     }
 
@@ -40,14 +43,10 @@ public record CidrPool(Cidr cidr, int blockPrefix) {
         return 1 << (blockPrefix - cidr.prefixLength());
     }
 
-    private int hostBits() {
-        return cidr.family().bits() - blockPrefix;
-    }
-
     /** The i-th block. */
-    public Cidr block(int index) {
+    public IpPrefix block(int index) {
         Objects.checkIndex(index, blockCount());
-        return new Cidr(cidr.family(), cidr.network().add(BigInteger.valueOf(index).shiftLeft(hostBits())), blockPrefix);
+        return cidr.subnet(blockPrefix, index);
     }
 
     /** Index of the block containing the address, or -1 if the address is outside the pool. */
@@ -55,7 +54,7 @@ public record CidrPool(Cidr cidr, int blockPrefix) {
         if (!cidr.contains(address)) {
             return -1;
         }
-        return address.value().subtract(cidr.network()).shiftRight(hostBits()).intValue();
+        return (int) cidr.subnetIndex(address, blockPrefix);
     }
 
     /**
@@ -63,7 +62,7 @@ public record CidrPool(Cidr cidr, int blockPrefix) {
      * block, several for a larger one (as Kubernetes does when a Node carries a bigger CIDR than the mask size).
      * Returns null if the CIDR is not entirely inside the pool.
      */
-    public int[] blockRange(Cidr c) {
+    public int[] blockRange(IpPrefix c) {
         if (!cidr.contains(c)) {
             return null;
         }
@@ -71,7 +70,7 @@ public record CidrPool(Cidr cidr, int blockPrefix) {
     }
 
     /** Indexes [first, last] of the blocks that overlap a CIDR, or null if it does not overlap the pool. */
-    public int[] overlapRange(Cidr c) {
+    public int[] overlapRange(IpPrefix c) {
         if (cidr.contains(c)) {
             return blockRange(c);
         }

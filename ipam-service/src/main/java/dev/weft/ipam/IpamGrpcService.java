@@ -1,8 +1,12 @@
 package dev.weft.ipam;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
 import dev.weft.proto.ipam.v1.AllocationEvent;
 import dev.weft.proto.ipam.v1.GetNodeCidrsRequest;
 import dev.weft.proto.ipam.v1.GetPoolUtilizationRequest;
+import dev.weft.proto.ipam.v1.IpFamily;
 import dev.weft.proto.ipam.v1.Ipam;
 import dev.weft.proto.ipam.v1.ListAllocationsRequest;
 import dev.weft.proto.ipam.v1.ListAllocationsResponse;
@@ -53,7 +57,7 @@ public class IpamGrpcService implements Ipam {
 
     @Override
     public Uni<ListAllocationsResponse> listAllocations(ListAllocationsRequest request) {
-        Family family = Family.fromProto(request.getFamily());
+        AddressFamily family = fromProto(request.getFamily());
         if (family == null && request.getFamilyValue() != 0) {
             return Uni.createFrom().failure(Status.INVALID_ARGUMENT.withDescription("unknown family "
                     + request.getFamilyValue()).asRuntimeException());
@@ -75,7 +79,7 @@ public class IpamGrpcService implements Ipam {
     public Uni<LookupIpResponse> lookupIp(LookupIpRequest request) {
         IpAddress ip;
         try {
-            ip = IpAddress.parse(request.getIp());
+            ip = IpAddress.parse(request.getIp().strip());
         } catch (IllegalArgumentException e) {
             return Uni.createFrom().failure(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
         }
@@ -92,7 +96,7 @@ public class IpamGrpcService implements Ipam {
                 .setNodeName(owner.node().nodeName())
                 .setPodCidr(owner.podCidr().toString())
                 .setPool(owner.pool() == null ? "" : owner.pool().cidr().toString())
-                .setFamily(ip.family().toProto())
+                .setFamily(toProto(ip.family()))
                 .build());
     }
 
@@ -102,7 +106,7 @@ public class IpamGrpcService implements Ipam {
         for (NodeCidrAllocator.PoolUsage u : allocator.utilization()) {
             b.addPools(PoolUtilization.newBuilder()
                     .setPoolCidr(u.pool().cidr().toString())
-                    .setFamily(u.pool().family().toProto())
+                    .setFamily(toProto(u.pool().family()))
                     .setNodeMaskSize(u.pool().blockPrefix())
                     .setTotalBlocks(u.totalBlocks())
                     .setAllocatedBlocks(u.allocatedBlocks())
@@ -147,19 +151,32 @@ public class IpamGrpcService implements Ipam {
     }
 
     /** Proto form of one Node's allocation, optionally only the CIDRs of one family. */
-    NodeAllocation toProto(NodeCidrAllocator.NodeCidrs n, Family family) {
+    NodeAllocation toProto(NodeCidrAllocator.NodeCidrs n, AddressFamily family) {
         NodeAllocation.Builder b = NodeAllocation.newBuilder()
                 .setNodeName(n.nodeName())
                 .setNodeUid(n.nodeUid())
                 .setState(n.state())
                 .setMessage(n.message());
-        List<Cidr> cidrs = n.cidrs();
-        for (Cidr c : cidrs) {
+        List<IpPrefix> cidrs = n.cidrs();
+        for (IpPrefix c : cidrs) {
             if (family == null || c.family() == family) {
-                b.addCidrs(PodCidr.newBuilder().setCidr(c.toString()).setFamily(c.family().toProto())
+                b.addCidrs(PodCidr.newBuilder().setCidr(c.toString()).setFamily(toProto(c.family()))
                         .setPool(allocator.poolOf(c).map(p -> p.cidr().toString()).orElse("")));
             }
         }
         return b.build();
+    }
+
+    static IpFamily toProto(AddressFamily family) {
+        return family == AddressFamily.IPV4 ? IpFamily.IPV4 : IpFamily.IPV6;
+    }
+
+    /** null for IP_FAMILY_UNSPECIFIED (meaning: every family) and for values this build does not know. */
+    static AddressFamily fromProto(IpFamily family) {
+        return switch (family) {
+            case IPV4 -> AddressFamily.IPV4;
+            case IPV6 -> AddressFamily.IPV6;
+            default -> null;
+        };
     }
 }

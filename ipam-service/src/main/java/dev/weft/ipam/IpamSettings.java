@@ -1,5 +1,8 @@
 package dev.weft.ipam;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpPrefix;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -7,7 +10,7 @@ import java.util.List;
  * The validated pool layout: every cluster CIDR as a {@link CidrPool} with its family's node mask, plus the reserved
  * ranges. Construction collects every problem of the configuration and reports them together.
  */
-public record IpamSettings(List<CidrPool> pools, List<Cidr> reserved) {
+public record IpamSettings(List<CidrPool> pools, List<IpPrefix> reserved) {
 
     public static final int MIN_MASK_V4 = 16;
     public static final int MAX_MASK_V4 = 30;
@@ -40,9 +43,9 @@ public record IpamSettings(List<CidrPool> pools, List<Cidr> reserved) {
             errors.add("ipam.cluster-cidrs is empty: configure at least one IPv4 or IPv6 CIDR");
         }
         for (String text : texts) {
-            Cidr cidr;
+            IpPrefix cidr;
             try {
-                cidr = Cidr.parse(text);
+                cidr = IpPrefix.parse(text);
             } catch (IllegalArgumentException e) {
                 errors.add("ipam.cluster-cidrs: " + e.getMessage());
                 continue;
@@ -52,21 +55,21 @@ public record IpamSettings(List<CidrPool> pools, List<Cidr> reserved) {
                     errors.add("ipam.cluster-cidrs: " + cidr + " overlaps " + other.cidr());
                 }
             }
-            int mask = cidr.family() == Family.IPV4 ? maskV4 : maskV6;
-            String key = cidr.family() == Family.IPV4 ? "ipam.node-mask-size-v4" : "ipam.node-mask-size-v6";
+            int mask = cidr.family() == AddressFamily.IPV4 ? maskV4 : maskV6;
+            String key = cidr.family() == AddressFamily.IPV4 ? "ipam.node-mask-size-v4" : "ipam.node-mask-size-v6";
             try {
                 pools.add(new CidrPool(cidr, mask));
             } catch (IllegalArgumentException e) {
                 errors.add(key + "=" + mask + ": " + e.getMessage());
             }
         }
-        List<Cidr> reserved = new ArrayList<>();
+        List<IpPrefix> reserved = new ArrayList<>();
         for (String text : reservedCidrs == null ? List.<String>of() : reservedCidrs) {
             if (text.isBlank()) {
                 continue;
             }
             try {
-                Cidr r = Cidr.parse(text);
+                IpPrefix r = IpPrefix.parse(text.strip());
                 if (pools.stream().noneMatch(p -> p.cidr().overlaps(r))) {
                     errors.add("ipam.reserved-cidrs: " + r + " lies outside every cluster CIDR");
                 }

@@ -1,5 +1,8 @@
 package dev.weft.ipam;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
 import dev.weft.proto.ipam.v1.AllocationState;
 import org.jboss.logging.Logger;
 
@@ -33,7 +36,7 @@ public final class NodeCidrAllocator {
     private static final Logger LOG = Logger.getLogger(NodeCidrAllocator.class);
 
     /** What the allocator knows of one Node. {@code cidrs} are the Node's pod CIDRs, IPv4 first. */
-    public record NodeCidrs(String nodeName, String nodeUid, List<Cidr> cidrs, AllocationState state, String message) {
+    public record NodeCidrs(String nodeName, String nodeUid, List<IpPrefix> cidrs, AllocationState state, String message) {
         public NodeCidrs {
             cidrs = List.copyOf(cidrs);
             message = message == null ? "" : message;
@@ -55,7 +58,7 @@ public final class NodeCidrAllocator {
     public record Change(ChangeType type, NodeCidrs node, long revision) {}
 
     /** Answer to "who owns this address": pool and node are null where there is none. */
-    public record Owner(IpAddress ip, CidrPool pool, NodeCidrs node, Cidr podCidr, boolean reserved) {}
+    public record Owner(IpAddress ip, CidrPool pool, NodeCidrs node, IpPrefix podCidr, boolean reserved) {}
 
     public record PoolUsage(CidrPool pool, long totalBlocks, long allocatedBlocks, long reservedBlocks, long freeBlocks) {
         /** allocated / (total - reserved), 0..1. */
@@ -66,7 +69,7 @@ public final class NodeCidrAllocator {
     }
 
     /** Result of {@link #reserveBlocks}: the blocks (one per family), or why there are none. */
-    public record Reservation(List<Cidr> cidrs, String exhaustedMessage) {
+    public record Reservation(List<IpPrefix> cidrs, String exhaustedMessage) {
         public boolean exhausted() {
             return exhaustedMessage != null;
         }
@@ -85,10 +88,10 @@ public final class NodeCidrAllocator {
         final Map<Integer, String> owners = new HashMap<>();
         int lowestFree;             // no clear bit of occupied lies below this index
 
-        PoolBits(CidrPool pool, List<Cidr> reservedRanges) {
+        PoolBits(CidrPool pool, List<IpPrefix> reservedRanges) {
             this.pool = pool;
             this.reserved = new BitSet(pool.blockCount());
-            for (Cidr r : reservedRanges) {
+            for (IpPrefix r : reservedRanges) {
                 int[] range = pool.overlapRange(r);
                 if (range != null) {
                     reserved.set(range[0], range[1] + 1);
@@ -126,7 +129,7 @@ public final class NodeCidrAllocator {
 
     private final IpamSettings settings;
     private final List<PoolBits> pools;
-    private final List<Family> families;
+    private final List<AddressFamily> families;
     private final Map<String, Tracked> nodes = new TreeMap<>();
     private final Set<String> conflicted = new LinkedHashSet<>();
     private final List<Consumer<Change>> listeners = new CopyOnWriteArrayList<>();
@@ -145,7 +148,7 @@ public final class NodeCidrAllocator {
     }
 
     /** Families that get a block, IPv4 first. */
-    public List<Family> families() {
+    public List<AddressFamily> families() {
         return families;
     }
 
@@ -163,10 +166,10 @@ public final class NodeCidrAllocator {
             t = null;
         }
         List<String> problems = new ArrayList<>();
-        List<Cidr> carried = new ArrayList<>();
+        List<IpPrefix> carried = new ArrayList<>();
         for (String text : node.podCidrs()) {
             try {
-                carried.add(Cidr.parse(text));
+                carried.add(IpPrefix.parse(text));
             } catch (IllegalArgumentException e) {
                 problems.add("spec.podCIDRs: " + e.getMessage());
             }
@@ -201,20 +204,20 @@ public final class NodeCidrAllocator {
         return t.view;
     }
 
-    private NodeCidrs carriedView(String name, String uid, List<Cidr> carried, List<String> problems) {
+    private NodeCidrs carriedView(String name, String uid, List<IpPrefix> carried, List<String> problems) {
         if (!problems.isEmpty()) {
             return new NodeCidrs(name, uid, carried, AllocationState.CONFLICT, String.join("; ", problems));
         }
-        List<Family> missing = families.stream()
+        List<AddressFamily> missing = families.stream()
                 .filter(f -> carried.stream().noneMatch(c -> c.family() == f)).toList();
-        String message = missing.isEmpty() ? "" : "no " + missing.stream().map(Family::toString)
+        String message = missing.isEmpty() ? "" : "no " + missing.stream().map(AddressFamily::toString)
                 .collect(Collectors.joining(", ")) + " pod CIDR: spec.podCIDRs was set before and cannot be extended";
         return new NodeCidrs(name, uid, carried, AllocationState.ALLOCATED, message);
     }
 
-    private List<Claim> claimCarried(String name, List<Cidr> carried, List<String> problems) {
+    private List<Claim> claimCarried(String name, List<IpPrefix> carried, List<String> problems) {
         List<Claim> claims = new ArrayList<>();
-        for (Cidr c : carried) {
+        for (IpPrefix c : carried) {
             PoolBits p = pools.stream().filter(b -> b.pool.cidr().contains(c)).findFirst().orElse(null);
             if (p == null) {
                 String overlapping = pools.stream().filter(b -> b.pool.cidr().overlaps(c))
@@ -226,7 +229,7 @@ public final class NodeCidrAllocator {
             int r = p.reserved.nextSetBit(range[0]);
             if (r >= 0 && r <= range[1]) {
                 String reservedBy = settings.reserved().stream().filter(x -> x.overlaps(p.pool.block(r)))
-                        .map(Cidr::toString).collect(Collectors.joining(", "));
+                        .map(IpPrefix::toString).collect(Collectors.joining(", "));
                 problems.add(c + " overlaps reserved range " + reservedBy);
                 continue;
             }
@@ -236,7 +239,7 @@ public final class NodeCidrAllocator {
                 Tracked ot = owner == null ? null : nodes.get(owner);
                 String ownerCidr = ot == null ? p.pool.block(o).toString()
                         : ot.view == null ? "" : ot.view.cidrs().stream().filter(x -> x.overlaps(c))
-                        .map(Cidr::toString).findFirst().orElse(p.pool.block(o).toString());
+                        .map(IpPrefix::toString).findFirst().orElse(p.pool.block(o).toString());
                 problems.add(c + " overlaps " + ownerCidr + " of Node " + owner + "; not reused");
                 continue;
             }
@@ -294,8 +297,8 @@ public final class NodeCidrAllocator {
             throw new IllegalStateException("Node " + name + " is not waiting for pod CIDRs");
         }
         List<Claim> claims = new ArrayList<>();
-        List<Cidr> cidrs = new ArrayList<>();
-        for (Family f : families) {
+        List<IpPrefix> cidrs = new ArrayList<>();
+        for (AddressFamily f : families) {
             Claim got = null;
             for (PoolBits p : pools) {
                 if (p.pool.family() != f) {
@@ -326,7 +329,7 @@ public final class NodeCidrAllocator {
         return new Reservation(cidrs, null);
     }
 
-    private String exhaustedMessage(Family f) {
+    private String exhaustedMessage(AddressFamily f) {
         List<PoolBits> ps = pools.stream().filter(p -> p.pool.family() == f).toList();
         int mask = ps.getFirst().pool.blockPrefix();
         long total = ps.stream().mapToLong(p -> p.pool.blockCount()).sum();
@@ -337,7 +340,7 @@ public final class NodeCidrAllocator {
     }
 
     /** The reserved blocks were written to the Node: it is ALLOCATED. */
-    public synchronized NodeCidrs confirm(String name, List<Cidr> cidrs) {
+    public synchronized NodeCidrs confirm(String name, List<IpPrefix> cidrs) {
         Tracked t = nodes.get(name);
         if (t == null) {
             throw new IllegalStateException("Node " + name + " is unknown");
@@ -473,7 +476,7 @@ public final class NodeCidrAllocator {
     }
 
     /** The pool a CIDR lies in, if any. */
-    public Optional<CidrPool> poolOf(Cidr cidr) {
+    public Optional<CidrPool> poolOf(IpPrefix cidr) {
         return settings.pools().stream().filter(p -> p.cidr().contains(cidr)).findFirst();
     }
 
@@ -488,8 +491,8 @@ public final class NodeCidrAllocator {
                 return new Owner(ip, p.pool, null, null, p.reserved.get(idx));
             }
             NodeCidrs node = nodes.get(owner).view;
-            Cidr podCidr = null;
-            for (Cidr c : node.cidrs()) {
+            IpPrefix podCidr = null;
+            for (IpPrefix c : node.cidrs()) {
                 if (c.contains(ip)) {
                     podCidr = c;
                     break;
@@ -500,7 +503,7 @@ public final class NodeCidrAllocator {
         // A Node in CONFLICT may carry a CIDR outside every pool: few, so a scan of them is cheap.
         for (String name : conflicted) {
             NodeCidrs node = nodes.get(name).view;
-            for (Cidr c : node.cidrs()) {
+            for (IpPrefix c : node.cidrs()) {
                 if (c.contains(ip) && poolOf(c).isEmpty()) {
                     return new Owner(ip, null, node, c, false);
                 }

@@ -1,5 +1,6 @@
 package dev.weft.ipam;
 
+import dev.weft.net.IpPrefix;
 import dev.weft.proto.ipam.v1.AllocationState;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.Node;
@@ -291,7 +292,7 @@ public final class PodCidrController implements AutoCloseable {
                 reportProblem(node, REASON_EXHAUSTED, r.exhaustedMessage());
                 return;
             }
-            List<String> texts = r.cidrs().stream().map(Cidr::toString).toList();
+            List<String> texts = r.cidrs().stream().map(IpPrefix::toString).toList();
             try {
                 if (!allocating) {
                     allocator.abandon(name, "leadership lost");

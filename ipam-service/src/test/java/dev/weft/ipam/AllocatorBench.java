@@ -1,5 +1,8 @@
 package dev.weft.ipam;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
 import dev.weft.ipam.NodeCidrAllocator.NodeView;
 import org.junit.jupiter.api.Test;
 
@@ -49,7 +52,7 @@ class AllocatorBench {
             NodeCidrAllocator.Reservation r = a.reserveBlocks(name);
             a.confirm(name, r.cidrs());
             if (out != null) {
-                out.add(new NodeView(name, "uid-" + i, r.cidrs().stream().map(Cidr::toString).toList(), ""));
+                out.add(new NodeView(name, "uid-" + i, r.cidrs().stream().map(IpPrefix::toString).toList(), ""));
             }
         }
         lastWall = System.nanoTime() - w0;
@@ -117,9 +120,9 @@ class AllocatorBench {
         for (int i = 0; i < ips.length; i++) {
             boolean v6 = rnd.nextBoolean();
             int block = rnd.nextInt(NODES);
-            ips[i] = v6 ? new IpAddress(Family.IPV6, new BigInteger("fd000010000000000000000000000000", 16)
+            ips[i] = v6 ? IpAddress.of(AddressFamily.IPV6, new BigInteger("fd000010000000000000000000000000", 16)
                     .add(BigInteger.valueOf(block).shiftLeft(64)).add(BigInteger.valueOf(rnd.nextInt(1 << 20))))
-                    : new IpAddress(Family.IPV4, BigInteger.valueOf((10L << 24) + ((long) block << 8) + rnd.nextInt(256)));
+                    : IpAddress.ofIpv4((10 << 24) + (block << 8) + rnd.nextInt(256));
         }
         for (int warm = 0; warm < 5; warm++) {
             for (IpAddress ip : ips) {

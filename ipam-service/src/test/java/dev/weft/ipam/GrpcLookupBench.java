@@ -1,5 +1,6 @@
 package dev.weft.ipam;
 
+import dev.weft.net.IpPrefix;
 import dev.weft.proto.ipam.v1.IpamGrpc;
 import dev.weft.proto.ipam.v1.LookupIpRequest;
 import dev.weft.proto.ipam.v1.LookupIpResponse;
@@ -15,7 +16,6 @@ import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
 
-import java.math.BigInteger;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -82,8 +82,8 @@ class GrpcLookupBench {
         List<String> ips = new ArrayList<>();
         Random rnd = new Random(3);
         for (NodeCidrAllocator.NodeCidrs n : allocator.list()) {
-            for (Cidr c : n.cidrs()) {
-                ips.add(IpAddress.format(c.family(), c.network().add(BigInteger.valueOf(1 + rnd.nextInt(200)))));
+            for (IpPrefix c : n.cidrs()) {
+                ips.add(c.address(1 + rnd.nextInt(200)).toString());
             }
         }
         ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();

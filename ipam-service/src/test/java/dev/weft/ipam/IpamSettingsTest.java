@@ -1,5 +1,6 @@
 package dev.weft.ipam;
 
+import dev.weft.net.IpPrefix;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -21,7 +22,7 @@ class IpamSettingsTest {
         assertEquals(3, s.pools().size());
         assertEquals(24, s.pools().get(0).blockPrefix());
         assertEquals(64, s.pools().get(1).blockPrefix());
-        assertEquals(List.of(Cidr.parse("10.10.0.0/24")), s.reserved());
+        assertEquals(List.of(IpPrefix.parse("10.10.0.0/24")), s.reserved());
     }
 
     @Test

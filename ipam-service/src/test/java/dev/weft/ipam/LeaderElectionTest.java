@@ -1,5 +1,6 @@
 package dev.weft.ipam;
 
+import dev.weft.net.IpPrefix;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -116,7 +117,7 @@ class LeaderElectionTest {
                     .await().atMost(WAIT);
             assertEquals(follower.allocator().list().stream().map(n -> n.nodeName() + "=" + n.cidrs()).toList(),
                     r.getAllocationsList().stream().map(a -> a.getNodeName() + "=" + a.getCidrsList().stream()
-                            .map(c -> Cidr.parse(c.getCidr())).toList()).toList());
+                            .map(c -> IpPrefix.parse(c.getCidr())).toList()).toList());
         });
     }
 

@@ -1,5 +1,7 @@
 package dev.weft.ipam;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpPrefix;
 import dev.weft.proto.ipam.v1.AllocationEvent;
 import dev.weft.proto.ipam.v1.AllocationState;
 import dev.weft.proto.ipam.v1.GetNodeCidrsRequest;
@@ -78,20 +80,20 @@ class NodeAllocationTest {
         String name = TestNodes.unique("join");
         TestNodes.create(k8s, name);
         List<String> cidrs = awaitCidrs(name);
-        Cidr v4 = Cidr.parse(cidrs.get(0));
-        Cidr v6 = Cidr.parse(cidrs.get(1));
-        assertEquals(Family.IPV4, v4.family(), "IPv4 first, as Kubernetes orders podCIDRs");
+        IpPrefix v4 = IpPrefix.parse(cidrs.get(0));
+        IpPrefix v6 = IpPrefix.parse(cidrs.get(1));
+        assertEquals(AddressFamily.IPV4, v4.family(), "IPv4 first, as Kubernetes orders podCIDRs");
         assertEquals(24, v4.prefixLength());
-        assertTrue(Cidr.parse("10.10.0.0/16").contains(v4));
+        assertTrue(IpPrefix.parse("10.10.0.0/16").contains(v4));
         assertNotEquals("10.10.0.0/24", v4.toString(), "the reserved range is never handed out");
         assertEquals(64, v6.prefixLength());
-        assertTrue(Cidr.parse("fd00:10::/48").contains(v6));
+        assertTrue(IpPrefix.parse("fd00:10::/48").contains(v6));
         await().atMost(WAIT).ignoreExceptions().untilAsserted(() -> assertEquals(AllocationState.ALLOCATED, grpcNode(name).getState()));
         NodeAllocation na = grpcNode(name);
         assertEquals(cidrs, na.getCidrsList().stream().map(c -> c.getCidr()).toList());
         assertEquals(IpFamily.IPV6, na.getCidrs(1).getFamily());
         assertEquals("fd00:10::/48", na.getCidrs(1).getPool());
-        String ip = IpAddress.format(Family.IPV4, v4.network().add(java.math.BigInteger.valueOf(77)));
+        String ip = v4.address(77).toString();
         LookupIpResponse owner = ipam.lookupIp(LookupIpRequest.newBuilder().setIp(ip).build()).await().atMost(WAIT);
         assertEquals(name, owner.getNodeName());
         assertEquals(v4.toString(), owner.getPodCidr());
@@ -109,7 +111,7 @@ class NodeAllocationTest {
         // Rejoin under the same name: a new Node object, served again, and the lowest free block is the one freed.
         TestNodes.create(k8s, name);
         List<String> again = awaitCidrs(name);
-        assertTrue(Cidr.parse(again.get(0)).network().compareTo(v4.network()) <= 0, again + " vs " + cidrs);
+        assertTrue(IpPrefix.parse(again.get(0)).network().compareTo(v4.network()) <= 0, again + " vs " + cidrs);
         TestNodes.assertNoBlockGivenTwice(k8s, List.of());
     }
 

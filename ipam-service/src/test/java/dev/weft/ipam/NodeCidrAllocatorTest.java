@@ -1,5 +1,8 @@
 package dev.weft.ipam;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
 import dev.weft.ipam.NodeCidrAllocator.Change;
 import dev.weft.ipam.NodeCidrAllocator.ChangeType;
 import dev.weft.ipam.NodeCidrAllocator.NodeCidrs;
@@ -26,7 +29,7 @@ class NodeCidrAllocatorTest {
     }
 
     /** What the controller does for a Node without CIDRs: observe, reserve, (write), confirm. */
-    private static List<Cidr> join(NodeCidrAllocator a, String name) {
+    private static List<IpPrefix> join(NodeCidrAllocator a, String name) {
         a.observe(new NodeView(name, "uid-" + name, List.of(), "2026-01-01T00:00:00Z"));
         NodeCidrAllocator.Reservation r = a.reserveBlocks(name);
         if (r.exhausted()) {
@@ -48,47 +51,47 @@ class NodeCidrAllocatorTest {
     void randomPoolsExhaustWithoutOverlapAndWithFullCoverage() {
         Random rnd = new Random(42);
         for (int round = 0; round < 60; round++) {
-            Family f = rnd.nextBoolean() ? Family.IPV4 : Family.IPV6;
-            int prefix = f == Family.IPV4 ? 8 + rnd.nextInt(15) : 40 + rnd.nextInt(80);
-            int minMask = f == Family.IPV4 ? 16 : 64;
-            int maxMask = f == Family.IPV4 ? 30 : 126;
+            AddressFamily f = rnd.nextBoolean() ? AddressFamily.IPV4 : AddressFamily.IPV6;
+            int prefix = f == AddressFamily.IPV4 ? 8 + rnd.nextInt(15) : 40 + rnd.nextInt(80);
+            int minMask = f == AddressFamily.IPV4 ? 16 : 64;
+            int maxMask = f == AddressFamily.IPV4 ? 30 : 126;
             int mask = Math.max(minMask, prefix) + rnd.nextInt(4);
             mask = Math.min(mask, maxMask);
             if (mask - prefix > 10) {
                 prefix = mask - rnd.nextInt(11); // keep rounds small: at most 1,024 blocks
             }
-            Cidr pool = Cidr.of(new IpAddress(f, new BigInteger(f.bits(), rnd)), prefix);
+            IpPrefix pool = IpPrefix.containing(IpAddress.of(f, new BigInteger(f.bits(), rnd)), prefix);
             List<String> reserved = new ArrayList<>();
             for (int k = rnd.nextInt(3); k > 0; k--) {
                 int rp = Math.min(f.bits(), mask - 2 + rnd.nextInt(6));
-                BigInteger inside = pool.network().add(new BigInteger(f.bits() - prefix, rnd));
-                reserved.add(Cidr.of(new IpAddress(f, inside), Math.max(rp, prefix)).toString());
+                IpAddress inside = pool.address(new BigInteger(f.bits() - prefix, rnd));
+                reserved.add(IpPrefix.containing(inside, Math.max(rp, prefix)).toString());
             }
-            NodeCidrAllocator a = allocator(List.of(pool.toString()), f == Family.IPV4 ? mask : 24,
-                    f == Family.IPV6 ? mask : 64, reserved);
+            NodeCidrAllocator a = allocator(List.of(pool.toString()), f == AddressFamily.IPV4 ? mask : 24,
+                    f == AddressFamily.IPV6 ? mask : 64, reserved);
             CidrPool p = a.settings().pools().getFirst();
-            List<Cidr> reservedCidrs = a.settings().reserved();
+            List<IpPrefix> reservedCidrs = a.settings().reserved();
             long reservedBlocks = a.utilization().getFirst().reservedBlocks();
 
-            TreeSet<Cidr> got = new TreeSet<>();
+            TreeSet<IpPrefix> got = new TreeSet<>();
             int n = 0;
             while (true) {
-                List<Cidr> c = join(a, "n" + n++);
+                List<IpPrefix> c = join(a, "n" + n++);
                 if (c.isEmpty()) {
                     break;
                 }
-                Cidr b = c.getFirst();
+                IpPrefix b = c.getFirst();
                 assertEquals(mask, b.prefixLength());
                 assertTrue(pool.contains(b), b + " in " + pool);
                 assertTrue(reservedCidrs.stream().noneMatch(r -> r.overlaps(b)), b + " is reserved");
-                Cidr lower = got.floor(b);
-                Cidr higher = got.ceiling(b);
+                IpPrefix lower = got.floor(b);
+                IpPrefix higher = got.ceiling(b);
                 assertFalse(lower != null && lower.overlaps(b), b + " overlaps " + lower);
                 assertFalse(higher != null && higher.overlaps(b), b + " overlaps " + higher);
                 got.add(b);
             }
             assertEquals(p.blockCount() - reservedBlocks, got.size(), "every free block handed out: " + p);
-            BigInteger covered = got.stream().map(Cidr::size).reduce(BigInteger.ZERO, BigInteger::add)
+            BigInteger covered = got.stream().map(IpPrefix::size).reduce(BigInteger.ZERO, BigInteger::add)
                     .add(BigInteger.valueOf(reservedBlocks).shiftLeft(f.bits() - mask));
             assertEquals(pool.size(), covered, "allocated + reserved cover the pool");
             NodeCidrs last = a.get("n" + (n - 1)).orElseThrow();
@@ -108,7 +111,7 @@ class NodeCidrAllocatorTest {
         NodeCidrAllocator a = allocator(List.of("10.0.0.0/8"), 24, 64, List.of());
         Random rnd = new Random(3);
         for (int i = 0; i < 2000; i++) {
-            assertEquals(Cidr.parse("10." + (i >> 8) + "." + (i & 255) + ".0/24"), join(a, "n" + i).getFirst());
+            assertEquals(IpPrefix.parse("10." + (i >> 8) + "." + (i & 255) + ".0/24"), join(a, "n" + i).getFirst());
         }
         List<Integer> freed = new ArrayList<>();
         for (int k = 0; k < 200; k++) {
@@ -120,16 +123,16 @@ class NodeCidrAllocatorTest {
         }
         Collections.sort(freed);
         for (int i : freed) {
-            assertEquals(Cidr.parse("10." + (i >> 8) + "." + (i & 255) + ".0/24"), join(a, "again" + i).getFirst());
+            assertEquals(IpPrefix.parse("10." + (i >> 8) + "." + (i & 255) + ".0/24"), join(a, "again" + i).getFirst());
         }
-        assertEquals(Cidr.parse("10.7.208.0/24"), join(a, "next").getFirst(), "then the first never-used block");
+        assertEquals(IpPrefix.parse("10.7.208.0/24"), join(a, "next").getFirst(), "then the first never-used block");
     }
 
     @Test
     void dualStackGivesOneBlockPerFamilyIpv4FirstAndLookupFindsOwners() {
         NodeCidrAllocator a = allocator(List.of("fd00:10::/48", "10.10.0.0/16"), 24, 64, List.of("10.10.0.0/24"));
-        List<Cidr> c = join(a, "a");
-        assertEquals(List.of(Cidr.parse("10.10.1.0/24"), Cidr.parse("fd00:10::/64")), c);
+        List<IpPrefix> c = join(a, "a");
+        assertEquals(List.of(IpPrefix.parse("10.10.1.0/24"), IpPrefix.parse("fd00:10::/64")), c);
         join(a, "b");
         NodeCidrAllocator.Owner o = a.lookup(IpAddress.parse("fd00:10:0:1:ffff::7"));
         assertEquals("b", o.node().nodeName());
@@ -159,9 +162,9 @@ class NodeCidrAllocatorTest {
             }
         }
         for (int k = 0; k < 3000; k++) {
-            Family f = rnd.nextBoolean() ? Family.IPV4 : Family.IPV6;
-            Cidr pool = a.settings().pools().get(f == Family.IPV4 ? 0 : 1).cidr();
-            IpAddress ip = new IpAddress(f, pool.network().add(new BigInteger(f.bits() - pool.prefixLength(), rnd)));
+            AddressFamily f = rnd.nextBoolean() ? AddressFamily.IPV4 : AddressFamily.IPV6;
+            IpPrefix pool = a.settings().pools().get(f == AddressFamily.IPV4 ? 0 : 1).cidr();
+            IpAddress ip = pool.address(new BigInteger(f.bits() - pool.prefixLength(), rnd));
             String expected = a.list().stream().filter(n -> n.cidrs().stream().anyMatch(c -> c.contains(ip)))
                     .map(NodeCidrs::nodeName).findFirst().orElse(null);
             NodeCidrs owner = a.lookup(ip).node();
@@ -188,7 +191,7 @@ class NodeCidrAllocatorTest {
         assertTrue(bad.message().contains("host bits"), bad.message());
 
         // The new Node gets the lowest block nobody holds: not 1 (old), 2-3 (big), 0 (reserved).
-        assertEquals(Cidr.parse("10.10.4.0/24"), join(a, "fresh").getFirst());
+        assertEquals(IpPrefix.parse("10.10.4.0/24"), join(a, "fresh").getFirst());
         assertEquals("outside", a.lookup(IpAddress.parse("192.168.7.9")).node().nodeName());
         assertEquals("big", a.lookup(IpAddress.parse("10.10.3.9")).node().nodeName());
         assertEquals("10.10.2.0/23", a.lookup(IpAddress.parse("10.10.3.9")).podCidr().toString());
@@ -206,8 +209,8 @@ class NodeCidrAllocatorTest {
         Random rnd = new Random(9);
         for (int i = 0; i < 200; i++) {
             String name = "n" + i;
-            List<Cidr> c = join(a, name);
-            nodes.add(new NodeView(name, "uid-" + name, c.stream().map(Cidr::toString).toList(),
+            List<IpPrefix> c = join(a, name);
+            nodes.add(new NodeView(name, "uid-" + name, c.stream().map(IpPrefix::toString).toList(),
                     String.format("2026-01-01T00:%02d:%02dZ", i / 60, i % 60)));
         }
         for (int k = 0; k < 50; k++) {
@@ -254,7 +257,7 @@ class NodeCidrAllocatorTest {
         a.abandon("a", "write failed: HTTP 409");
         assertTrue(a.needsAllocation("a"));
         assertEquals("10.10.0.0/24", a.reserveBlocks("a").cidrs().getFirst().toString());
-        a.confirm("a", List.of(Cidr.parse("10.10.0.0/24")));
+        a.confirm("a", List.of(IpPrefix.parse("10.10.0.0/24")));
         // A stale view without CIDRs does not undo them (podCIDRs never go back to empty)...
         a.observe(new NodeView("a", "uid-a", List.of(), ""));
         assertEquals(AllocationState.ALLOCATED, a.get("a").orElseThrow().state());

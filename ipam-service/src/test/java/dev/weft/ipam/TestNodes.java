@@ -1,5 +1,6 @@
 package dev.weft.ipam;
 
+import dev.weft.net.IpPrefix;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -37,7 +38,7 @@ final class TestNodes {
 
     /** Every pod CIDR written by the allocator (spec.podCIDR == podCIDRs[0]) overlaps no other Node's. */
     static int assertNoBlockGivenTwice(KubernetesClient k8s, List<String> ignoreNodes) {
-        List<Cidr> all = new ArrayList<>();
+        List<IpPrefix> all = new ArrayList<>();
         List<String> owners = new ArrayList<>();
         for (Node n : k8s.nodes().list().getItems()) {
             if (ignoreNodes.contains(n.getMetadata().getName()) || n.getSpec() == null) {
@@ -48,7 +49,7 @@ final class TestNodes {
                 assertEquals(cidrs.getFirst(), n.getSpec().getPodCIDR(), "spec.podCIDR is podCIDRs[0]");
             }
             for (String c : cidrs == null ? List.<String>of() : cidrs) {
-                Cidr cidr = Cidr.parse(c);
+                IpPrefix cidr = IpPrefix.parse(c);
                 for (int i = 0; i < all.size(); i++) {
                     assertFalse(all.get(i).overlaps(cidr), cidr + " of " + n.getMetadata().getName() + " overlaps "
                             + all.get(i) + " of " + owners.get(i));

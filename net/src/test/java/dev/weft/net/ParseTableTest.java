@@ -96,6 +96,9 @@ class ParseTableTest {
             FD00:0010:0000:0000:0000:0000:0000:0000/48  | fd00:10::/48
             ::/0                                        | ::/0
             2001:db8:0:0:1:0:0:1/128                    | 2001:db8::1:0:0:1/128
+            2001:0:0:1:0:0:0:1/128                      | 2001:0:0:1::1/128
+            1:2:3:4:5:6:7:8/128                         | 1:2:3:4:5:6:7:8/128
+            1:0:2:3:4:5:6:7/128                         | 1:0:2:3:4:5:6:7/128
             0:0:0:0:0:0:0:1/128                         | ::1/128
             1:0:0:0:0:0:0:0/16                          | 1::/16
             ::ffff:10.0.0.0/120                         | ::ffff:a00:0/120
@@ -112,6 +115,9 @@ class ParseTableTest {
             ""                 | empty CIDR
             10.0.0.0           | '10.0.0.0' is not a CIDR: missing /prefix length
             banana             | 'banana' is not a CIDR: missing /prefix length
+            " "                | ' ' is not a CIDR: missing /prefix length
+            abc/8              | 'abc/8' is not a CIDR: bad address 'abc': unexpected character 'a'
+            256.0.0.0/8        | '256.0.0.0/8' is not a CIDR: bad address '256.0.0.0': octet '256' is greater than 255
             10.0.0.0/24/1      | '10.0.0.0/24/1' is not a CIDR: more than one '/'
             /24                | '/24' is not a CIDR: the address before '/' is missing
             10.0.0/24          | '10.0.0/24' is not a CIDR: bad address '10.0.0': an IPv4 address has four decimal octets separated by '.', this has 3
@@ -134,6 +140,24 @@ class ParseTableTest {
     void invalidPrefixesSayWhy(String input, String message) {
         AddressFormatException e = assertThrows(AddressFormatException.class, () -> IpPrefix.parse(input));
         assertEquals(message, e.getMessage());
+    }
+
+    @Test
+    void containsAndOverlaps() {
+        IpPrefix pool = IpPrefix.parse("10.10.0.0/16");
+        assertTrue(pool.contains(IpPrefix.parse("10.10.255.0/24")));
+        assertTrue(pool.contains(pool));
+        assertFalse(pool.contains(IpPrefix.parse("10.11.0.0/24")));
+        assertFalse(pool.contains(IpPrefix.parse("10.0.0.0/8")));
+        assertTrue(pool.overlaps(IpPrefix.parse("10.0.0.0/8")));
+        assertFalse(pool.overlaps(IpPrefix.parse("fd00::/8")), "families never overlap");
+        assertFalse(IpPrefix.parse("::/0").contains(IpAddress.parse("10.0.0.1")), "families never overlap");
+        assertFalse(IpPrefix.parse("::ffff:0:0/96").contains(IpAddress.parse("10.0.0.1")), "not even mapped ones");
+        assertTrue(pool.contains(IpAddress.parse("10.10.3.4")));
+        assertFalse(pool.contains(IpAddress.parse("10.9.255.255")));
+        assertEquals("10.10.255.255", pool.last().toString());
+        assertEquals(java.math.BigInteger.valueOf(65536), pool.size());
+        assertEquals("fd00:10::ffff:ffff:ffff:ffff", IpPrefix.parse("fd00:10::/64").last().toString());
     }
 
     @Test
