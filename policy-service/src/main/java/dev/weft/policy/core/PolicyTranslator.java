@@ -1,5 +1,7 @@
 package dev.weft.policy.core;
 
+import dev.weft.net.AddressFormatException;
+import dev.weft.net.IpPrefix;
 import dev.weft.policy.core.CompiledPolicy.Direction;
 import dev.weft.policy.core.CompiledPolicy.IpBlock;
 import dev.weft.policy.core.CompiledPolicy.Port;
@@ -151,23 +153,28 @@ public final class PolicyTranslator {
         return new Rule(dir, index, any, List.copyOf(groups), List.copyOf(blocks), ports(ports, where));
     }
 
+    /**
+     * Host bits are cleared, not refused ("10.1.2.3/16" is 10.1.0.0/16): Kubernetes accepts such ipBlocks, so a
+     * policy it admitted must not be rejected here.
+     */
     private IpBlock ipBlock(IPBlock b, String at) {
-        Cidr cidr;
+        IpPrefix cidr;
         try {
-            cidr = Cidr.parse(b.getCidr());
-        } catch (InvalidPolicyException e) {
+            cidr = IpPrefix.parseContaining(b.getCidr());
+        } catch (AddressFormatException e) {
             throw new InvalidPolicyException(at + ".ipBlock: " + e.getMessage());
         }
         List<String> except = new ArrayList<>();
         if (b.getExcept() != null) {
             for (String x : b.getExcept()) {
-                Cidr ex;
+                IpPrefix ex;
                 try {
-                    ex = Cidr.parse(x);
-                } catch (InvalidPolicyException e) {
+                    ex = IpPrefix.parseContaining(x);
+                } catch (AddressFormatException e) {
                     throw new InvalidPolicyException(at + ".ipBlock.except: " + e.getMessage());
                 }
-                if (!cidr.strictlyContains(ex)) {
+                // A strict subset, as Kubernetes validates it: an except equal to the cidr would leave nothing.
+                if (!cidr.contains(ex) || ex.prefixLength() == cidr.prefixLength()) {
                     throw new InvalidPolicyException(at + ".ipBlock: except " + x + " is not inside " + b.getCidr());
                 }
                 except.add(ex.toString());

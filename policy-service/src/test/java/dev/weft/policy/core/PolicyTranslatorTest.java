@@ -136,7 +136,7 @@ class PolicyTranslatorTest {
         var blocks = c.rules().getFirst().ipBlocks();
         assertEquals("10.1.0.0/16", blocks.get(0).cidr());
         assertEquals(List.of("10.1.5.0/24"), blocks.get(0).except());
-        assertEquals("fd00:0:0:0:0:0:0:0/64", blocks.get(1).cidr());
+        assertEquals("fd00::/64", blocks.get(1).cidr(), "canonical IPv6 text (RFC 5952)");
         assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0/33")), List.of())).contains("prefix"));
         assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0/8")), List.of())).contains("bad address"));
         assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("example.com/8")), List.of())).contains("bad address"));
@@ -147,6 +147,16 @@ class PolicyTranslatorTest {
                 .contains("not inside"), "except equal to cidr is not a strict subset");
         assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0/8", "fd00::/96")), List.of()))
                 .contains("not inside"));
+    }
+
+    @Test
+    void ipBlockTextIsReadAsTheAgentAndIpamReadIt() {
+        String m = invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("010.1.1.1/32")), List.of()));
+        assertTrue(m.contains(".ipBlock: '010.1.1.1/32' is not a CIDR: bad address '010.1.1.1': octet '010' has a leading zero"), m);
+        m = invalid(ingressPolicy("ns1", "p", sel(""), List.of(ipPeer("10.0.0.0/8", "10.1.0.0/016")), List.of()));
+        assertTrue(m.contains(".ipBlock.except: '10.1.0.0/016' is not a CIDR: prefix length '016' has a leading zero"), m);
+        CompiledPolicy c = compile(ingressPolicy("ns1", "p", sel("app=a"), List.of(ipPeer("::ffff:10.0.0.0/104")), List.of()));
+        assertEquals("::ffff:a00:0/104", c.rules().getFirst().ipBlocks().getFirst().cidr(), "an IPv4-mapped block stays IPv6");
     }
 
     @Test
