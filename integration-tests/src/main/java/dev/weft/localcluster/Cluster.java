@@ -212,7 +212,7 @@ final class Cluster {
             }
         }
         if (!Files.isExecutable(layout.cniShim())) {
-            problems.add("not built: " + layout.cniShim() + " (./mvnw -q package -DskipTests -pl proto,cni-shim)");
+            problems.add("not built: " + layout.cniShim() + " (./mvnw -q package -DskipTests -pl net,cni-shim)");
         }
         if (!problems.isEmpty()) {
             throw new UserError("cannot start the local cluster:\n  " + String.join("\n  ", problems));

@@ -3,12 +3,13 @@ package dev.weft.agent.cni;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.weft.agent.AgentConfig;
-import dev.weft.agent.ipam.Ipv4Cidr;
 import dev.weft.agent.ipam.NodeCidrSource;
 import dev.weft.agent.ipam.NodeIpAllocator;
+import dev.weft.agent.ipam.PodSubnet;
 import dev.weft.agent.node.NodeGateway;
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.node.PodDatapath;
+import dev.weft.net.AddressFamily;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -93,10 +94,12 @@ public class CniAgent {
                     status = "waiting for the pod CIDR of node " + config.resolvedNodeName() + " (ipam-service / Node.spec.podCIDRs)";
                 } else {
                     NodeCidrSource.NodeCidrs c = found.get();
-                    Ipv4Cidr v4 = c.cidrs().stream().filter(Ipv4Cidr::isIpv4).findFirst().map(Ipv4Cidr::parse)
-                            .orElseThrow(() -> new IOException("no IPv4 pod CIDR in " + c.cidrs()));
+                    PodSubnet v4 = c.cidrs().stream().filter(p -> p.family() == AddressFamily.IPV4).findFirst()
+                            .map(PodSubnet::new)
+                            .orElseThrow(() -> new IOException("no IPv4 pod CIDR among " + c.cidrs()
+                                    + " (IPv6-only is not supported yet)"));
                     ipam.configure(v4);
-                    NodeNetwork node = gateway.ensure(config.resolvedNodeName(), c.cidrs(), c.nodeIp());
+                    NodeNetwork node = gateway.ensure(config.resolvedNodeName(), v4, c.cidrs(), c.nodeIp());
                     if (datapath.isResolvable()) {
                         datapath.get().nodeNetworkReady(node);
                     } else {

@@ -3,8 +3,8 @@ package dev.weft.agent.cni;
 import dev.weft.agent.AgentConfig;
 import dev.weft.agent.ipam.IpLease;
 import dev.weft.agent.ipam.IpamException;
-import dev.weft.agent.ipam.Ipv4Cidr;
 import dev.weft.agent.ipam.NodeIpAllocator;
+import dev.weft.agent.ipam.PodSubnet;
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.node.PersistentPodInterfaceStore;
 import dev.weft.agent.node.PodDatapath;
@@ -14,6 +14,8 @@ import dev.weft.agent.ovsdb.OvsPort;
 import dev.weft.agent.ovsdb.OvsdbClient;
 import dev.weft.agent.ovsdb.OvsdbException;
 import dev.weft.agent.ovsdb.PortSpec;
+import dev.weft.net.InterfaceAddress;
+import dev.weft.net.IpAddress;
 import dev.weft.proto.cni.v1.CniResult;
 import dev.weft.proto.cni.v1.ErrorCode;
 import dev.weft.proto.cni.v1.Interface;
@@ -146,7 +148,7 @@ public class PodNetworkService {
         Deque<Undo> undo = new ArrayDeque<>();
         String host = hostIfName(inv.containerId(), inv.ifName());
         try {
-            Ipv4Cidr cidr = ipam.cidr().orElseThrow(() -> new CniFailure(ErrorCode.TRY_AGAIN_LATER, "node CIDR not known yet"));
+            PodSubnet cidr = ipam.cidr().orElseThrow(() -> new CniFailure(ErrorCode.TRY_AGAIN_LATER, "node CIDR not known yet"));
             IpLease lease;
             try {
                 lease = ipam.allocate(inv.containerId(), inv.ifName(), inv.podNamespace(), inv.podName());
@@ -159,7 +161,8 @@ public class PodNetworkService {
             }
             undo.push(() -> ipam.release(inv.containerId(), inv.ifName()));
 
-            String mac = Ipv4Cidr.macFor(lease.ip());
+            IpAddress podIp = IpAddress.parse(lease.ip());
+            String mac = PodSubnet.macFor(podIp).toString();
             String mtu = Integer.toString(config.podMtu());
             // A leftover host end of this attachment (crash between steps) would make the create fail: remove it.
             deleteLinkIfPresent(host);
@@ -174,7 +177,7 @@ public class PodNetworkService {
             commands().inPodScript(inv.netns(), String.join("\n",
                     "ip -batch - <<EOF",
                     "link set " + inv.ifName() + " address " + mac,
-                    "addr add " + lease.ip() + "/" + cidr.prefix() + " dev " + inv.ifName(),
+                    "addr add " + new InterfaceAddress(podIp, cidr.prefixLength()) + " dev " + inv.ifName(),
                     "link set " + inv.ifName() + " up",
                     "link set lo up",
                     "route replace default via " + gateway + " dev " + inv.ifName(),
@@ -246,13 +249,14 @@ public class PodNetworkService {
     }
 
     private CniResult result(CniInvocation inv, PodInterface pod, NodeNetwork n) {
-        Ipv4Cidr cidr = ipam.cidr().orElseThrow();
+        PodSubnet cidr = ipam.cidr().orElseThrow();
         String gw = n.gatewayIps().get(0);
+        InterfaceAddress address = new InterfaceAddress(IpAddress.parse(pod.ips().get(0)), cidr.prefixLength());
         return CniResult.newBuilder()
                 .setCniVersion(inv.cniVersion())
                 .addInterfaces(Interface.newBuilder().setName(pod.hostIfName()).setMac(hostMac(pod.hostIfName())))
                 .addInterfaces(Interface.newBuilder().setName(pod.ifName()).setMac(pod.mac()).setSandbox(pod.netns()))
-                .addIps(IpConfig.newBuilder().setAddress(pod.ips().get(0) + "/" + cidr.prefix()).setGateway(gw).setInterface(1))
+                .addIps(IpConfig.newBuilder().setAddress(address.toString()).setGateway(gw).setInterface(1))
                 .addRoutes(Route.newBuilder().setDst("0.0.0.0/0").setGw(gw))
                 .build();
     }

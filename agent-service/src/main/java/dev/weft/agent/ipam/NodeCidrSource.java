@@ -1,6 +1,8 @@
 package dev.weft.agent.ipam;
 
 import dev.weft.agent.AgentConfig;
+import dev.weft.net.AddressFormatException;
+import dev.weft.net.IpPrefix;
 import dev.weft.proto.ipam.v1.AllocationState;
 import dev.weft.proto.ipam.v1.GetNodeCidrsRequest;
 import dev.weft.proto.ipam.v1.IpamGrpc;
@@ -29,9 +31,25 @@ public class NodeCidrSource {
     private static final Logger LOG = Logger.getLogger(NodeCidrSource.class);
 
     /** The node's CIDRs (IPv4 first), where they came from, and its InternalIP ("" if unknown). */
-    public record NodeCidrs(List<String> cidrs, String source, String nodeIp) {
+    public record NodeCidrs(List<IpPrefix> cidrs, String source, String nodeIp) {
         public NodeCidrs {
             cidrs = List.copyOf(cidrs);
+        }
+
+        /**
+         * Parses every CIDR strictly; one bad value fails the whole lookup, naming its source, rather than leaving
+         * the node with part of its CIDRs.
+         */
+        static NodeCidrs parse(List<String> texts, String source, String nodeIp) {
+            List<IpPrefix> cidrs = new ArrayList<>(texts.size());
+            for (String t : texts) {
+                try {
+                    cidrs.add(IpPrefix.parse(t));
+                } catch (AddressFormatException e) {
+                    throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
+                }
+            }
+            return new NodeCidrs(cidrs, source, nodeIp);
         }
     }
 
@@ -50,21 +68,25 @@ public class NodeCidrSource {
         Optional<Node> nodeObject = readNode(node);
         String nodeIp = nodeObject.map(NodeCidrSource::internalIp).orElse("");
         if (config.podCidrs().isPresent() && !config.podCidrs().get().isEmpty()) {
-            return Optional.of(new NodeCidrs(config.podCidrs().get(), "agent.pod-cidrs", nodeIp));
+            return Optional.of(NodeCidrs.parse(config.podCidrs().get(), "agent.pod-cidrs", nodeIp));
         }
+        List<String> allocated = new ArrayList<>();
         try {
             NodeAllocation a = ipam.withDeadlineAfter(3, TimeUnit.SECONDS)
                     .getNodeCidrs(GetNodeCidrsRequest.newBuilder().setNodeName(node).build());
             if (a.getState() == AllocationState.ALLOCATED && a.getCidrsCount() > 0) {
-                List<String> cidrs = new ArrayList<>();
                 for (PodCidr c : a.getCidrsList()) {
-                    cidrs.add(c.getCidr());
+                    allocated.add(c.getCidr());
                 }
-                return Optional.of(new NodeCidrs(cidrs, "ipam-service", nodeIp));
+            } else {
+                LOG.debugf("ipam-service has no CIDR for %s yet: %s %s", node, a.getState(), a.getMessage());
             }
-            LOG.debugf("ipam-service has no CIDR for %s yet: %s %s", node, a.getState(), a.getMessage());
         } catch (RuntimeException e) {
             LOG.debugf("ipam-service not answering for %s (%s); trying Node.spec.podCIDRs", node, e.getMessage());
+        }
+        if (!allocated.isEmpty()) {
+            // Parsed outside the call: a bad answer is an error to report, not an ipam-service that is away.
+            return Optional.of(NodeCidrs.parse(allocated, "ipam-service", nodeIp));
         }
         return nodeObject.flatMap(n -> {
             List<String> cidrs = n.getSpec() == null ? List.of() : n.getSpec().getPodCIDRs();
@@ -72,7 +94,7 @@ public class NodeCidrSource {
                 cidrs = List.of(n.getSpec().getPodCIDR());
             }
             return cidrs == null || cidrs.isEmpty() ? Optional.empty()
-                    : Optional.of(new NodeCidrs(cidrs, "Node.spec.podCIDRs", nodeIp));
+                    : Optional.of(NodeCidrs.parse(cidrs, "Node.spec.podCIDRs", nodeIp));
         });
     }
 

@@ -2,6 +2,8 @@ package dev.weft.agent.ipam;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.weft.agent.AgentConfig;
+import dev.weft.net.AddressFormatException;
+import dev.weft.net.IpAddress;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
@@ -36,7 +38,7 @@ public class NodeIpAllocator {
     }
 
     private Path file;
-    private Ipv4Cidr cidr;
+    private PodSubnet cidr;
     private long cursor;
     private final Map<String, IpLease> byIp = new LinkedHashMap<>();
 
@@ -62,7 +64,7 @@ public class NodeIpAllocator {
      * Sets the node CIDR and loads persisted leases. Leases outside the CIDR (the node was given another block) cannot
      * be valid any more and are dropped, with a warning.
      */
-    public synchronized void configure(Ipv4Cidr cidr) throws IpamException {
+    public synchronized void configure(PodSubnet cidr) throws IpamException {
         this.cidr = null;
         byIp.clear();
         cursor = 0;
@@ -71,7 +73,15 @@ public class NodeIpAllocator {
             try {
                 LeaseFile lf = JSON.readValue(f.toFile(), LeaseFile.class);
                 for (IpLease l : lf.leases() == null ? List.<IpLease>of() : lf.leases()) {
-                    if (cidr.contains(l.ip())) {
+                    IpAddress ip;
+                    try {
+                        ip = IpAddress.parse(l.ip());
+                    } catch (AddressFormatException e) {
+                        byIp.clear();
+                        throw new IpamException(IpamException.Reason.IO, "cannot read IP leases " + f + ": lease of "
+                                + l.namespace() + "/" + l.name() + ": " + e.getMessage(), e);
+                    }
+                    if (cidr.contains(ip)) {
                         byIp.put(l.ip(), l);
                     } else {
                         LOG.warnf("dropping lease %s of %s/%s: outside the node CIDR %s", l.ip(), l.namespace(), l.name(), cidr);
@@ -89,7 +99,7 @@ public class NodeIpAllocator {
         LOG.infof("node IPAM on %s: %d leases restored from %s", cidr, byIp.size(), f);
     }
 
-    public synchronized Optional<Ipv4Cidr> cidr() {
+    public synchronized Optional<PodSubnet> cidr() {
         return Optional.ofNullable(cidr);
     }
 
@@ -109,8 +119,8 @@ public class NodeIpAllocator {
         long size = cidr.size();
         for (long step = 0; step < size; step++) {
             long offset = (cursor + step) % size;
-            long ip = cidr.at(offset);
-            String text = Ipv4Cidr.format(ip);
+            IpAddress ip = cidr.at(offset);
+            String text = ip.toString();
             if (cidr.usableForPod(ip) && !byIp.containsKey(text)) {
                 IpLease lease = new IpLease(text, containerId, ifName, namespace, name, System.currentTimeMillis());
                 byIp.put(text, lease);
@@ -157,7 +167,8 @@ public class NodeIpAllocator {
 
     /** Re-adds a lease known from elsewhere (an OVS port survived a lost lease file); false if the IP is taken. */
     public synchronized boolean adopt(IpLease lease) throws IpamException {
-        if (cidr == null || !cidr.contains(lease.ip()) || byIp.containsKey(lease.ip())) {
+        Optional<IpAddress> ip = IpAddress.tryParse(lease.ip());
+        if (cidr == null || ip.isEmpty() || !cidr.contains(ip.get()) || byIp.containsKey(lease.ip())) {
             return false;
         }
         byIp.put(lease.ip(), lease);

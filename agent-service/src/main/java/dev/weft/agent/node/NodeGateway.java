@@ -3,11 +3,15 @@ package dev.weft.agent.node;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.weft.agent.AgentConfig;
-import dev.weft.agent.ipam.Ipv4Cidr;
+import dev.weft.agent.ipam.PodSubnet;
 import dev.weft.agent.ovsdb.AddedPort;
 import dev.weft.agent.ovsdb.OvsPort;
 import dev.weft.agent.ovsdb.OvsdbClient;
 import dev.weft.agent.ovsdb.PortSpec;
+import dev.weft.net.InterfaceAddress;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
+import dev.weft.net.MacAddress;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
@@ -22,8 +26,9 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The node gateway (the seed's gw0): an OVS internal port on the bridge carrying the first address of the node's pod
- * CIDR, with a MAC derived from that address so it survives restarts. Idempotent: an existing port is reused.
+ * The node gateway (gw0 in the Antrea walkthrough): an OVS internal port on the bridge carrying the first address of
+ * the node's pod CIDR, with a MAC derived from that address so it survives restarts. Idempotent: an existing port is
+ * reused.
  */
 @ApplicationScoped
 public class NodeGateway {
@@ -36,13 +41,11 @@ public class NodeGateway {
     @Inject
     OvsdbClient ovsdb;
 
-    /** Creates or repairs the gateway for the IPv4 CIDR and returns its ofport and MAC. */
-    public NodeNetwork ensure(String nodeName, List<String> podCidrs, String nodeIp) throws IOException {
-        Ipv4Cidr v4 = podCidrs.stream().filter(Ipv4Cidr::isIpv4).findFirst().map(Ipv4Cidr::parse)
-                .orElseThrow(() -> new IOException("no IPv4 pod CIDR among " + podCidrs + " (IPv6-only is not supported yet)"));
+    /** Creates or repairs the gateway for the IPv4 pod subnet (one of {@code podCidrs}) and returns its ofport and MAC. */
+    public NodeNetwork ensure(String nodeName, PodSubnet v4, List<IpPrefix> podCidrs, String nodeIp) throws IOException {
         String name = config.gatewayName();
-        String gatewayIp = v4.gateway();
-        String mac = Ipv4Cidr.macFor(gatewayIp);
+        IpAddress gatewayIp = v4.gateway();
+        MacAddress mac = PodSubnet.macFor(gatewayIp);
         Optional<OvsPort> existing = ovsdb.getPort(name);
         int ofport;
         if (existing.isPresent() && existing.get().ofport() > 0) {
@@ -56,18 +59,19 @@ public class NodeGateway {
             ofport = added.ofport();
         }
         // The MAC through OVSDB (ovs-vswitchd applies it to the TAP and keeps it across its restarts).
-        ObjectNode row = JsonNodeFactory.instance.objectNode().put("mac", mac);
+        ObjectNode row = JsonNodeFactory.instance.objectNode().put("mac", mac.toString());
         ObjectNode update = JsonNodeFactory.instance.objectNode().put("op", "update").put("table", "Interface");
         update.set("where", OvsdbClient.whereName(name));
         update.set("row", row);
         ovsdb.transact(List.of(update));
-        ip("link", "set", name, "address", mac, "mtu", Integer.toString(config.podMtu()));
-        ip("addr", "replace", gatewayIp + "/" + v4.prefix(), "dev", name);
+        InterfaceAddress address = new InterfaceAddress(gatewayIp, v4.prefixLength());
+        ip("link", "set", name, "address", mac.toString(), "mtu", Integer.toString(config.podMtu()));
+        ip("addr", "replace", address.toString(), "dev", name);
         ip("link", "set", name, "up");
-        List<String> gatewayIps = new ArrayList<>(List.of(gatewayIp));
-        LOG.infof("gateway %s: %s/%d mac %s ofport %d%s", name, gatewayIp, v4.prefix(), mac, ofport,
+        LOG.infof("gateway %s: %s mac %s ofport %d%s", name, address, mac, ofport,
                 config.nodeNetns().map(ns -> " in netns " + ns).orElse(""));
-        return new NodeNetwork(nodeName, podCidrs, gatewayIps, mac, name, ofport, nodeIp);
+        return new NodeNetwork(nodeName, podCidrs.stream().map(IpPrefix::toString).toList(),
+                List.of(gatewayIp.toString()), mac.toString(), name, ofport, nodeIp);
     }
 
     private void ip(String... args) throws IOException {

@@ -6,7 +6,7 @@ import java.util.List;
  * This node's addressing, known once the node's pod CIDR is known and the gateway port exists on the bridge.
  *
  * @param podCidrs      the node's pod CIDRs from ipam-service / Node.spec.podCIDRs, IPv4 first
- * @param gatewayIps    first address of each pod CIDR, on the gateway port (the seed's gw0)
+ * @param gatewayIps    first address of each pod CIDR, on the gateway port (gw0 in the Antrea walkthrough)
  * @param gatewayOfport OpenFlow port of the gateway
  * @param nodeIp        the node's underlay (transport) address, used as tunnel source; may be empty
  */

@@ -1,5 +1,9 @@
 package dev.weft.agent.openflow;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
+import dev.weft.net.MacAddress;
 import io.netty.buffer.ByteBuf;
 
 import java.util.ArrayList;
@@ -169,12 +173,11 @@ public record Match(List<MatchEntry> entries) {
     }
 
     public static String mac(long v) {
-        return String.format("%02x:%02x:%02x:%02x:%02x:%02x", (v >> 40) & 0xff, (v >> 32) & 0xff, (v >> 24) & 0xff,
-                (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+        return new MacAddress(v & 0xffff_ffff_ffffL).toString();
     }
 
     public static String ipv4(long v) {
-        return ((v >> 24) & 0xff) + "." + ((v >> 16) & 0xff) + "." + ((v >> 8) & 0xff) + "." + (v & 0xff);
+        return IpAddress.ofIpv4((int) v).toString();
     }
 
     private static String ipMask(long mask) {
@@ -183,32 +186,14 @@ public record Match(List<MatchEntry> entries) {
         return expected == (mask & 0xffffffffL) ? "/" + prefix : "/" + ipv4(mask);
     }
 
+    /** The 48 bits of a MAC address ({@link MacAddress} parses it). */
     public static long parseMac(String mac) {
-        String[] p = mac.split(":");
-        if (p.length != 6) {
-            throw new IllegalArgumentException("not a MAC address: " + mac);
-        }
-        long v = 0;
-        for (String s : p) {
-            v = (v << 8) | Integer.parseInt(s, 16);
-        }
-        return v;
+        return MacAddress.parse(mac).value();
     }
 
+    /** The 32 bits of an IPv4 address, unsigned ({@link IpAddress} parses it). */
     public static long parseIpv4(String ip) {
-        String[] p = ip.split("\\.");
-        if (p.length != 4) {
-            throw new IllegalArgumentException("not an IPv4 address: " + ip);
-        }
-        long v = 0;
-        for (String s : p) {
-            int b = Integer.parseInt(s);
-            if (b < 0 || b > 255) {
-                throw new IllegalArgumentException("not an IPv4 address: " + ip);
-            }
-            v = (v << 8) | b;
-        }
-        return v;
+        return Integer.toUnsignedLong(IpAddress.parse(ip, AddressFamily.IPV4).ipv4Bits());
     }
 
     /** The mask of a prefix length. */
@@ -342,13 +327,15 @@ public record Match(List<MatchEntry> entries) {
             if (slash < 0) {
                 return MatchEntry.exact(f, parseIpv4(cidr));
             }
-            long ip = parseIpv4(cidr.substring(0, slash));
-            int prefix = Integer.parseInt(cidr.substring(slash + 1));
-            long mask = prefixMask(prefix);
-            if (prefix == 0) {
+            // Host bits are masked as ovs-ofctl does for nw_src=10.0.0.1/24.
+            IpPrefix p = IpPrefix.parseContaining(cidr);
+            if (p.family() != AddressFamily.IPV4) {
+                throw new IllegalArgumentException("'" + cidr + "' is not an IPv4 CIDR: it is " + p.family());
+            }
+            if (p.prefixLength() == 0) {
                 throw new IllegalArgumentException("a /0 CIDR matches everything; omit the field instead: " + cidr);
             }
-            return MatchEntry.masked(f, ip & mask, mask);
+            return MatchEntry.masked(f, Integer.toUnsignedLong(p.network().ipv4Bits()), prefixMask(p.prefixLength()));
         }
     }
 }

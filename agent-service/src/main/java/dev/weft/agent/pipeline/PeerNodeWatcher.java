@@ -4,6 +4,8 @@ import dev.weft.agent.AgentConfig;
 import dev.weft.agent.ovsdb.OvsPort;
 import dev.weft.agent.ovsdb.OvsdbClient;
 import dev.weft.agent.ovsdb.PortSpec;
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -104,7 +106,9 @@ public class PeerNodeWatcher {
                     : n.getSpec().getPodCIDR() == null ? List.of() : List.of(n.getSpec().getPodCIDR());
             Optional<String> ip = n.getStatus() == null || n.getStatus().getAddresses() == null ? Optional.empty()
                     : n.getStatus().getAddresses().stream().filter(a -> "InternalIP".equals(a.getType()))
-                    .map(NodeAddress::getAddress).filter(a -> !a.contains(":")).findFirst();
+                    .map(NodeAddress::getAddress)
+                    .filter(a -> IpAddress.tryParse(a).filter(parsed -> parsed.family() == AddressFamily.IPV4).isPresent())
+                    .findFirst();
             if (!cidrs.isEmpty() && ip.isPresent()) {
                 out.add(new Datapath.PeerNode(name, cidrs, ip.get()));
             }

@@ -7,6 +7,8 @@ import dev.weft.agent.openflow.OfAction;
 import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.PipelineTable;
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpPrefix;
 import dev.weft.proto.controlplane.v1.Direction;
 import dev.weft.proto.controlplane.v1.IpBlock;
 import dev.weft.proto.controlplane.v1.NamedPort;
@@ -230,12 +232,13 @@ public final class PolicyCompiler {
         boolean anyPeer = r.getPeer().getAddressGroupsCount() == 0 && r.getPeer().getIpBlocksCount() == 0;
         List<String> blockCidrs = new ArrayList<>();
         for (IpBlock b : r.getPeer().getIpBlocksList()) {
-            if (Cidrs.isV6(b.getCidr())) {
+            IpPrefix cidr = IpPrefix.parse(b.getCidr());
+            if (cidr.family() != AddressFamily.IPV4) {
                 continue;
             }
-            List<Cidrs.V4> ex = b.getExceptList().stream().filter(x -> !Cidrs.isV6(x)).map(Cidrs.V4::parse).toList();
-            for (Cidrs.V4 c : Cidrs.subtract(Cidrs.V4.parse(b.getCidr()), ex)) {
-                blockCidrs.add(c.matchValue());
+            for (IpPrefix c : cidr.subtract(b.getExceptList().stream().map(IpPrefix::parse).toList())) {
+                // A host without "/32", as ovs-ofctl shows a match value.
+                blockCidrs.add(c.prefixLength() == 32 ? c.network().toString() : c.toString());
             }
         }
 
@@ -326,7 +329,7 @@ public final class PolicyCompiler {
         if (port == 0) {
             out.add(m -> m.ipProto(proto));
         } else if (endPort > port) {
-            for (Cidrs.PortMask pm : Cidrs.portRange(port, endPort)) {
+            for (PortRanges.PortMask pm : PortRanges.portRange(port, endPort)) {
                 out.add(m -> m.tpDst(proto, pm.value(), pm.mask()));
             }
         } else {

@@ -1,5 +1,7 @@
 package dev.weft.agent.policy;
 
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
 import dev.weft.proto.controlplane.v1.GroupMember;
 import dev.weft.proto.controlplane.v1.NamedPort;
 import dev.weft.proto.controlplane.v1.NetworkPolicy;
@@ -31,24 +33,24 @@ public final class PolicyState {
     record Member(String podKey, int[] ipv4, String[] ipv6, NamedPort[] namedPorts) {
         static Member of(GroupMember m) {
             String key = m.getPod().getNamespace() + "/" + m.getPod().getName();
+            IpAddress[] ips = new IpAddress[m.getIpsCount()];
             int v4 = 0;
-            int v6 = 0;
-            for (String ip : m.getIpsList()) {
-                if (Cidrs.isV6(ip)) {
-                    v6++;
-                } else {
+            for (int k = 0; k < ips.length; k++) {
+                ips[k] = IpAddress.parse(m.getIps(k));
+                if (ips[k].family() == AddressFamily.IPV4) {
                     v4++;
                 }
             }
+            int v6 = ips.length - v4;
             int[] a = v4 == 0 ? NO_V4 : new int[v4];
             String[] b = v6 == 0 ? NO_V6 : new String[v6];
             int i = 0;
             int j = 0;
-            for (String ip : m.getIpsList()) {
-                if (Cidrs.isV6(ip)) {
-                    b[j++] = ip;
+            for (IpAddress ip : ips) {
+                if (ip.family() == AddressFamily.IPV4) {
+                    a[i++] = ip.ipv4Bits();
                 } else {
-                    a[i++] = (int) dev.weft.agent.openflow.Match.parseIpv4(ip);
+                    b[j++] = ip.toString();
                 }
             }
             NamedPort[] ports = m.getNamedPortsCount() == 0 ? NO_PORTS : m.getNamedPortsList().toArray(NamedPort[]::new);

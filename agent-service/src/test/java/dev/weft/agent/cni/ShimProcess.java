@@ -19,7 +19,7 @@ final class ShimProcess {
     static Path launcher() {
         Path p = Path.of("..", "cni-shim", "target", "weft-cni", "weft-cni").toAbsolutePath().normalize();
         if (!Files.isExecutable(p)) {
-            fail("the CNI shim is not built: " + p + " (./mvnw -q package -pl cni-shim)");
+            fail("the CNI shim is not built: " + p + " (./mvnw -q package -pl net,cni-shim)");
         }
         return p;
     }

@@ -1,5 +1,6 @@
 package dev.weft.agent.ipam;
 
+import dev.weft.net.IpAddress;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,7 +24,7 @@ class NodeIpAllocatorTest {
     @Test
     void allocatesAllButNetworkGatewayAndBroadcastThenReportsExhaustion() throws Exception {
         NodeIpAllocator a = new NodeIpAllocator(state);
-        a.configure(Ipv4Cidr.parse("10.9.0.0/29"));
+        a.configure(PodSubnet.parse("10.9.0.0/29"));
         Set<String> ips = new HashSet<>();
         for (int i = 0; i < 5; i++) {
             ips.add(a.allocate("c" + i, "eth0", "ns", "p" + i).ip());
@@ -38,7 +39,7 @@ class NodeIpAllocatorTest {
     @Test
     void aReleasedAddressIsNotReusedAtOnceAndLeasesSurviveARestart() throws Exception {
         NodeIpAllocator a = new NodeIpAllocator(state);
-        a.configure(Ipv4Cidr.parse("10.9.1.0/24"));
+        a.configure(PodSubnet.parse("10.9.1.0/24"));
         String first = a.allocate("c1", "eth0", "ns", "p1").ip();
         a.allocate("c2", "eth0", "ns", "p2");
         assertTrue(a.release("c1", "eth0").isPresent());
@@ -46,7 +47,7 @@ class NodeIpAllocatorTest {
         assertNotEquals(first, a.allocate("c3", "eth0", "ns", "p3").ip());
 
         NodeIpAllocator restarted = new NodeIpAllocator(state);
-        restarted.configure(Ipv4Cidr.parse("10.9.1.0/24"));
+        restarted.configure(PodSubnet.parse("10.9.1.0/24"));
         assertEquals(Set.copyOf(a.leases()), Set.copyOf(restarted.leases()));
         String next = restarted.allocate("c4", "eth0", "ns", "p4").ip();
         assertTrue(a.leases().stream().noneMatch(l -> l.ip().equals(next)));
@@ -57,19 +58,40 @@ class NodeIpAllocatorTest {
         Files.createDirectories(state.resolve("ipam"));
         Files.writeString(state.resolve("ipam").resolve("leases.json"), "{ not json");
         NodeIpAllocator a = new NodeIpAllocator(state);
-        IpamException e = assertThrows(IpamException.class, () -> a.configure(Ipv4Cidr.parse("10.9.2.0/24")));
+        IpamException e = assertThrows(IpamException.class, () -> a.configure(PodSubnet.parse("10.9.2.0/24")));
         assertEquals(IpamException.Reason.IO, e.reason());
         assertThrows(IpamException.class, () -> a.allocate("c", "eth0", "n", "p"));
     }
 
     @Test
     void cidrArithmetic() {
-        Ipv4Cidr c = Ipv4Cidr.parse("10.244.3.0/24");
-        assertEquals("10.244.3.1", c.gateway());
-        assertTrue(c.contains("10.244.3.200"));
-        assertFalse(c.contains("10.244.4.1"));
-        assertEquals("0a:58:0a:f4:03:01", Ipv4Cidr.macFor("10.244.3.1"));
-        assertThrows(IllegalArgumentException.class, () -> Ipv4Cidr.parse("10.244.3.1/24"));
-        assertThrows(IllegalArgumentException.class, () -> Ipv4Cidr.parse("10.244.3.0/31"));
+        PodSubnet c = PodSubnet.parse("10.244.3.0/24");
+        assertEquals("10.244.3.1", c.gateway().toString());
+        assertTrue(c.contains(IpAddress.parse("10.244.3.200")));
+        assertFalse(c.contains(IpAddress.parse("10.244.4.1")));
+        assertEquals("0a:58:0a:f4:03:01", PodSubnet.macFor(IpAddress.parse("10.244.3.1")).toString());
+        assertTrue(c.usableForPod(IpAddress.parse("10.244.3.2")));
+        assertFalse(c.usableForPod(IpAddress.parse("10.244.3.0")), "network");
+        assertFalse(c.usableForPod(IpAddress.parse("10.244.3.1")), "gateway");
+        assertFalse(c.usableForPod(IpAddress.parse("10.244.3.255")), "broadcast");
+        assertThrows(IllegalArgumentException.class, () -> PodSubnet.parse("10.244.3.1/24"));
+        assertThrows(IllegalArgumentException.class, () -> PodSubnet.parse("10.244.3.0/31"));
+        assertThrows(IllegalArgumentException.class, () -> PodSubnet.parse("fd00:10::/64"));
+    }
+
+    @Test
+    void aLeaseFileWithAnAddressThatIsNoneIsRefusedLikeACorruptOne() throws Exception {
+        Files.createDirectories(state.resolve("ipam"));
+        Files.writeString(state.resolve("ipam").resolve("leases.json"), """
+                {"cidr": "10.9.3.0/24", "cursor": 0, "leases": [
+                  {"ip": "10.9.3.2", "containerId": "c1", "ifName": "eth0", "namespace": "ns", "name": "p1", "createdMillis": 1},
+                  {"ip": "10.9.3.03", "containerId": "c2", "ifName": "eth0", "namespace": "ns", "name": "p2", "createdMillis": 1}]}
+                """);
+        NodeIpAllocator a = new NodeIpAllocator(state);
+        IpamException e = assertThrows(IpamException.class, () -> a.configure(PodSubnet.parse("10.9.3.0/24")));
+        assertEquals(IpamException.Reason.IO, e.reason());
+        assertTrue(e.getMessage().contains("lease of ns/p2: '10.9.3.03' is not an IPv4 or IPv6 address"), e.getMessage());
+        assertThrows(IpamException.class, () -> a.allocate("c", "eth0", "n", "p"));
+        assertFalse(a.adopt(new IpLease("not-an-ip", "c3", "eth0", "ns", "p3", 1)), "nothing is adopted before configure");
     }
 }

@@ -1,5 +1,6 @@
 package dev.weft.agent.policy;
 
+import dev.weft.net.IpPrefix;
 import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.openflow.FlowMod;
 import dev.weft.proto.controlplane.v1.PolicyEvent;
@@ -102,11 +103,11 @@ class PolicyCompilerTest {
 
     @Test
     void cidrArithmetic() {
-        assertEquals(List.of(), Cidrs.subtract(Cidrs.V4.parse("10.0.0.0/24"), List.of(Cidrs.V4.parse("10.0.0.0/16"))));
-        assertEquals("[10.0.0.0/25]", Cidrs.subtract(Cidrs.V4.parse("10.0.0.0/24"),
-                List.of(Cidrs.V4.parse("10.0.0.128/25"))).toString());
-        assertEquals(List.of(new Cidrs.PortMask(80, 0xffff)), Cidrs.portRange(80, 80));
-        assertEquals(2, Cidrs.portRange(1000, 1023).size());
+        assertEquals(List.of(), IpPrefix.parse("10.0.0.0/24").subtract(List.of(IpPrefix.parse("10.0.0.0/16"))));
+        assertEquals("[10.0.0.0/25]", IpPrefix.parse("10.0.0.0/24")
+                .subtract(List.of(IpPrefix.parse("10.0.0.128/25"))).toString());
+        assertEquals(List.of(new PortRanges.PortMask(80, 0xffff)), PortRanges.portRange(80, 80));
+        assertEquals(2, PortRanges.portRange(1000, 1023).size());
     }
 
     @Test

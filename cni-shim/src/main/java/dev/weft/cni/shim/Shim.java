@@ -1,6 +1,9 @@
 package dev.weft.cni.shim;
 
 import com.google.protobuf.ByteString;
+import dev.weft.net.AddressFamily;
+import dev.weft.net.AddressFormatException;
+import dev.weft.net.InterfaceAddress;
 import dev.weft.proto.cni.v1.CniError;
 import dev.weft.proto.cni.v1.CniGrpc;
 import dev.weft.proto.cni.v1.CniRequest;
@@ -131,7 +134,14 @@ public final class Shim {
                 return error(out, version, e.getCodeValue(), e.getMsg(), e.getDetails());
             }
             if (command.equals("ADD")) {
-                out.print(renderResult(response.getResult(), version));
+                String result;
+                try {
+                    result = renderResult(response.getResult(), version);
+                } catch (AddressFormatException e) {
+                    return error(out, version, ErrorCode.INTERNAL_ERROR_VALUE,
+                            "the weft agent returned an invalid result: " + e.getMessage(), "");
+                }
+                out.print(result);
             }
             return 0;
         } catch (StatusRuntimeException e) {
@@ -179,7 +189,8 @@ public final class Shim {
             IpConfig ip = r.getIps(k);
             b.append(k == 0 ? "" : ",").append('{');
             if (legacy) {
-                b.append("\"version\":").append(Json.quote(ip.getAddress().contains(":") ? "6" : "4")).append(',');
+                boolean v6 = InterfaceAddress.parse(ip.getAddress()).family() == AddressFamily.IPV6;
+                b.append("\"version\":").append(Json.quote(v6 ? "6" : "4")).append(',');
             }
             b.append("\"address\":").append(Json.quote(ip.getAddress()));
             if (!ip.getGateway().isEmpty()) {

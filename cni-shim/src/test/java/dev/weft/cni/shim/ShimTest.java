@@ -75,4 +75,19 @@ class ShimTest {
                 + "\"routes\":[{\"dst\":\"0.0.0.0/0\",\"gw\":\"10.0.0.1\"}],\"dns\":{}}\n", Shim.renderResult(r, "1.0.0"));
         assertTrue(Shim.renderResult(r, "0.3.1").contains("{\"version\":\"4\",\"address\":\"10.0.0.5/24\""));
     }
+
+    @Test
+    void legacyResultsNameTheFamilyOfEachAddress() {
+        CniResult r = CniResult.newBuilder().setCniVersion("0.3.1")
+                .addIps(IpConfig.newBuilder().setAddress("10.0.0.5/24").setInterface(0))
+                .addIps(IpConfig.newBuilder().setAddress("fd00:10::5/64").setInterface(0))
+                .addIps(IpConfig.newBuilder().setAddress("::ffff:10.0.0.5/120").setInterface(0)).build();
+        String json = Shim.renderResult(r, "0.3.1");
+        assertTrue(json.contains("{\"version\":\"4\",\"address\":\"10.0.0.5/24\""), json);
+        assertTrue(json.contains("{\"version\":\"6\",\"address\":\"fd00:10::5/64\""), json);
+        assertTrue(json.contains("{\"version\":\"6\",\"address\":\"::ffff:10.0.0.5/120\""), json);
+        CniResult bad = CniResult.newBuilder().addIps(IpConfig.newBuilder().setAddress("10.0.0.5").setInterface(0)).build();
+        assertThrows(dev.weft.net.AddressFormatException.class, () -> Shim.renderResult(bad, "0.3.1"),
+                "an address without its prefix length is not a result to pass on");
+    }
 }
