@@ -55,9 +55,9 @@ class DatapathGoldenTest {
     static final PodInterface NGINX_1 = pod("nginx-1", "10.10.1.6", 6);
     static final PodInterface NGINX_2 = pod("nginx-2", "10.10.1.7", 7);
     static final PodInterface BUSYBOX = pod("busybox-1", "10.10.1.8", 8);
-    static final List<Datapath.PeerNode> PEERS = List.of(
-            new Datapath.PeerNode("n2", List.of("10.10.2.0/24"), "192.168.77.2"),
-            new Datapath.PeerNode("n3", List.of("10.10.3.0/24"), "192.168.77.3"));
+    static final List<PeerNodesFeature.PeerNode> PEERS = List.of(
+            new PeerNodesFeature.PeerNode("n2", List.of("10.10.2.0/24"), "192.168.77.2"),
+            new PeerNodesFeature.PeerNode("n3", List.of("10.10.3.0/24"), "192.168.77.3"));
 
     static PodInterface pod(String name, String ip, int ofport) {
         return new PodInterface("default", name, "cid-" + name, "eth0", "", List.of(ip),
@@ -97,7 +97,7 @@ class DatapathGoldenTest {
                 dp.podAdded(NGINX_1);
                 dp.podAdded(NGINX_2);
                 dp.podAdded(BUSYBOX);
-                dp.peerNodes(TUNNEL_PORT, PEERS);
+                dp.feature(PeerNodesFeature.class).update(TUNNEL_PORT, PEERS);
                 pc.start();
                 await().atMost(Duration.ofSeconds(20)).until(() -> pc.isSynced() && pc.realized() && pc.views().size() == 2);
                 List<String> dump = ovs.dumpFlows("--no-names");
