@@ -80,33 +80,6 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         onReady.add(r);
     }
 
-    // ------------------------------------------------------------------ features
-
-    /** Adds a feature: it gets every later change (and installs its stateless flows now). */
-    public synchronized void register(PipelineFeature feature) {
-        for (PipelineFeature f : features) {
-            if (f.name().equals(feature.name())) {
-                throw new IllegalArgumentException("a feature " + feature.name() + " is already registered");
-            }
-        }
-        features.add(feature);
-        feature.registered();
-    }
-
-    public List<PipelineFeature> features() {
-        return List.copyOf(features);
-    }
-
-    /** The registered feature of this class. */
-    public <T extends PipelineFeature> T feature(Class<T> type) {
-        for (PipelineFeature f : features) {
-            if (type.isInstance(f)) {
-                return type.cast(f);
-            }
-        }
-        throw new IllegalStateException("no " + type.getSimpleName() + " registered");
-    }
-
     public OfConnection connection() {
         return connection;
     }
@@ -134,6 +107,33 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
 
     public String lastReplay() {
         return lastReplay;
+    }
+
+    // ------------------------------------------------------------------ features
+
+    /** Adds a feature: it gets every later change (and installs its stateless flows now). */
+    public synchronized void register(PipelineFeature feature) {
+        for (PipelineFeature f : features) {
+            if (f.name().equals(feature.name())) {
+                throw new IllegalArgumentException("a feature " + feature.name() + " is already registered");
+            }
+        }
+        features.add(feature);
+        feature.registered();
+    }
+
+    public List<PipelineFeature> features() {
+        return List.copyOf(features);
+    }
+
+    /** The registered feature of this class. */
+    public <T extends PipelineFeature> T feature(Class<T> type) {
+        for (PipelineFeature f : features) {
+            if (type.isInstance(f)) {
+                return type.cast(f);
+            }
+        }
+        throw new IllegalStateException("no " + type.getSimpleName() + " registered");
     }
 
     // ------------------------------------------------------------------ connection events
