@@ -32,7 +32,7 @@ import static dev.weft.agent.pipeline.FlowBuilder.flow;
 import static dev.weft.agent.pipeline.PipelineFields.TARGET_OF_PORT_FIELD;
 
 /**
- * Translates the node's policies into conjunctive flows, as Antrea does and as the seed shows:
+ * Translates the node's policies into conjunctive flows, as Antrea does and as the Antrea walkthrough shows:
  * <ul>
  *   <li>each rule is a conjunction: one clause per dimension (peers, the rule's local pods, services); a match flow
  *       per value at {@link #MATCH_PRIORITY} carries {@code conjunction(id,k/n)}, and {@code conj_id=id} at

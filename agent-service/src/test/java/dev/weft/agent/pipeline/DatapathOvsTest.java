@@ -42,14 +42,14 @@ class DatapathOvsTest {
     }
 
     @Test
-    void podsForwardAcrossTheSeedPipelineAndSurviveRestarts() throws Exception {
+    void podsForwardAcrossTheWalkthroughPipelineAndSurviveRestarts() throws Exception {
         try (OvsSandbox ovs = OvsSandbox.start();
              NetnsPod a = NetnsPod.create(ovs, "10.251.7.2/24", null, 11);
              NetnsPod b = NetnsPod.create(ovs, "10.251.7.3/24", null, 12);
              NetnsPod c = NetnsPod.create(ovs, "10.251.7.4/24", null, 13)) {
             Datapath dp = startDatapath(ovs);
             try {
-                // the declared tables with their miss flows, and the seed's established-traffic flow
+                // the declared tables with their miss flows, and the Antrea walkthrough's established-traffic flow
                 assertTrue(table(ovs, 90).stream().anyMatch(l -> l.contains("priority=210,ct_state=-new+est,ip actions=resubmit(,105)")),
                         () -> "table 90: " + safe(ovs, 90));
                 assertTrue(table(ovs, 90).stream().anyMatch(l -> l.contains("priority=0 actions=resubmit(,100)")));

@@ -62,7 +62,7 @@ class PolicyOvsTest {
                 dp.podAdded(busybox.asInterface("default", "busybox-1"));
                 assertTrue(busybox.talk("tcp", nginx.ip, 80), "no policy: open");
 
-                // the seed's nginx-allow: pods app=nginx accept only from app=nginx
+                // the Antrea walkthrough's nginx-allow: pods app=nginx accept only from app=nginx
                 cp.snapshot = List.of(
                         addressGroup("ag-nginx", member("default", "nginx-1", nginx.ip), member("default", "nginx-2", nginx2.ip)),
                         appliedToGroup("atg-nginx", member("default", "nginx-1", nginx.ip), member("default", "nginx-2", nginx2.ip)),
