@@ -13,6 +13,7 @@ import dev.weft.agent.ovsdb.OvsdbProbe;
 import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.DatapathService;
+import dev.weft.agent.pipeline.PipelineFields;
 import dev.weft.agent.pipeline.PipelineTable;
 import dev.weft.agent.policy.PolicyAgent;
 import dev.weft.agent.policy.PolicyCompiler;
@@ -161,7 +162,7 @@ public class AgentQueryGrpcService implements AgentQuery {
                 filter = f -> {
                     Cookie c = Cookie.of(f.cookie());
                     return (c.category() == Cookie.Category.POD && c.objectId() == port) || matches(f, OfField.IN_PORT, port)
-                            || matches(f, OfField.REG1, port);
+                            || f.match().requires(PipelineFields.TARGET_OF_PORT_FIELD, port);
                 };
             }
             case NETWORK_POLICY -> {

@@ -10,14 +10,13 @@ import java.util.Objects;
 /**
  * One OpenFlow 1.3 flow: table, priority, cookie, match and instructions (apply-actions, then an optional goto_table).
  * Flows are not kept as objects by the agent: {@link #encode()} gives the compact wire form that is stored and
- * replayed, and {@link #decodeAdd(byte[])} reads it back when someone asks (CLI, errors).
+ * replayed ({@link EncodedFlow} reads and changes it), and {@link #decodeAdd(byte[])} reads it back when someone asks
+ * (CLI, errors).
  */
 public record FlowMod(int table, int priority, long cookie, Match match, List<OfAction> actions, int gotoTable) {
 
     public static final int OFPT_FLOW_MOD = 14;
     public static final int ADD = 0, MODIFY = 1, MODIFY_STRICT = 2, DELETE = 3, DELETE_STRICT = 4;
-    /** Offsets inside an encoded flow_mod. */
-    static final int OFS_COOKIE = 8, OFS_COOKIE_MASK = 16, OFS_TABLE = 24, OFS_COMMAND = 25, OFS_PRIORITY = 30, OFS_MATCH = 48;
 
     public FlowMod {
         Objects.requireNonNull(match);
@@ -69,8 +68,8 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
     /** Reads an encoded flow_mod back (for display and error messages). */
     public static FlowMod decodeAdd(byte[] msg) {
         ByteBuf in = Unpooled.wrappedBuffer(msg);
-        return decodeAt(in, OFS_MATCH, in.getUnsignedShort(2), msg[OFS_TABLE] & 0xff, in.getUnsignedShort(OFS_PRIORITY),
-                in.getLong(OFS_COOKIE));
+        return decodeAt(in, EncodedFlow.OFS_MATCH, in.getUnsignedShort(2), msg[EncodedFlow.OFS_TABLE] & 0xff,
+                in.getUnsignedShort(EncodedFlow.OFS_PRIORITY), in.getLong(EncodedFlow.OFS_COOKIE));
     }
 
     /** Reads a match and instructions from {@code matchOffset} to {@code end} (flow_mod or flow-stats entry). */
@@ -106,17 +105,6 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
         }
     }
 
-    /** A DELETE_STRICT for the flow an encoded ADD installed (same table, priority and match). */
-    public static byte[] deleteStrictOf(byte[] add) {
-        int matchLen = ((add[OFS_MATCH + 2] & 0xff) << 8) | (add[OFS_MATCH + 3] & 0xff);
-        int end = OFS_MATCH + (matchLen + 7) / 8 * 8;
-        byte[] del = java.util.Arrays.copyOf(add, end);
-        del[2] = (byte) (end >> 8);
-        del[3] = (byte) end;
-        del[OFS_COMMAND] = DELETE_STRICT;
-        return del;
-    }
-
     /** A DELETE of every flow whose cookie matches under the mask, in all tables. */
     public static byte[] deleteByCookie(long cookie, long mask) {
         ByteBuf out = Unpooled.buffer(56);
@@ -129,21 +117,6 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
         out.readBytes(bytes);
         out.release();
         return bytes;
-    }
-
-    /** Table, priority and match bytes: what identifies a flow in Open vSwitch. */
-    public static FlowKey keyOf(byte[] add) {
-        int matchLen = ((add[OFS_MATCH + 2] & 0xff) << 8) | (add[OFS_MATCH + 3] & 0xff);
-        byte[] k = new byte[3 + matchLen];
-        k[0] = add[OFS_TABLE];
-        k[1] = add[OFS_PRIORITY];
-        k[2] = add[OFS_PRIORITY + 1];
-        System.arraycopy(add, OFS_MATCH, k, 3, matchLen);
-        return new FlowKey(k);
-    }
-
-    public static long cookieOf(byte[] msg) {
-        return Unpooled.wrappedBuffer(msg).getLong(OFS_COOKIE);
     }
 
     /** ovs-ofctl form: {@code table=90, priority=200,ip,reg1=0x6 actions=conjunction(1,2/2)}. */

@@ -49,6 +49,16 @@ public record Match(List<MatchEntry> entries) {
         return null;
     }
 
+    /** Whether this match requires the register field to hold exactly {@code value}. */
+    public boolean requires(RegField field, long value) {
+        MatchEntry e = get(field.register());
+        if (e == null) {
+            return false;
+        }
+        long mask = e.masked() ? e.mask() : 0xffffffffL;
+        return (mask & field.mask()) == field.mask() && ((e.value() & field.mask()) >>> field.start()) == value;
+    }
+
     /** Writes the ofp_match (type OXM), padded to 8 bytes. */
     public void encode(ByteBuf out) {
         int start = out.writerIndex();
@@ -303,6 +313,16 @@ public record Match(List<MatchEntry> entries) {
 
         public Builder reg(int n, long value, long mask) {
             return set(MatchEntry.masked(OfField.reg(n, true), value, mask & 0xffffffffL));
+        }
+
+        /** The register field holds {@code value} (its other bits are not matched). */
+        public Builder reg(RegField field, long value) {
+            return set(MatchEntry.masked(field.register(), field.checked(value) << field.start(), field.mask()));
+        }
+
+        /** {@code regMark(FROM_TUNNEL_REG_MARK)} is {@code reg0=0x3/0xf}. */
+        public Builder regMark(RegMark mark) {
+            return reg(mark.field(), mark.value());
         }
 
         public Builder conjId(long id) {

@@ -144,6 +144,15 @@ public sealed interface OfAction {
 
     /** NXAST_REG_LOAD: {@code load:value->NXM_NX_REGn[ofs..ofs+nbits-1]}. */
     record RegLoad(OfField dst, int ofs, int nBits, long value) implements OfAction {
+        /** {@code load:value->NXM_NX_REGn[field's bits]}. */
+        public static RegLoad of(RegField field, long value) {
+            return new RegLoad(field.register(), field.start(), field.nBits(), field.checked(value));
+        }
+
+        public static RegLoad of(RegMark mark) {
+            return of(mark.field(), mark.value());
+        }
+
         public void encode(ByteBuf out) {
             nxHeader(out, 24, 7);
             out.writeShort((ofs << 6) | (nBits - 1)).writeInt(nxmHeader(dst)).writeLong(value);
@@ -168,6 +177,11 @@ public sealed interface OfAction {
 
     /** NXAST_OUTPUT_REG: {@code output:NXM_NX_REGn[]}. */
     record OutputReg(OfField src, int ofs, int nBits) implements OfAction {
+        /** Output to the port number the field holds. */
+        public static OutputReg of(RegField field) {
+            return new OutputReg(field.register(), field.start(), field.nBits());
+        }
+
         public void encode(ByteBuf out) {
             nxHeader(out, 24, 15);
             out.writeShort((ofs << 6) | (nBits - 1)).writeInt(nxmHeader(src)).writeShort(0xffff).writeZero(6);

@@ -371,12 +371,7 @@ public final class OfConnection implements AutoCloseable {
         if (i < b.messages.size()) {
             byte[] m = b.messages.get(i);
             try {
-                String what = m[1] == FlowMod.OFPT_FLOW_MOD ? switch (m[FlowMod.OFS_COMMAND]) {
-                    case FlowMod.DELETE_STRICT -> "delete ";
-                    case FlowMod.DELETE -> "delete ";
-                    default -> "";
-                } + FlowMod.decodeAdd(m) : "message type " + m[1];
-                return "flow " + what;
+                return m[1] == FlowMod.OFPT_FLOW_MOD ? "flow " + EncodedFlow.of(m).describe() : "flow message type " + m[1];
             } catch (RuntimeException ex) {
                 return "message " + i;
             }

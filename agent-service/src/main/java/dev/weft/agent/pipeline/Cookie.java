@@ -11,15 +11,30 @@ public record Cookie(int round, Category category, long objectId) {
     public static final long CATEGORY_MASK = 0xffL << 40;
     public static final long OBJECT_MASK = (1L << 40) - 1;
 
+    /**
+     * What a flow belongs to. The codes are on the switches (in the cookies of installed flows, read back by a new
+     * agent run and by weftctl): a category keeps its code forever, a new one takes an unused code.
+     */
     public enum Category {
-        UNKNOWN, PIPELINE, GATEWAY, POD, PEER_NODE, POLICY_RULE, POLICY_ISOLATION;
+        UNKNOWN(0), PIPELINE(1), GATEWAY(2), POD(3), PEER_NODE(4), POLICY_RULE(5), POLICY_ISOLATION(6);
+
+        private final int code;
+
+        Category(int code) {
+            this.code = code;
+        }
 
         public int code() {
-            return ordinal();
+            return code;
         }
 
         public static Category of(int code) {
-            return code >= 0 && code < values().length ? values()[code] : UNKNOWN;
+            for (Category c : values()) {
+                if (c.code == code) {
+                    return c;
+                }
+            }
+            return UNKNOWN;
         }
     }
 
@@ -30,12 +45,21 @@ public record Cookie(int round, Category category, long objectId) {
         objectId &= OBJECT_MASK;
     }
 
+    /** A cookie of a feature's flow: the datapath stamps its round when it installs the flow. */
+    public static Cookie of(Category category, long objectId) {
+        return new Cookie(0, category, objectId);
+    }
+
     public long value() {
         return ((long) round << 48) | ((long) category.code() << 40) | objectId;
     }
 
     public static Cookie of(long value) {
-        return new Cookie((int) (value >>> 48), Category.of((int) ((value >>> 40) & 0xff)), value & OBJECT_MASK);
+        return new Cookie((int) (value >>> 48), categoryOf(value), value & OBJECT_MASK);
+    }
+
+    public static Category categoryOf(long value) {
+        return Category.of((int) ((value & CATEGORY_MASK) >>> 40));
     }
 
     public static long roundBits(int round) {

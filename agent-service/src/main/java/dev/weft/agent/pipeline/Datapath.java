@@ -2,6 +2,7 @@ package dev.weft.agent.pipeline;
 
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.node.PodInterface;
+import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.FlowStats;
 import dev.weft.agent.openflow.OfConnection;
@@ -13,36 +14,25 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-import static dev.weft.agent.openflow.Match.CT_EST;
-import static dev.weft.agent.openflow.Match.CT_INV;
-import static dev.weft.agent.openflow.Match.CT_NEW;
-import static dev.weft.agent.openflow.Match.CT_TRK;
-import static dev.weft.agent.pipeline.FlowBuilder.flow;
-import static dev.weft.agent.pipeline.PipelineTable.*;
-
 /**
- * The OpenFlow pipeline on one bridge: the declared tables with their miss flows, and the flows features contribute
- * (node gateway, local pods, peer nodes, policy). Every change is a delta against the stored flows of its owner, sent
- * as one atomic bundle. Knows the flow round: a new agent run installs its flows under round N+1 and deletes round N
- * only when {@link #finishRestart()} says everything is back; a switch that lost its flows (ovs-vswitchd restart) is
- * detected on reconnect and gets every stored flow replayed.
+ * The OpenFlow pipeline on one bridge: the connection, the flow store and the flow round, and the registered
+ * {@link PipelineFeature}s, which compute the flows. The datapath holds the state several features read (the node's
+ * network, the local pods) and fans its changes out to them; a feature's own input (peer nodes, policies) goes to the
+ * feature. Every change of an owner's flows is a delta against what is stored, sent as one atomic bundle. A new agent
+ * run installs its flows under round N+1 and deletes round N only when {@link #finishRestart()} says everything is
+ * back; a switch that lost its flows (ovs-vswitchd restart) is detected on reconnect and gets every stored flow
+ * replayed.
  */
 public final class Datapath implements OfConnection.Listener, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(Datapath.class);
 
-    public static final int CT_ZONE = 65520;
-    /** reg0[0..3]: where a packet came from. */
-    public static final int MARK_FROM_GATEWAY = 1, MARK_FROM_LOCAL = 2, MARK_FROM_TUNNEL = 3;
-    /** reg1: the output OpenFlow port chosen by L2Forwarding (the ingress "to" dimension). */
-    public static final int REG_OUT_PORT = 1;
-    /** Destination MAC of packets routed into the tunnel (as Antrea's global virtual MAC). */
-    public static final String VIRTUAL_MAC = "aa:bb:cc:dd:ee:ff";
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static final int REPLAY_CHUNK = 10_000;
 
@@ -53,30 +43,28 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         void save(int round) throws Exception;
     }
 
-    public record PeerNode(String name, List<String> podCidrs, String nodeIp) {
-    }
-
     private final OfConnection connection;
     private final RoundStore roundStore;
     private final FlowStore store = new FlowStore();
+    private final List<PipelineFeature> features = new CopyOnWriteArrayList<>();
     private final List<Runnable> onReady = new CopyOnWriteArrayList<>();
-    private final List<Runnable> onPodsChanged = new CopyOnWriteArrayList<>();
     private final List<Runnable> onNodeNetwork = new CopyOnWriteArrayList<>();
-    private final Map<String, PodInterface> localPods = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, PodInterface> localPods = new ConcurrentHashMap<>();
     private volatile int round;
     private volatile int previousRound = -1;
     private volatile boolean installed;
     private volatile String lastReplay = "";
     private long replays;
     private volatile NodeNetwork node;
-    private int tunnelOfport;
 
+    /** A datapath with the node-level features: pipeline defaults, gateway, pod connectivity, peer nodes. */
     public Datapath(OfEndpoint endpoint, RoundStore roundStore) {
         this.roundStore = roundStore;
         this.connection = new OfConnection(endpoint, this);
-        synchronized (this) {
-            commitQuietly(FlowStore.owner(Cookie.Category.PIPELINE, 0), pipelineFlows());
-        }
+        register(new PipelineDefaultsFeature(this));
+        register(new GatewayFeature(this));
+        register(new PodConnectivityFeature(this));
+        register(new PeerNodesFeature(this));
     }
 
     public Datapath start() {
@@ -84,7 +72,10 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return this;
     }
 
-    /** Runs after each (re)connection once the stored flows are on the switch (the policy feature re-syncs there). */
+    /**
+     * Runs after each (re)connection once the stored flows are on the switch, after the features' {@link
+     * PipelineFeature#switchReady()}: for code outside the pipeline that re-syncs there.
+     */
     public void onReady(Runnable r) {
         onReady.add(r);
     }
@@ -118,6 +109,33 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return lastReplay;
     }
 
+    // ------------------------------------------------------------------ features
+
+    /** Adds a feature: it gets every later change (and installs its stateless flows now). */
+    public synchronized void register(PipelineFeature feature) {
+        for (PipelineFeature f : features) {
+            if (f.name().equals(feature.name())) {
+                throw new IllegalArgumentException("a feature " + feature.name() + " is already registered");
+            }
+        }
+        features.add(feature);
+        feature.registered();
+    }
+
+    public List<PipelineFeature> features() {
+        return List.copyOf(features);
+    }
+
+    /** The registered feature of this class. */
+    public <T extends PipelineFeature> T feature(Class<T> type) {
+        for (PipelineFeature f : features) {
+            if (type.isInstance(f)) {
+                return type.cast(f);
+            }
+        }
+        throw new IllegalStateException("no " + type.getSimpleName() + " registered");
+    }
+
     // ------------------------------------------------------------------ connection events
 
     @Override
@@ -147,6 +165,7 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
                 }
                 installed = true;
             }
+            features.forEach(PipelineFeature::switchReady);
             onReady.forEach(Runnable::run);
         } catch (RuntimeException e) {
             LOG.errorf("installing flows after connecting failed: %s", e.getMessage());
@@ -192,12 +211,24 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         previousRound = -1;
     }
 
-    // ------------------------------------------------------------------ features
+    // ------------------------------------------------------------------ the store
 
-    /** Replaces the flows of one owner by {@code flows}, atomically on the switch; returns the delta size. */
+    /** Replaces the flows of one owner of a feature, atomically on the switch; refuses flows that are not the feature's. */
+    public synchronized FlowStore.Delta apply(PipelineFeature by, long owner, List<FlowMod> flows) {
+        for (FlowMod f : flows) {
+            checkOwnership(by, f.table(), f.cookie(), f);
+        }
+        return apply(owner, flows);
+    }
+
+    /**
+     * Replaces the flows of one owner by {@code flows}, atomically on the switch; returns the delta size. Features go
+     * through {@link #apply(PipelineFeature, long, List)}.
+     */
     public synchronized FlowStore.Delta apply(long owner, List<FlowMod> flows) {
+        long bits = Cookie.roundBits(round);
         List<FlowMod> withRound = flows.stream().map(f -> new FlowMod(f.table(), f.priority(),
-                (f.cookie() & ~Cookie.ROUND_MASK) | Cookie.roundBits(round), f.match(), f.actions(), f.gotoTable())).toList();
+                (f.cookie() & ~Cookie.ROUND_MASK) | bits, f.match(), f.actions(), f.gotoTable())).toList();
         FlowStore.Delta delta = store.diff(owner, withRound);
         if (delta.isEmpty()) {
             return delta;
@@ -215,17 +246,16 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     }
 
     /**
-     * Changes some flows of a keyed owner (see {@link FlowStore#patch}), atomically on the switch: the cost is the size
-     * of the change, not of everything the owner has. The flows' cookies get this run's round.
+     * Changes some flows of a feature's keyed owner (see {@link FlowStore#patch}), atomically on the switch: the cost
+     * is the size of the change, not of everything the owner has. The flows' cookies get this run's round.
      */
-    public synchronized FlowStore.Patch applyChanges(long owner, Map<FlowMod.FlowKey, byte[]> changes) {
+    public synchronized FlowStore.Patch applyChanges(PipelineFeature by, long owner, Map<FlowMod.FlowKey, byte[]> changes) {
         long bits = Cookie.roundBits(round);
         for (byte[] m : changes.values()) {
             if (m != null) {
-                long c = (FlowMod.cookieOf(m) & ~Cookie.ROUND_MASK) | bits;
-                for (int i = 0; i < 8; i++) {
-                    m[8 + i] = (byte) (c >>> (56 - 8 * i));
-                }
+                EncodedFlow f = EncodedFlow.of(m);
+                checkOwnership(by, f.table(), f.cookie(), f);
+                f.setCookieBits(bits, Cookie.ROUND_MASK);
             }
         }
         FlowStore.Patch patch = store.patch(owner, changes);
@@ -241,6 +271,20 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return patch;
     }
 
+    private static void checkOwnership(PipelineFeature by, int table, long cookie, Object flow) {
+        if (by.tables().stream().noneMatch(t -> t.id == table)) {
+            throw new IllegalArgumentException(by.name() + " has no flows in table " + table + ": " + describe(flow));
+        }
+        Cookie.Category c = Cookie.categoryOf(cookie);
+        if (!by.categories().contains(c)) {
+            throw new IllegalArgumentException(by.name() + " flow with cookie category " + c + ": " + describe(flow));
+        }
+    }
+
+    private static String describe(Object flow) {
+        return flow instanceof EncodedFlow e ? e.describe() : String.valueOf(flow);
+    }
+
     /** An owner's stored flows (encoded, cookie with the round). */
     public synchronized byte[][] storedFlows(long owner) {
         return store.flowsOf(owner);
@@ -251,81 +295,26 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return store.installed(owner, key);
     }
 
-    private void commitQuietly(long owner, List<FlowMod> flows) {
-        store.commit(owner, store.diff(owner, flows));
-    }
+    // ------------------------------------------------------------------ state the features share
 
-    public Cookie cookie(Cookie.Category category, long objectId) {
-        return new Cookie(round, category, objectId);
-    }
-
-    static List<FlowMod> pipelineFlows() {
-        Cookie c = new Cookie(0, Cookie.Category.PIPELINE, 0);
-        List<FlowMod> f = new ArrayList<>();
-        for (PipelineTable t : PipelineTable.values()) {
-            FlowBuilder miss = flow(t, 0).cookie(c);
-            if (t.missNext >= 0) {
-                miss.resubmit(PipelineTable.byId(t.missNext).orElseThrow());
-            }
-            f.add(miss.build());
-        }
-        f.add(flow(ARP_RESPONDER, 190).cookie(c).match(m -> m.arp()).normal().build());
-        f.add(flow(CONNTRACK_ZONE, 200).cookie(c).match(m -> m.ip()).ct(false, CT_ZONE, CONNTRACK_STATE, true).build());
-        f.add(flow(CONNTRACK_STATE, 210).cookie(c).match(m -> m.ip().ctState(CT_INV | CT_TRK, CT_INV | CT_TRK)).drop().build());
-        f.add(flow(EGRESS_RULE, 210).cookie(c).match(m -> m.ip().ctState(CT_EST, CT_NEW | CT_EST)).resubmit(L3_FORWARDING).build());
-        f.add(flow(INGRESS_RULE, 210).cookie(c).match(m -> m.ip().ctState(CT_EST, CT_NEW | CT_EST)).resubmit(CONNTRACK_COMMIT).build());
-        f.add(flow(CONNTRACK_COMMIT, 200).cookie(c).match(m -> m.ip().ctState(CT_NEW | CT_TRK, CT_NEW | CT_TRK))
-                .ct(true, CT_ZONE, null, false).resubmit(OUTPUT).build());
-        f.add(flow(OUTPUT, 200).cookie(c).match(m -> m.ip()).outputReg(REG_OUT_PORT).build());
-        return f;
-    }
-
-    /** The node's gateway port: classification, spoof guard, L2 to the gateway, and host traffic allowed by ingress. */
+    /** The node's gateway and CIDRs are known (or changed): every feature reacts (gateway flows, routes). */
     public void nodeNetworkReady(NodeNetwork n) {
         synchronized (this) {
             this.node = n;
-            apply(FlowStore.owner(Cookie.Category.GATEWAY, 0), gatewayFlows(n));
+            for (PipelineFeature f : features) {
+                f.nodeNetworkChanged(n);
+            }
         }
         onNodeNetwork.forEach(Runnable::run);
     }
 
-    /** Runs after the node network is known or changed (peer routes need the gateway MAC). */
+    /** Runs after the node network is known or changed, for code outside the pipeline (the peer-node watcher). */
     public void onNodeNetwork(Runnable r) {
         onNodeNetwork.add(r);
     }
 
-    public synchronized NodeNetwork nodeNetwork() {
+    public NodeNetwork nodeNetwork() {
         return node;
-    }
-
-    List<FlowMod> gatewayFlows(NodeNetwork n) {
-        List<FlowMod> f = new ArrayList<>();
-        if (n.gatewayOfport() <= 0) {
-            return f;
-        }
-        Cookie c = cookie(Cookie.Category.GATEWAY, n.gatewayOfport());
-        int gw = n.gatewayOfport();
-        f.add(flow(CLASSIFICATION, 200).cookie(c).match(m -> m.inPort(gw))
-                .loadReg(0, 0, 4, MARK_FROM_GATEWAY).resubmit(SPOOF_GUARD).build());
-        f.add(flow(SPOOF_GUARD, 200).cookie(c).match(m -> m.ip().inPort(gw)).resubmit(CONNTRACK_ZONE).build());
-        f.add(flow(SPOOF_GUARD, 200).cookie(c).match(m -> m.arp().inPort(gw)).resubmit(ARP_RESPONDER).build());
-        if (n.gatewayMac() != null && !n.gatewayMac().isBlank()) {
-            // packets for the gateway (the host) are not subject to pod ingress policy
-            f.add(flow(L2_FORWARDING, 200).cookie(c).match(m -> m.dlDst(n.gatewayMac()))
-                    .loadReg(REG_OUT_PORT, gw).resubmit(CONNTRACK_COMMIT).build());
-        }
-        for (String ip : n.gatewayIps()) {
-            if (!ip.contains(":")) {
-                // the host (kubelet probes) may always reach local pods, as in the seed's nw_src=<gateway> flow
-                f.add(flow(INGRESS_RULE, 210).cookie(c).match(m -> m.ip().nwSrc(ip)).resubmit(CONNTRACK_COMMIT).build());
-            }
-        }
-        return f;
-    }
-
-    /** Runs (on the caller's thread) after a local pod came or went: policy re-resolves its applied-to ports. */
-    public void onPodsChanged(Runnable r) {
-        onPodsChanged.add(r);
     }
 
     /** The local pods the datapath forwards to, by namespace/name. */
@@ -333,91 +322,40 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return Map.copyOf(localPods);
     }
 
-    /** A local pod's forwarding flows. */
+    /**
+     * A local pod came (or is given again): every feature reacts (its forwarding flows, policy on its port). The pod is
+     * recorded even when a feature fails (a replay or the next change installs it).
+     */
     public void podAdded(PodInterface pod) {
-        List<FlowMod> flows = podFlows(pod);
-        try {
-            apply(FlowStore.owner(Cookie.Category.POD, pod.ofport()), flows);
-        } finally {
-            // stored either way (a disconnected switch gets it on reconnect)
-            PodInterface prev = localPods.put(pod.key(), pod);
-            if (!pod.equals(prev)) {
-                onPodsChanged.forEach(Runnable::run);
-            }
-        }
-    }
-
-    public void podRemoved(PodInterface pod) {
-        PodInterface known = localPods.get(pod.key());
-        if (known != null && known.ofport() == pod.ofport()) {
-            localPods.remove(pod.key());
-            onPodsChanged.forEach(Runnable::run);
-        }
-        apply(FlowStore.owner(Cookie.Category.POD, pod.ofport()), List.of());
-    }
-
-    public synchronized boolean podInstalled(PodInterface pod) {
-        byte[][] flows = store.flowsOf(FlowStore.owner(Cookie.Category.POD, pod.ofport()));
-        return flows.length > 0 && connection.isReady() && installed;
-    }
-
-    List<FlowMod> podFlows(PodInterface pod) {
         if (pod.ofport() <= 0) {
             throw new IllegalArgumentException("pod " + pod.key() + " has no OpenFlow port (" + pod.ofport() + ")");
         }
-        Cookie c = cookie(Cookie.Category.POD, pod.ofport());
-        int port = pod.ofport();
-        String mac = pod.mac();
-        List<FlowMod> f = new ArrayList<>();
-        f.add(flow(CLASSIFICATION, 190).cookie(c).match(m -> m.inPort(port))
-                .loadReg(0, 0, 4, MARK_FROM_LOCAL).resubmit(SPOOF_GUARD).build());
-        f.add(flow(L2_FORWARDING, 200).cookie(c).match(m -> m.dlDst(mac)).loadReg(REG_OUT_PORT, port)
-                .resubmit(INGRESS_RULE).build());
-        for (String ip : pod.ips()) {
-            if (ip.contains(":")) {
-                continue; // IPv6 forwarding comes with dual-stack support
-            }
-            f.add(flow(SPOOF_GUARD, 200).cookie(c).match(m -> m.ip().inPort(port).dlSrc(mac).nwSrc(ip))
-                    .resubmit(CONNTRACK_ZONE).build());
-            f.add(flow(SPOOF_GUARD, 200).cookie(c).match(m -> m.inPort(port).arpSpa(ip).arpSha(mac))
-                    .resubmit(ARP_RESPONDER).build());
-            NodeNetwork n = node;
-            if (n != null && n.gatewayMac() != null && !n.gatewayMac().isBlank()) {
-                // from the tunnel: routed to the pod, so rewrite the MACs as a router would
-                f.add(flow(L3_FORWARDING, 200).cookie(c).match(m -> m.ip().reg(0, MARK_FROM_TUNNEL, 0xf).nwDst(ip))
-                        .setEthSrc(n.gatewayMac()).setEthDst(mac).decTtl().resubmit(L2_FORWARDING).build());
+        synchronized (this) {
+            try {
+                for (PipelineFeature f : features) {
+                    f.podAdded(pod);
+                }
+            } finally {
+                PodInterface prev = localPods.put(pod.key(), pod);
+                if (!pod.equals(prev)) {
+                    features.forEach(PipelineFeature::localPodsChanged);
+                }
             }
         }
-        return f;
     }
 
-    /** Routes to other nodes' pod CIDRs through the tunnel port ({@code remote_ip=flow}, tun_dst per peer). */
-    public synchronized void peerNodes(int tunnelPort, List<PeerNode> peers) {
-        this.tunnelOfport = tunnelPort;
-        NodeNetwork n = node;
-        List<FlowMod> f = new ArrayList<>();
-        if (tunnelPort > 0 && n != null && n.gatewayMac() != null && !n.gatewayMac().isBlank()) {
-            Cookie c = cookie(Cookie.Category.PEER_NODE, 0);
-            f.add(flow(CLASSIFICATION, 200).cookie(c).match(m -> m.inPort(tunnelPort))
-                    .loadReg(0, 0, 4, MARK_FROM_TUNNEL).resubmit(CONNTRACK_ZONE).build());
-            f.add(flow(L2_FORWARDING, 200).cookie(c).match(m -> m.dlDst(VIRTUAL_MAC))
-                    .loadReg(REG_OUT_PORT, tunnelPort).resubmit(CONNTRACK_COMMIT).build());
-            for (PeerNode p : peers) {
-                if (p.nodeIp() == null || p.nodeIp().isBlank() || p.nodeIp().contains(":")) {
-                    continue;
-                }
-                for (String cidr : p.podCidrs()) {
-                    if (cidr.contains(":")) {
-                        continue;
-                    }
-                    Cookie pc = cookie(Cookie.Category.PEER_NODE, Integer.toUnsignedLong(p.name().hashCode()));
-                    f.add(flow(L3_FORWARDING, 200).cookie(pc).match(m -> m.ip().nwDst(cidr))
-                            .setEthSrc(n.gatewayMac()).setEthDst(VIRTUAL_MAC).setTunDst(p.nodeIp()).decTtl()
-                            .resubmit(L2_FORWARDING).build());
-                }
+    /** A local pod goes (only the pod with this OpenFlow port: a newer one of the same name stays). */
+    public void podRemoved(PodInterface pod) {
+        synchronized (this) {
+            PodInterface known = localPods.get(pod.key());
+            if (known != null && known.ofport() == pod.ofport()) {
+                localPods.remove(pod.key());
+                features.forEach(PipelineFeature::localPodsChanged);
+            }
+            for (PipelineFeature f : features) {
+                f.podRemoved(pod);
             }
         }
-        apply(FlowStore.owner(Cookie.Category.PEER_NODE, 0), f);
     }
 
     // ------------------------------------------------------------------ queries
@@ -429,7 +367,7 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
 
     public synchronized Map<Integer, Long> storedFlowsPerTable() {
         Map<Integer, Long> counts = new java.util.TreeMap<>();
-        store.forEach(m -> counts.merge(m[24] & 0xff, 1L, Long::sum));
+        store.forEach(m -> counts.merge(EncodedFlow.of(m).table(), 1L, Long::sum));
         return counts;
     }
 

@@ -118,6 +118,6 @@ public class DatapathService implements PodDatapath {
 
     @Override
     public boolean podInstalled(PodInterface pod) {
-        return datapath().podInstalled(pod);
+        return datapath().feature(PodConnectivityFeature.class).installed(pod);
     }
 }

@@ -4,30 +4,35 @@ import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.Match;
 import dev.weft.agent.openflow.OfAction;
 import dev.weft.agent.openflow.OfField;
+import dev.weft.agent.openflow.RegField;
+import dev.weft.agent.openflow.RegMark;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
- * Builds a flow so that the code reads like the flow:
- * {@code flow(INGRESS_RULE, 200).match(m -> m.ip().reg(1, 6)).conjunction(1, 2, 2).build()}.
+ * Builds a flow so that the code reads like the flow in docs/agent-datapath.md:
+ * {@code flow(CONNTRACK_ZONE, NORMAL).match(m -> m.ip()).ct(ct -> ct.table(CONNTRACK_STATE).zone(CT_ZONE).nat())}
+ * is {@code table=30, priority=200,ip actions=ct(table=31,zone=65520,nat)}. Registers by name
+ * ({@link PipelineFields}), priorities by meaning ({@link FlowPriority}).
  */
 public final class FlowBuilder {
 
     private final PipelineTable table;
-    private final int priority;
+    private final FlowPriority priority;
     private Match match = Match.builder().build();
     private final List<OfAction> actions = new ArrayList<>();
     private int gotoTable = -1;
     private long cookie;
 
-    private FlowBuilder(PipelineTable table, int priority) {
+    private FlowBuilder(PipelineTable table, FlowPriority priority) {
         this.table = table;
         this.priority = priority;
     }
 
-    public static FlowBuilder flow(PipelineTable table, int priority) {
+    public static FlowBuilder flow(PipelineTable table, FlowPriority priority) {
         return new FlowBuilder(table, priority);
     }
 
@@ -36,18 +41,30 @@ public final class FlowBuilder {
         return this;
     }
 
+    /** The cookie of a feature's object; the datapath adds its round when installing. */
+    public FlowBuilder cookie(Cookie.Category category, long objectId) {
+        return cookie(Cookie.of(category, objectId));
+    }
+
     public FlowBuilder match(UnaryOperator<Match.Builder> m) {
         this.match = m.apply(Match.builder()).build();
         return this;
     }
 
-    public FlowBuilder loadReg(int reg, int ofs, int nBits, long value) {
-        actions.add(new OfAction.RegLoad(OfField.reg(reg, true), ofs, nBits, value));
+    public FlowBuilder match(Match m) {
+        this.match = m;
         return this;
     }
 
-    public FlowBuilder loadReg(int reg, long value) {
-        return loadReg(reg, 0, 32, value);
+    /** {@code load:<mark's value>->NXM_NX_REGn[<field's bits>]}. */
+    public FlowBuilder load(RegMark mark) {
+        actions.add(OfAction.RegLoad.of(mark));
+        return this;
+    }
+
+    public FlowBuilder load(RegField field, long value) {
+        actions.add(OfAction.RegLoad.of(field, value));
+        return this;
     }
 
     public FlowBuilder setEthSrc(String mac) {
@@ -70,13 +87,19 @@ public final class FlowBuilder {
         return this;
     }
 
-    public FlowBuilder ct(boolean commit, int zone, PipelineTable next, boolean nat) {
-        actions.add(new OfAction.Ct(commit, zone, next == null ? -1 : next.id, nat ? List.of(new OfAction.Nat()) : List.of()));
+    /** {@code ct(c -> c.commit().zone(CT_ZONE))} is {@code ct(commit,zone=65520)}. */
+    public FlowBuilder ct(UnaryOperator<Ct> ct) {
+        actions.add(ct.apply(new Ct()).build());
         return this;
     }
 
     public FlowBuilder conjunction(long id, int clause, int nClauses) {
         actions.add(new OfAction.Conjunction(id, clause, nClauses));
+        return this;
+    }
+
+    public FlowBuilder conjunctions(Collection<? extends OfAction.Conjunction> conjunctions) {
+        actions.addAll(conjunctions);
         return this;
     }
 
@@ -90,8 +113,9 @@ public final class FlowBuilder {
         return this;
     }
 
-    public FlowBuilder outputReg(int reg) {
-        actions.add(new OfAction.OutputReg(OfField.reg(reg, true), 0, 32));
+    /** {@code output:NXM_NX_REGn[]}: to the port the field holds. */
+    public FlowBuilder output(RegField port) {
+        actions.add(OfAction.OutputReg.of(port));
         return this;
     }
 
@@ -107,6 +131,50 @@ public final class FlowBuilder {
     }
 
     public FlowMod build() {
-        return new FlowMod(table.id, priority, cookie, match, actions, gotoTable);
+        return new FlowMod(table.id, priority.value, cookie, match, actions, gotoTable);
+    }
+
+    /** The arguments of a {@code ct()} action, named as ovs-ofctl writes them. */
+    public static final class Ct {
+        private boolean commit;
+        private PipelineTable table;
+        private int zone = -1;
+        private boolean nat;
+
+        private Ct() {
+        }
+
+        /** Commit the connection to conntrack. */
+        public Ct commit() {
+            commit = true;
+            return this;
+        }
+
+        /** Continue in this table after conntrack (recirculation); without it the pipeline goes on unchanged. */
+        public Ct table(PipelineTable next) {
+            table = next;
+            return this;
+        }
+
+        public Ct zone(int z) {
+            if (z < 0 || z > 0xffff) {
+                throw new IllegalArgumentException("bad conntrack zone " + z);
+            }
+            zone = z;
+            return this;
+        }
+
+        /** Apply the connection's NAT (reverse NAT of replies). */
+        public Ct nat() {
+            nat = true;
+            return this;
+        }
+
+        OfAction.Ct build() {
+            if (zone < 0) {
+                throw new IllegalArgumentException("ct() without a zone");
+            }
+            return new OfAction.Ct(commit, zone, table == null ? -1 : table.id, nat ? List.of(new OfAction.Nat()) : List.of());
+        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.weft.agent.pipeline;
 
+import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
 
 import java.util.ArrayList;
@@ -46,15 +47,16 @@ public final class FlowStore {
         byte[][] old = byOwner.getOrDefault(owner, new byte[0][]);
         Map<FlowMod.FlowKey, byte[]> oldByKey = new HashMap<>(old.length * 2);
         for (byte[] m : old) {
-            oldByKey.put(FlowMod.keyOf(m), m);
+            oldByKey.put(EncodedFlow.of(m).key(), m);
         }
         List<byte[]> deletes = new ArrayList<>();
         List<byte[]> adds = new ArrayList<>();
         Map<FlowMod.FlowKey, byte[]> nextByKey = new HashMap<>(next.length * 2);
         for (byte[] m : next) {
-            FlowMod.FlowKey k = FlowMod.keyOf(m);
+            EncodedFlow f = EncodedFlow.of(m);
+            FlowMod.FlowKey k = f.key();
             if (nextByKey.put(k, m) != null) {
-                throw new IllegalArgumentException("two flows with the same table, priority and match: " + FlowMod.decodeAdd(m));
+                throw new IllegalArgumentException("two flows with the same table, priority and match: " + f.describe());
             }
             byte[] prev = oldByKey.get(k);
             if (prev == null || !Arrays.equals(prev, m)) {
@@ -63,7 +65,7 @@ public final class FlowStore {
         }
         for (Map.Entry<FlowMod.FlowKey, byte[]> e : oldByKey.entrySet()) {
             if (!nextByKey.containsKey(e.getKey())) {
-                deletes.add(FlowMod.deleteStrictOf(e.getValue()));
+                deletes.add(EncodedFlow.of(e.getValue()).deleteStrict());
             }
         }
         List<byte[]> messages = new ArrayList<>(deletes.size() + adds.size());
@@ -97,7 +99,7 @@ public final class FlowStore {
             byte[] next = e.getValue();
             if (next == null) {
                 if (prev != null) {
-                    deletes.add(FlowMod.deleteStrictOf(prev));
+                    deletes.add(EncodedFlow.of(prev).deleteStrict());
                 }
             } else if (prev == null || !Arrays.equals(prev, next)) {
                 adds.add(next);
@@ -156,11 +158,6 @@ public final class FlowStore {
     /** Rewrites every stored flow's cookie round (the stored bytes are what is replayed). */
     public void setRound(int round) {
         long bits = Cookie.roundBits(round);
-        forEach(m -> {
-            long c = (FlowMod.cookieOf(m) & ~Cookie.ROUND_MASK) | bits;
-            for (int i = 0; i < 8; i++) {
-                m[8 + i] = (byte) (c >>> (56 - 8 * i));
-            }
-        });
+        forEach(m -> EncodedFlow.of(m).setCookieBits(bits, Cookie.ROUND_MASK));
     }
 }

@@ -30,7 +30,7 @@ import java.util.concurrent.Executors;
 /**
  * Routes to the other nodes' pods: a Node informer gives each peer's pod CIDRs ({@code spec.podCIDRs}) and InternalIP;
  * the tunnel port ({@code agent.tunnel-type}, {@code remote_ip=flow}) is created through OVSDB when the first peer
- * appears, and {@link Datapath#peerNodes} installs one L3 route per peer CIDR with {@code tun_dst} = the peer's IP.
+ * appears, and {@link PeerNodesFeature#update} installs one L3 route per peer CIDR with {@code tun_dst} = the peer's IP.
  */
 @ApplicationScoped
 public class PeerNodeWatcher {
@@ -94,8 +94,8 @@ public class PeerNodeWatcher {
     }
 
     /** Peers as the informer sees them (other nodes with pod CIDRs and an InternalIP). */
-    static List<Datapath.PeerNode> peers(List<Node> nodes, String self) {
-        List<Datapath.PeerNode> out = new ArrayList<>();
+    static List<PeerNodesFeature.PeerNode> peers(List<Node> nodes, String self) {
+        List<PeerNodesFeature.PeerNode> out = new ArrayList<>();
         for (Node n : nodes) {
             String name = n.getMetadata().getName();
             if (name.equals(self) || n.getSpec() == null) {
@@ -110,7 +110,7 @@ public class PeerNodeWatcher {
                     .filter(a -> IpAddress.tryParse(a).filter(parsed -> parsed.family() == AddressFamily.IPV4).isPresent())
                     .findFirst();
             if (!cidrs.isEmpty() && ip.isPresent()) {
-                out.add(new Datapath.PeerNode(name, cidrs, ip.get()));
+                out.add(new PeerNodesFeature.PeerNode(name, cidrs, ip.get()));
             }
         }
         out.sort((a, b) -> a.name().compareTo(b.name()));
@@ -124,12 +124,12 @@ public class PeerNodeWatcher {
             return;
         }
         try {
-            List<Datapath.PeerNode> peers = peers(inf.getStore().list(), config.resolvedNodeName());
+            List<PeerNodesFeature.PeerNode> peers = peers(inf.getStore().list(), config.resolvedNodeName());
             if (peers.isEmpty()) {
-                dp.peerNodes(0, List.of());
+                dp.feature(PeerNodesFeature.class).update(0, List.of());
                 return;
             }
-            dp.peerNodes(tunnelOfport(), peers);
+            dp.feature(PeerNodesFeature.class).update(tunnelOfport(), peers);
         } catch (Exception ex) {
             LOG.warnf("peer-node routes not installed: %s", ex.getMessage());
         }

@@ -5,7 +5,7 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * The pipeline's tables, as in the seed's {@code antctl get ovsflows -h}. Each knows what happens to a packet no flow
+ * The pipeline's tables, as in the Antrea walkthrough's {@code antctl get ovsflows -h}. Each knows what happens to a packet no flow
  * matches: dropped, or handed to the next stage.
  */
 public enum PipelineTable {

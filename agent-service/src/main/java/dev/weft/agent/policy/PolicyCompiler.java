@@ -5,7 +5,7 @@ import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.Match;
 import dev.weft.agent.openflow.OfAction;
 import dev.weft.agent.pipeline.Cookie;
-import dev.weft.agent.pipeline.Datapath;
+import dev.weft.agent.pipeline.FlowPriority;
 import dev.weft.agent.pipeline.PipelineTable;
 import dev.weft.net.AddressFamily;
 import dev.weft.net.IpPrefix;
@@ -30,13 +30,17 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.UnaryOperator;
 
+import static dev.weft.agent.pipeline.FlowBuilder.flow;
+import static dev.weft.agent.pipeline.PipelineFields.TARGET_OF_PORT_FIELD;
+
 /**
- * Translates the node's policies into conjunctive flows, as Antrea does and as the seed shows:
+ * Translates the node's policies into conjunctive flows, as Antrea does and as the Antrea walkthrough shows:
  * <ul>
  *   <li>each rule is a conjunction: one clause per dimension (peers, the rule's local pods, services); a match flow
- *       per value at priority 200 carries {@code conjunction(id,k/n)}, and {@code conj_id=id} at priority 190 allows;</li>
- *   <li>ingress rules live in IngressRule (90), "to" on the target's OF port in reg1; egress rules in EgressRule (50),
- *       "from" on the pod's in_port;</li>
+ *       per value at {@link #MATCH_PRIORITY} carries {@code conjunction(id,k/n)}, and {@code conj_id=id} at
+ *       {@link #ACTION_PRIORITY} allows;</li>
+ *   <li>ingress rules live in IngressRule (90), "to" on the target's OF port in {@code TargetOFPortField}; egress
+ *       rules in EgressRule (50), "from" on the pod's in_port;</li>
  *   <li>a match flow wanted by several rules is one flow with all their conjunction actions;</li>
  *   <li>isolated pods get a default drop in EgressDefaultRule (60) / IngressDefaultRule (100);</li>
  *   <li>ipBlock excepts are subtracted (CIDR arithmetic), named ports resolved on this node's pods (ingress) or on
@@ -47,9 +51,12 @@ import java.util.function.UnaryOperator;
  */
 public final class PolicyCompiler {
 
-    public static final int MATCH_PRIORITY = 200;
-    public static final int ACTION_PRIORITY = 190;
-    public static final int ISOLATION_PRIORITY = 200;
+    /** The flows carrying conjunction clauses. */
+    public static final FlowPriority MATCH_PRIORITY = FlowPriority.NORMAL;
+    /** The {@code conj_id} flows acting on a complete conjunction. */
+    public static final FlowPriority ACTION_PRIORITY = FlowPriority.LOW;
+    /** The default drops of isolated pods (in the default-rule tables, alone there with the miss flow). */
+    public static final FlowPriority ISOLATION_PRIORITY = FlowPriority.NORMAL;
 
     /** Per policy: what the CLI shows and how status is reported. */
     public record PolicyView(String name, String namespace, String sourceName, String uid, long generation,
@@ -85,7 +92,7 @@ public final class PolicyCompiler {
         }
     }
 
-    private record FlowKey(int table, int priority, Match match) {
+    private record FlowKey(PipelineTable table, FlowPriority priority, Match match) {
     }
 
     private final Map<FlowKey, List<OfAction.Conjunction>> matchFlows = new LinkedHashMap<>();
@@ -147,7 +154,7 @@ public final class PolicyCompiler {
         }
         Set<Integer> isolated = new LinkedHashSet<>();
         for (PodInterface t : targets) {
-            Cookie c = new Cookie(0, Cookie.Category.POLICY_ISOLATION, t.ofport());
+            Cookie c = Cookie.of(Cookie.Category.POLICY_ISOLATION, t.ofport());
             if (p.getPolicyTypesList().contains(PolicyType.INGRESS)) {
                 ingressIsolated.put(t.ofport(), c);
                 isolated.add(t.ofport());
@@ -186,22 +193,27 @@ public final class PolicyCompiler {
         List<FlowMod> flows = new ArrayList<>(matchFlows.size());
         for (Map.Entry<FlowKey, List<OfAction.Conjunction>> e : matchFlows.entrySet()) {
             FlowKey k = e.getKey();
-            flows.add(new FlowMod(k.table, k.priority, matchCookies.get(k).value(), k.match, sortedActions(e.getValue()), -1));
+            flows.add(flow(k.table, k.priority).cookie(matchCookies.get(k)).match(k.match).conjunctions(sortedConjunctions(e.getValue()))
+                    .build());
         }
         return flows;
     }
 
     static List<OfAction> sortedActions(Collection<OfAction.Conjunction> conjunctions) {
+        return List.copyOf(sortedConjunctions(conjunctions));
+    }
+
+    private static List<OfAction.Conjunction> sortedConjunctions(Collection<OfAction.Conjunction> conjunctions) {
         List<OfAction.Conjunction> actions = new ArrayList<>(conjunctions);
         actions.sort((a, b) -> a.id() != b.id() ? Long.compare(a.id(), b.id()) : Integer.compare(a.clause(), b.clause()));
-        return List.copyOf(new ArrayList<OfAction>(actions));
+        return actions;
     }
 
     private void isolationFlows(List<FlowMod> flows, Map<Integer, Cookie> ingressIsolated, Map<Integer, Cookie> egressIsolated) {
-        ingressIsolated.forEach((port, c) -> flows.add(new FlowMod(PipelineTable.INGRESS_DEFAULT_RULE.id, ISOLATION_PRIORITY,
-                c.value(), Match.builder().ip().reg(Datapath.REG_OUT_PORT, port).build(), List.of(), -1)));
-        egressIsolated.forEach((port, c) -> flows.add(new FlowMod(PipelineTable.EGRESS_DEFAULT_RULE.id, ISOLATION_PRIORITY,
-                c.value(), Match.builder().ip().inPort(port).build(), List.of(), -1)));
+        ingressIsolated.forEach((port, c) -> flows.add(flow(PipelineTable.INGRESS_DEFAULT_RULE, ISOLATION_PRIORITY).cookie(c)
+                .match(m -> m.ip().reg(TARGET_OF_PORT_FIELD, port)).drop().build()));
+        egressIsolated.forEach((port, c) -> flows.add(flow(PipelineTable.EGRESS_DEFAULT_RULE, ISOLATION_PRIORITY).cookie(c)
+                .match(m -> m.ip().inPort(port)).drop().build()));
     }
 
     private int flowCount() {
@@ -363,7 +375,7 @@ public final class PolicyCompiler {
         List<UnaryOperator<Match.Builder>> local = new ArrayList<>();
         for (PodInterface t : sr.targets) {
             int port = t.ofport();
-            local.add(ingress ? m -> m.ip().reg(Datapath.REG_OUT_PORT, port) : m -> m.ip().inPort(port));
+            local.add(ingress ? m -> m.ip().reg(TARGET_OF_PORT_FIELD, port) : m -> m.ip().inPort(port));
         }
         dims.add(local);
         if (!sr.services.isEmpty()) {
@@ -373,11 +385,11 @@ public final class PolicyCompiler {
             dims.add(List.of(m -> m.ip())); // a conjunction needs two clauses: add a match-all one
         }
         int n = dims.size();
-        Cookie cookie = new Cookie(0, Cookie.Category.POLICY_RULE, id);
+        Cookie cookie = Cookie.of(Cookie.Category.POLICY_RULE, id);
         for (int k = 0; k < n; k++) {
             for (UnaryOperator<Match.Builder> mb : dims.get(k)) {
                 Match match = mb.apply(Match.builder().ip()).build();
-                FlowKey key = new FlowKey(table.id, MATCH_PRIORITY, match);
+                FlowKey key = new FlowKey(table, MATCH_PRIORITY, match);
                 List<OfAction.Conjunction> acts = matchFlows.computeIfAbsent(key, x -> new ArrayList<>());
                 OfAction.Conjunction c = new OfAction.Conjunction(id, k + 1, n);
                 if (!acts.contains(c)) {
@@ -388,10 +400,9 @@ public final class PolicyCompiler {
         }
         PipelineTable next = ingress ? PipelineTable.CONNTRACK_COMMIT : PipelineTable.L3_FORWARDING;
         Match actionMatch = Match.builder().conjId(id).ip().build();
-        FlowKey ak = new FlowKey(table.id, ACTION_PRIORITY, actionMatch);
+        FlowKey ak = new FlowKey(table, ACTION_PRIORITY, actionMatch);
         if (otherKeys.add(ak)) {
-            otherFlows.add(new FlowMod(table.id, ACTION_PRIORITY, cookie.value(), actionMatch,
-                    List.of(new OfAction.Resubmit(next.id)), -1));
+            otherFlows.add(flow(table, ACTION_PRIORITY).cookie(cookie).match(actionMatch).resubmit(next).build());
         }
     }
 }

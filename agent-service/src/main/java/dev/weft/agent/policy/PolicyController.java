@@ -2,9 +2,7 @@ package dev.weft.agent.policy;
 
 import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.openflow.OfException;
-import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
-import dev.weft.agent.pipeline.FlowStore;
 import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.NodeRealizationReport;
 import dev.weft.proto.controlplane.v1.PolicyEvent;
@@ -35,7 +33,6 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class PolicyController implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(PolicyController.class);
-    static final long OWNER = FlowStore.owner(Cookie.Category.POLICY_RULE, 0);
 
     private final String nodeName;
     private final String agentId = UUID.randomUUID().toString();
@@ -61,7 +58,7 @@ public final class PolicyController implements AutoCloseable {
     // worker-thread state
     private PolicyState state = new PolicyState();
     private PolicyState pending;
-    private final PolicyFlows flows;
+    private final NetworkPolicyFeature flows;
     /** Policies to recompile at the end of the batch; {@code allDirty}: every policy (snapshot, pods, reconnect). */
     private final java.util.Set<String> dirty = new java.util.HashSet<>();
     private boolean allDirty;
@@ -79,10 +76,9 @@ public final class PolicyController implements AutoCloseable {
         this.stub = ControlPlaneGrpc.newStub(channel);
         this.reporter = new StatusReporter(stub, timer, 1_000, 30_000);
         this.datapath = datapath;
-        this.flows = new PolicyFlows(datapath, OWNER);
+        this.flows = new NetworkPolicyFeature(datapath, () -> queue.add(RECOMPUTE));
         this.worker = daemon(this::work, "policy-worker");
-        datapath.onPodsChanged(() -> queue.add(RECOMPUTE));
-        datapath.onReady(() -> queue.add(RECOMPUTE));
+        datapath.register(flows);
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -219,8 +215,8 @@ public final class PolicyController implements AutoCloseable {
                     dirty.add(e.getNetworkPolicy().getName());
                 }
             }
-            case ADDRESS_GROUP -> dirty.addAll(PolicyFlows.usingGroup(state, e.getName(), false));
-            case APPLIED_TO_GROUP -> dirty.addAll(PolicyFlows.usingGroup(state, e.getName(), true));
+            case ADDRESS_GROUP -> dirty.addAll(NetworkPolicyFeature.usingGroup(state, e.getName(), false));
+            case APPLIED_TO_GROUP -> dirty.addAll(NetworkPolicyFeature.usingGroup(state, e.getName(), true));
             default -> allDirty = true;
         }
         return true;
@@ -243,14 +239,14 @@ public final class PolicyController implements AutoCloseable {
         }
     }
 
-    /** Recompiles the policies the batch touched and applies only their changes (see {@link PolicyFlows}). */
+    /** Recompiles the policies the batch touched and applies only their changes (see {@link NetworkPolicyFeature}). */
     private void recompute() {
         Map<String, PodInterface> pods = datapath.localPods();
         java.util.Set<String> names = allDirty ? flows.all(state) : new java.util.HashSet<>(dirty);
         allDirty = false;
         dirty.clear();
         try {
-            PolicyFlows.Update u = flows.update(state, pods, names);
+            NetworkPolicyFeature.Update u = flows.update(state, pods, names);
             u.problems().forEach(p -> LOG.warn(p));
             realized = datapath.isReady();
             realizeError = realized ? "" : "waiting for Open vSwitch: " + datapath.status();

@@ -114,9 +114,9 @@ class FlowEncodingTest {
     @Test
     void deleteStrictKeepsTableMatchAndPriority() throws Exception {
         FlowMod f = cases().get("table=90,priority=200,ip,reg1=0x6 actions=conjunction(1,2/2)");
-        String print = OfctlCapture.ofpPrint(FlowMod.deleteStrictOf(f.encode()));
+        String print = OfctlCapture.ofpPrint(EncodedFlow.of(f.encode()).deleteStrict());
         assertTrue(print.contains("DEL_STRICT table:90 priority=200,ip,reg1=0x6"), print);
-        assertEquals(FlowMod.keyOf(f.encode()), FlowMod.keyOf(FlowMod.deleteStrictOf(f.encode())));
+        assertEquals(EncodedFlow.of(f.encode()).key(), EncodedFlow.of(EncodedFlow.of(f.encode()).deleteStrict()).key());
     }
 
     @Test

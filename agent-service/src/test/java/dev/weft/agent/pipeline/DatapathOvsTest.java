@@ -42,14 +42,14 @@ class DatapathOvsTest {
     }
 
     @Test
-    void podsForwardAcrossTheSeedPipelineAndSurviveRestarts() throws Exception {
+    void podsForwardAcrossTheWalkthroughPipelineAndSurviveRestarts() throws Exception {
         try (OvsSandbox ovs = OvsSandbox.start();
              NetnsPod a = NetnsPod.create(ovs, "10.251.7.2/24", null, 11);
              NetnsPod b = NetnsPod.create(ovs, "10.251.7.3/24", null, 12);
              NetnsPod c = NetnsPod.create(ovs, "10.251.7.4/24", null, 13)) {
             Datapath dp = startDatapath(ovs);
             try {
-                // the declared tables with their miss flows, and the seed's established-traffic flow
+                // the declared tables with their miss flows, and the Antrea walkthrough's established-traffic flow
                 assertTrue(table(ovs, 90).stream().anyMatch(l -> l.contains("priority=210,ct_state=-new+est,ip actions=resubmit(,105)")),
                         () -> "table 90: " + safe(ovs, 90));
                 assertTrue(table(ovs, 90).stream().anyMatch(l -> l.contains("priority=0 actions=resubmit(,100)")));
@@ -145,7 +145,7 @@ class DatapathOvsTest {
             Datapath dp = startDatapath(ovs);
             try {
                 int before = ovs.dumpFlows().size();
-                var good = FlowBuilder.flow(PipelineTable.DNAT, 100).match(m -> m.ip().nwDst("10.96.0.10")).resubmit(PipelineTable.EGRESS_RULE).build();
+                var good = FlowBuilder.flow(PipelineTable.DNAT, FlowPriority.NORMAL).match(m -> m.ip().nwDst("10.96.0.10")).resubmit(PipelineTable.EGRESS_RULE).build();
                 // ct() without "ip" in the match: Open vSwitch refuses it
                 var bad = new dev.weft.agent.openflow.FlowMod(40, 100, 0, dev.weft.agent.openflow.Match.builder().inPort(5).build(),
                         List.of(new dev.weft.agent.openflow.OfAction.Ct(false, 65520, 50, List.of())), -1);
@@ -175,14 +175,14 @@ class DatapathOvsTest {
                 var peers = PeerNodeWatcher.peers(List.of(
                         node("n1", "10.251.7.0/24", "192.168.77.1"), node("n2", "10.251.8.0/24", "192.168.77.2"),
                         node("n3", null, "192.168.77.3")), "n1");
-                assertEquals(List.of(new Datapath.PeerNode("n2", List.of("10.251.8.0/24"), "192.168.77.2")), peers);
-                dp.peerNodes(30, peers);
+                assertEquals(List.of(new PeerNodesFeature.PeerNode("n2", List.of("10.251.8.0/24"), "192.168.77.2")), peers);
+                dp.feature(PeerNodesFeature.class).update(30, peers);
                 List<String> l3 = table(ovs, 70);
                 assertTrue(l3.stream().anyMatch(l -> l.contains("nw_dst=10.251.8.0/24") && l.contains("192.168.77.2->tun_dst")
                         && l.contains("aa:bb:cc:dd:ee:ff->eth_dst") && l.contains("dec_ttl")), l3::toString);
                 assertTrue(table(ovs, 0).stream().anyMatch(l -> l.contains("in_port=30") && l.contains("load:0x3->NXM_NX_REG0[0..3]")));
                 assertTrue(table(ovs, 80).stream().anyMatch(l -> l.contains("dl_dst=aa:bb:cc:dd:ee:ff") && l.contains("load:0x1e->NXM_NX_REG1[]")));
-                dp.peerNodes(30, List.of());
+                dp.feature(PeerNodesFeature.class).update(30, List.of());
                 assertFalse(table(ovs, 70).stream().anyMatch(l -> l.contains("tun_dst")), "peer gone: route gone");
             } finally {
                 dp.close();

@@ -33,8 +33,8 @@ public final class DatapathFootprint {
         }
         print("pods=100", dp);
         PolicyState state = new PolicyState();
-        // as the agent does it: each change recompiles only the policies it touches (PolicyFlows)
-        PolicyFlows flows = new PolicyFlows(dp, PolicyController.OWNER);
+        // as the agent does it: each change recompiles only the policies it touches (NetworkPolicyFeature)
+        NetworkPolicyFeature flows = new NetworkPolicyFeature(dp, () -> { });
         int rules = 0;
         for (int step = 1; step <= 4; step++) {
             Scale.addRules(state, 20, 500, rules, pods); // ~10k flows a step

@@ -21,78 +21,83 @@ import dev.weft.proto.controlplane.v1.Service;
 import java.util.List;
 
 /** Generated controlplane events, shaped as policy-service sends them. */
-final class Events {
+public final class Events {
 
     private Events() {
     }
 
-    static GroupMember member(String ns, String name, String ip, NamedPort... ports) {
+    public static GroupMember member(String ns, String name, String ip, NamedPort... ports) {
         return GroupMember.newBuilder().setPod(PodReference.newBuilder().setNamespace(ns).setName(name)).addIps(ip)
                 .addAllNamedPorts(List.of(ports)).setNodeName("n1").build();
     }
 
-    static NamedPort namedPort(String name, int port) {
+    public static NamedPort namedPort(String name, int port) {
         return NamedPort.newBuilder().setName(name).setProtocol(Protocol.TCP).setPort(port).build();
     }
 
-    static PolicyEvent addressGroup(String name, GroupMember... members) {
+    public static PolicyEvent addressGroup(String name, GroupMember... members) {
         return PolicyEvent.newBuilder().setType(PolicyEvent.Type.ADDED).setKind(ObjectKind.ADDRESS_GROUP).setName(name)
                 .setAddressGroup(AddressGroup.newBuilder().setName(name).addAllMembers(List.of(members))).build();
     }
 
-    static PolicyEvent addressGroupPatch(String name, List<GroupMember> added, List<GroupMember> removed) {
+    public static PolicyEvent addressGroupPatch(String name, List<GroupMember> added, List<GroupMember> removed) {
         return PolicyEvent.newBuilder().setType(PolicyEvent.Type.MODIFIED).setKind(ObjectKind.ADDRESS_GROUP).setName(name)
                 .setGroupPatch(GroupPatch.newBuilder().setName(name).addAllAddedMembers(added).addAllRemovedMembers(removed))
                 .build();
     }
 
-    static PolicyEvent appliedToGroup(String name, GroupMember... members) {
+    public static PolicyEvent appliedToGroup(String name, GroupMember... members) {
         return PolicyEvent.newBuilder().setType(PolicyEvent.Type.ADDED).setKind(ObjectKind.APPLIED_TO_GROUP).setName(name)
                 .setAppliedToGroup(AppliedToGroup.newBuilder().setName(name).addAllMembers(List.of(members))).build();
     }
 
-    static PolicyEvent policy(PolicyEvent.Type type, NetworkPolicy p) {
+    public static PolicyEvent policy(PolicyEvent.Type type, NetworkPolicy p) {
         return PolicyEvent.newBuilder().setType(type).setKind(ObjectKind.NETWORK_POLICY).setName(p.getName())
                 .setNetworkPolicy(p).build();
     }
 
-    static PolicyEvent deleted(ObjectKind kind, String name) {
+    public static PolicyEvent deleted(ObjectKind kind, String name) {
         return PolicyEvent.newBuilder().setType(PolicyEvent.Type.DELETED).setKind(kind).setName(name).build();
     }
 
-    static PolicyEvent syncComplete() {
+    public static PolicyEvent syncComplete() {
         return PolicyEvent.newBuilder().setType(PolicyEvent.Type.SYNC_COMPLETE).build();
     }
 
-    static NetworkPolicyRule ingressFrom(int index, List<String> addressGroups, List<IpBlock> blocks, Service... services) {
+    public static NetworkPolicyRule ingressFrom(int index, List<String> addressGroups, List<IpBlock> blocks, Service... services) {
         return NetworkPolicyRule.newBuilder().setDirection(Direction.IN).setIndex(index)
                 .setPeer(NetworkPolicyPeer.newBuilder().addAllAddressGroups(addressGroups).addAllIpBlocks(blocks))
                 .addAllServices(List.of(services)).build();
     }
 
-    static NetworkPolicyRule egressTo(int index, List<String> addressGroups, Service... services) {
+    public static NetworkPolicyRule egressTo(int index, List<String> addressGroups, Service... services) {
         return NetworkPolicyRule.newBuilder().setDirection(Direction.OUT).setIndex(index)
                 .setPeer(NetworkPolicyPeer.newBuilder().addAllAddressGroups(addressGroups))
                 .addAllServices(List.of(services)).build();
     }
 
-    static Service port(Protocol p, int port) {
+    public static NetworkPolicyRule egressToBlocks(int index, List<IpBlock> blocks, Service... services) {
+        return NetworkPolicyRule.newBuilder().setDirection(Direction.OUT).setIndex(index)
+                .setPeer(NetworkPolicyPeer.newBuilder().addAllIpBlocks(blocks)).addAllServices(List.of(services)).build();
+    }
+
+    public static Service port(Protocol p, int port) {
         return Service.newBuilder().setProtocol(p).setPortNumber(port).build();
     }
 
-    static Service portRange(Protocol p, int from, int to) {
+    public static Service portRange(Protocol p, int from, int to) {
         return Service.newBuilder().setProtocol(p).setPortNumber(from).setEndPort(to).build();
     }
 
-    static Service namedPortService(String name) {
+    public static Service namedPortService(String name) {
         return Service.newBuilder().setProtocol(Protocol.TCP).setPortName(name).build();
     }
 
-    static IpBlock block(String cidr, String... except) {
+    public static IpBlock block(String cidr, String... except) {
         return IpBlock.newBuilder().setCidr(cidr).addAllExcept(List.of(except)).build();
     }
 
-    static NetworkPolicy policy(String name, String ns, String source, long generation, List<String> appliedTo,
+    public static NetworkPolicy policy(String name, String ns, String source, long generation, List<String> appliedTo,
                                 List<PolicyType> types, NetworkPolicyRule... rules) {
         return NetworkPolicy.newBuilder().setName(name)
                 .setSource(NetworkPolicySource.newBuilder().setNamespace(ns).setName(source).setUid(name).setGeneration(generation))

@@ -29,7 +29,7 @@ class PolicyCompilerTest {
     }
 
     @Test
-    void theSeedsNginxAllowPolicy() {
+    void theWalkthroughsNginxAllowPolicy() {
         PolicyState s = new PolicyState();
         s.apply(addressGroup("ag-nginx", member("default", "nginx-1", "192.168.1.3"), member("default", "nginx-2", "192.168.2.3"),
                 member("default", "nginx-3", "192.168.3.3")));

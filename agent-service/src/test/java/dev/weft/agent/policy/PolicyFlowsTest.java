@@ -42,15 +42,15 @@ class PolicyFlowsTest {
         public void save(int round) {
         }
     });
-    final PolicyFlows flows = new PolicyFlows(dp, PolicyController.OWNER);
+    final NetworkPolicyFeature flows = new NetworkPolicyFeature(dp, () -> { });
 
     void event(PolicyEvent e) {
         assertEquals(null, state.apply(e));
         Set<String> dirty = new HashSet<>();
         switch (e.getKind()) {
             case NETWORK_POLICY -> dirty.add(e.getName());
-            case ADDRESS_GROUP -> dirty.addAll(PolicyFlows.usingGroup(state, e.getName(), false));
-            default -> dirty.addAll(PolicyFlows.usingGroup(state, e.getName(), true));
+            case ADDRESS_GROUP -> dirty.addAll(NetworkPolicyFeature.usingGroup(state, e.getName(), false));
+            default -> dirty.addAll(NetworkPolicyFeature.usingGroup(state, e.getName(), true));
         }
         flows.update(state, pods, dirty);
         assertSameAsFullCompile();
@@ -60,7 +60,7 @@ class PolicyFlowsTest {
         PolicyCompiler.ConjIds ids = new PolicyCompiler.ConjIds();
         List<String> full = PolicyCompiler.compile(state, pods, ids).flows().stream().map(FlowMod::toString)
                 .map(f -> normalize(f, ids.ruleKeys())).sorted().toList();
-        List<String> incremental = Arrays.stream(dp.storedFlows(PolicyController.OWNER)).map(FlowMod::decodeAdd)
+        List<String> incremental = Arrays.stream(dp.storedFlows(NetworkPolicyFeature.OWNER)).map(FlowMod::decodeAdd)
                 .map(FlowMod::toString).map(f -> normalize(f, flows.conjIds().ruleKeys())).sorted().toList();
         assertEquals(full, incremental);
     }
@@ -91,7 +91,7 @@ class PolicyFlowsTest {
                 ingressFrom(0, List.of("ag"), List.of(), port(Protocol.TCP, 80)))));
         event(policy(PolicyEvent.Type.ADDED, policy("p2", "ns", "b", 1, List.of("atg"), List.of(PolicyType.INGRESS, PolicyType.EGRESS),
                 ingressFrom(0, List.of("ag"), List.of(), port(Protocol.UDP, 53)), egressTo(1, List.of("ag")))));
-        List<String> stored = Arrays.stream(dp.storedFlows(PolicyController.OWNER)).map(f -> FlowMod.decodeAdd(f).toString()).toList();
+        List<String> stored = Arrays.stream(dp.storedFlows(NetworkPolicyFeature.OWNER)).map(f -> FlowMod.decodeAdd(f).toString()).toList();
         assertTrue(stored.stream().anyMatch(f -> f.contains("nw_src=10.0.0.9 actions=conjunction(") && f.split("conjunction").length == 3),
                 "one shared match flow with both conjunctions: " + stored);
         // a patch of the address group touches both policies; removing one policy keeps the shared flows for the other
@@ -112,7 +112,7 @@ class PolicyFlowsTest {
         event(deleted(ObjectKind.ADDRESS_GROUP, "ag"));
         event(deleted(ObjectKind.NETWORK_POLICY, "p2"));
         event(deleted(ObjectKind.NETWORK_POLICY, "p3"));
-        assertEquals(0, dp.storedFlows(PolicyController.OWNER).length, "nothing left");
+        assertEquals(0, dp.storedFlows(NetworkPolicyFeature.OWNER).length, "nothing left");
         assertTrue(flows.views().isEmpty());
         assertTrue(flows.conjIds().ruleKeys().isEmpty(), "conjunction ids released");
     }

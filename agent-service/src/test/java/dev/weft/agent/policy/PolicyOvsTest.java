@@ -5,28 +5,21 @@ import dev.weft.agent.openflow.OfEndpoint;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.NetnsPod;
 import dev.weft.agent.testing.OvsSandbox;
-import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.NodeRealizationReport;
 import dev.weft.proto.controlplane.v1.ObjectKind;
 import dev.weft.proto.controlplane.v1.PolicyEvent;
 import dev.weft.proto.controlplane.v1.PolicyType;
 import dev.weft.proto.controlplane.v1.Protocol;
-import dev.weft.proto.controlplane.v1.ReportStatusResponse;
-import dev.weft.proto.controlplane.v1.WatchPoliciesRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Server;
-import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
-import io.grpc.stub.ServerCallStreamObserver;
-import io.grpc.stub.StreamObserver;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static dev.weft.agent.policy.Events.*;
@@ -40,41 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * policy-service sends them), real Open vSwitch, pods in network namespaces, real TCP/UDP traffic.
  */
 class PolicyOvsTest {
-
-    /** A controlplane server that replays a scripted snapshot to each stream and can push later events. */
-    static final class FakeControlPlane extends ControlPlaneGrpc.ControlPlaneImplBase {
-        volatile List<PolicyEvent> snapshot = List.of();
-        final List<StreamObserver<PolicyEvent>> streams = new CopyOnWriteArrayList<>();
-        final List<NodeRealizationReport> reports = new CopyOnWriteArrayList<>();
-
-        @Override
-        public void watchPolicies(WatchPoliciesRequest request, StreamObserver<PolicyEvent> out) {
-            long seq = 0;
-            for (PolicyEvent e : snapshot) {
-                out.onNext(e.toBuilder().setSequence(++seq).build());
-            }
-            out.onNext(syncComplete());
-            ((ServerCallStreamObserver<PolicyEvent>) out).setOnCancelHandler(() -> streams.remove(out));
-            streams.add(out);
-        }
-
-        @Override
-        public void reportStatus(NodeRealizationReport request, StreamObserver<ReportStatusResponse> out) {
-            reports.add(request);
-            out.onNext(ReportStatusResponse.getDefaultInstance());
-            out.onCompleted();
-        }
-
-        void push(PolicyEvent e) {
-            streams.forEach(s -> s.onNext(e));
-        }
-
-        /** As policy-service does for a slow agent: the agent must reconnect and take a fresh snapshot. */
-        void dropStreams() {
-            streams.forEach(s -> s.onError(Status.RESOURCE_EXHAUSTED.withDescription("agent too slow").asRuntimeException()));
-            streams.clear();
-        }
-    }
 
     @Test
     void nginxAllowAndFriendsAreEnforcedInTheDatapath() throws Exception {
@@ -104,7 +62,7 @@ class PolicyOvsTest {
                 dp.podAdded(busybox.asInterface("default", "busybox-1"));
                 assertTrue(busybox.talk("tcp", nginx.ip, 80), "no policy: open");
 
-                // the seed's nginx-allow: pods app=nginx accept only from app=nginx
+                // the Antrea walkthrough's nginx-allow: pods app=nginx accept only from app=nginx
                 cp.snapshot = List.of(
                         addressGroup("ag-nginx", member("default", "nginx-1", nginx.ip), member("default", "nginx-2", nginx2.ip)),
                         appliedToGroup("atg-nginx", member("default", "nginx-1", nginx.ip), member("default", "nginx-2", nginx2.ip)),

@@ -1,11 +1,14 @@
 package dev.weft.agent.policy;
 
 import dev.weft.agent.node.PodInterface;
+import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.OfAction;
 import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.FlowStore;
+import dev.weft.agent.pipeline.PipelineFeature;
+import dev.weft.agent.pipeline.PipelineTable;
 import dev.weft.proto.controlplane.v1.NetworkPolicy;
 
 import java.util.ArrayList;
@@ -19,14 +22,22 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The policy flows on the bridge, owned per policy so that an event recompiles only the policies it touches and
- * sends only what changed (a full recompilation of 40k flows for each event made the heap grow with transient
- * objects). A match flow wanted by several policies is one flow carrying every policy's conjunction actions: a
- * policy's update removes its own conjunction ids from the installed flow and adds its new ones, so the flow lives as
- * long as one conjunction needs it (its conjunction ids are its reference count). conj_id and isolation flows are
- * counted per policy wanting them. Worker-thread only.
+ * The NetworkPolicy feature: the policy flows on the bridge (conjunctions in EgressRule / IngressRule, isolation drops
+ * in EgressDefaultRule / IngressDefaultRule, see {@link PolicyCompiler}), owned per policy so that an event
+ * recompiles only the policies it touches and sends only what changed (a full recompilation of 40k flows for each
+ * event made the heap grow with transient objects). A match flow wanted by several policies is one flow carrying
+ * every policy's conjunction actions: a policy's update removes its own conjunction ids from the installed flow and
+ * adds its new ones, so the flow lives as long as one conjunction needs it (its conjunction ids are its reference
+ * count). conj_id and isolation flows are counted per policy wanting them. {@link #update} runs on the
+ * {@link PolicyController}'s worker thread only; the datapath's reactions (local pods changed, switch back) ask that
+ * worker to recompile everything.
  */
-final class PolicyFlows {
+public final class NetworkPolicyFeature implements PipelineFeature {
+
+    /** The feature's one keyed owner in the flow store. */
+    static final long OWNER = FlowStore.owner(Cookie.Category.POLICY_RULE, 0);
+    private static final List<PipelineTable> TABLES = List.of(PipelineTable.EGRESS_RULE, PipelineTable.EGRESS_DEFAULT_RULE,
+            PipelineTable.INGRESS_RULE, PipelineTable.INGRESS_DEFAULT_RULE);
 
     /**
      * What one policy has on the bridge. The flows are references to encoded flows (mostly the very arrays the flow
@@ -41,7 +52,7 @@ final class PolicyFlows {
     }
 
     private final Datapath datapath;
-    private final long owner;
+    private final Runnable recomputeAll;
     private final PolicyCompiler.ConjIds conjIds = new PolicyCompiler.ConjIds();
     private final Map<String, Owned> owned = new HashMap<>();
     /** How many policies want each conj_id / isolation flow. */
@@ -49,9 +60,37 @@ final class PolicyFlows {
     private final Set<String> failed = new HashSet<>();
     private volatile Map<String, PolicyCompiler.PolicyView> views = Map.of();
 
-    PolicyFlows(Datapath datapath, long owner) {
+    /** @param recomputeAll asks for every policy to be recompiled (on the worker thread) */
+    public NetworkPolicyFeature(Datapath datapath, Runnable recomputeAll) {
         this.datapath = datapath;
-        this.owner = owner;
+        this.recomputeAll = recomputeAll;
+    }
+
+    @Override
+    public String name() {
+        return "NetworkPolicy";
+    }
+
+    @Override
+    public List<PipelineTable> tables() {
+        return TABLES;
+    }
+
+    @Override
+    public Set<Cookie.Category> categories() {
+        return Set.of(Cookie.Category.POLICY_RULE, Cookie.Category.POLICY_ISOLATION);
+    }
+
+    /** Policies apply to local pods by OpenFlow port: new ports, gone ports. */
+    @Override
+    public void localPodsChanged() {
+        recomputeAll.run();
+    }
+
+    /** Re-checks every policy's flows after the switch came back. */
+    @Override
+    public void switchReady() {
+        recomputeAll.run();
     }
 
     PolicyCompiler.ConjIds conjIds() {
@@ -107,7 +146,7 @@ final class PolicyFlows {
             if (part != null) {
                 for (FlowMod f : part.matchFlows()) {
                     byte[] bytes = f.encode();
-                    FlowMod.FlowKey k = FlowMod.keyOf(bytes);
+                    FlowMod.FlowKey k = EncodedFlow.of(bytes).key();
                     mine.put(k, f);
                     mineBytes.put(k, bytes);
                 }
@@ -115,7 +154,7 @@ final class PolicyFlows {
             List<FlowMod.FlowKey> touched = new ArrayList<>(mine.keySet());
             if (old != null) {
                 for (byte[] f : old.matchFlows()) {
-                    FlowMod.FlowKey k = FlowMod.keyOf(f);
+                    FlowMod.FlowKey k = EncodedFlow.of(f).key();
                     if (!mine.containsKey(k)) {
                         touched.add(k);
                     }
@@ -123,10 +162,10 @@ final class PolicyFlows {
             }
             List<byte[]> newMatch = new ArrayList<>(mine.size());
             for (FlowMod.FlowKey k : touched) {
-                byte[] cur = changes.containsKey(k) ? changes.get(k) : datapath.installed(owner, k);
+                byte[] cur = changes.containsKey(k) ? changes.get(k) : datapath.installed(OWNER, k);
                 List<OfAction.Conjunction> others = new ArrayList<>();
                 if (cur != null) {
-                    for (OfAction a : FlowMod.decodeAdd(cur).actions()) {
+                    for (OfAction a : EncodedFlow.of(cur).decode().actions()) {
                         if (a instanceof OfAction.Conjunction c && !oldIds.contains(c.id())) {
                             others.add(c);
                         }
@@ -146,9 +185,9 @@ final class PolicyFlows {
                     want.actions().forEach(a -> all.add((OfAction.Conjunction) a));
                 }
                 long minId = all.stream().mapToLong(OfAction.Conjunction::id).min().orElseThrow();
-                long cookie = new Cookie(0, Cookie.Category.POLICY_RULE, minId).value();
+                long cookie = Cookie.of(Cookie.Category.POLICY_RULE, minId).value();
                 List<OfAction> actions = PolicyCompiler.sortedActions(all);
-                byte[] merged = withActions(cur != null ? cur : mineBytes.get(k), cookie, actions);
+                byte[] merged = EncodedFlow.of(cur != null ? cur : mineBytes.get(k)).withActions(cookie, actions).bytes();
                 changes.put(k, merged);
                 if (want != null) {
                     newMatch.add(merged);
@@ -159,14 +198,14 @@ final class PolicyFlows {
             List<byte[]> newOwn = new ArrayList<>();
             if (old != null) {
                 for (byte[] f : old.ownFlows()) {
-                    FlowMod.FlowKey k = FlowMod.keyOf(f);
+                    FlowMod.FlowKey k = EncodedFlow.of(f).key();
                     refs.put(k, refs.getOrDefault(k, ownRefs.getOrDefault(k, 0)) - 1);
                 }
             }
             if (part != null) {
                 for (FlowMod f : part.ownFlows()) {
                     byte[] bytes = f.encode();
-                    FlowMod.FlowKey k = FlowMod.keyOf(bytes);
+                    FlowMod.FlowKey k = EncodedFlow.of(bytes).key();
                     if (newOwnKeys.contains(k)) {
                         continue;
                     }
@@ -178,7 +217,7 @@ final class PolicyFlows {
             }
             if (old != null) {
                 for (byte[] f : old.ownFlows()) {
-                    FlowMod.FlowKey k = FlowMod.keyOf(f);
+                    FlowMod.FlowKey k = EncodedFlow.of(f).key();
                     if (refs.get(k) <= 0) {
                         changes.put(k, null);
                     }
@@ -189,7 +228,7 @@ final class PolicyFlows {
         }
         FlowStore.Patch patch;
         try {
-            patch = datapath.applyChanges(owner, changes);
+            patch = datapath.applyChanges(this, OWNER, changes);
         } catch (RuntimeException e) {
             failed.addAll(names);
             // show and report what was asked for (not realized) rather than the previous generation
@@ -227,27 +266,5 @@ final class PolicyFlows {
         owned.forEach((name, o) -> v.put(name, o.view()));
         views = Collections.unmodifiableMap(v);
         return new Update(List.copyOf(problems), patch.adds(), patch.deletes());
-    }
-
-    /** An encoded flow with other actions and cookie, same table, priority and match bytes. */
-    static byte[] withActions(byte[] flow, long cookie, List<OfAction> actions) {
-        // encode the actions on a match-all flow and splice its instructions after this flow's match
-        byte[] other = new FlowMod(flow[24] & 0xff, 0, cookie, dev.weft.agent.openflow.Match.builder().build(), actions, -1).encode();
-        int head = instructionsAt(flow);
-        int otherHead = instructionsAt(other);
-        byte[] out = new byte[head + other.length - otherHead];
-        System.arraycopy(flow, 0, out, 0, head);
-        System.arraycopy(other, otherHead, out, head, other.length - otherHead);
-        out[2] = (byte) (out.length >> 8);
-        out[3] = (byte) out.length;
-        for (int i = 0; i < 8; i++) {
-            out[8 + i] = (byte) (cookie >>> (56 - 8 * i));
-        }
-        return out;
-    }
-
-    private static int instructionsAt(byte[] flow) {
-        int matchLen = ((flow[48 + 2] & 0xff) << 8) | (flow[48 + 3] & 0xff);
-        return 48 + (matchLen + 7) / 8 * 8;
     }
 }

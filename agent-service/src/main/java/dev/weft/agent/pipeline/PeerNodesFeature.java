@@ -1,0 +1,96 @@
+package dev.weft.agent.pipeline;
+
+import dev.weft.agent.node.NodeNetwork;
+import dev.weft.agent.openflow.FlowMod;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import static dev.weft.agent.pipeline.FlowBuilder.flow;
+import static dev.weft.agent.pipeline.FlowPriority.NORMAL;
+import static dev.weft.agent.pipeline.PipelineFields.FROM_TUNNEL_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.TARGET_OF_PORT_FIELD;
+import static dev.weft.agent.pipeline.PipelineTable.*;
+
+/**
+ * Routes to the other nodes' pods through the tunnel port ({@code remote_ip=flow}): packets from the tunnel are
+ * classified, packets for the virtual MAC go out of the tunnel, and each peer pod CIDR is routed with
+ * {@code tun_dst=<peer InternalIP>}. Its input is {@link #update} (from {@link PeerNodeWatcher}); the routes need the
+ * gateway MAC, so they follow the node network too.
+ */
+public final class PeerNodesFeature implements PipelineFeature {
+
+    /** Destination MAC of packets routed into the tunnel (as Antrea's global virtual MAC). */
+    public static final String VIRTUAL_MAC = "aa:bb:cc:dd:ee:ff";
+    static final long OWNER = FlowStore.owner(Cookie.Category.PEER_NODE, 0);
+    private static final List<PipelineTable> TABLES = List.of(CLASSIFICATION, L3_FORWARDING, L2_FORWARDING);
+
+    public record PeerNode(String name, List<String> podCidrs, String nodeIp) {
+    }
+
+    private final Datapath datapath;
+    private int tunnelPort;
+    private List<PeerNode> peers = List.of();
+
+    PeerNodesFeature(Datapath datapath) {
+        this.datapath = datapath;
+    }
+
+    @Override
+    public String name() {
+        return "PeerNodes";
+    }
+
+    @Override
+    public List<PipelineTable> tables() {
+        return TABLES;
+    }
+
+    @Override
+    public Set<Cookie.Category> categories() {
+        return Set.of(Cookie.Category.PEER_NODE);
+    }
+
+    /** The tunnel's OpenFlow port (0: none) and the peers to route to, replacing the previous ones. */
+    public void update(int tunnelOfport, List<PeerNode> peerNodes) {
+        synchronized (datapath) {
+            this.tunnelPort = tunnelOfport;
+            this.peers = List.copyOf(peerNodes);
+            datapath.apply(this, OWNER, flows(tunnelPort, peers, datapath.nodeNetwork()));
+        }
+    }
+
+    @Override
+    public void nodeNetworkChanged(NodeNetwork node) {
+        datapath.apply(this, OWNER, flows(tunnelPort, peers, node));
+    }
+
+    static List<FlowMod> flows(int tunnelPort, List<PeerNode> peers, NodeNetwork n) {
+        List<FlowMod> f = new ArrayList<>();
+        if (tunnelPort <= 0 || n == null || n.gatewayMac() == null || n.gatewayMac().isBlank()) {
+            return f;
+        }
+        Cookie c = Cookie.of(Cookie.Category.PEER_NODE, 0);
+        f.add(flow(CLASSIFICATION, NORMAL).cookie(c).match(m -> m.inPort(tunnelPort))
+                .load(FROM_TUNNEL_REG_MARK).resubmit(CONNTRACK_ZONE).build());
+        f.add(flow(L2_FORWARDING, NORMAL).cookie(c).match(m -> m.dlDst(VIRTUAL_MAC))
+                .load(TARGET_OF_PORT_FIELD, tunnelPort).resubmit(CONNTRACK_COMMIT).build());
+        for (PeerNode p : peers) {
+            if (p.nodeIp() == null || p.nodeIp().isBlank() || p.nodeIp().contains(":")) {
+                continue;
+            }
+            // object id: the peer's name hash, which tells one peer's routes from another's
+            Cookie pc = Cookie.of(Cookie.Category.PEER_NODE, Integer.toUnsignedLong(p.name().hashCode()));
+            for (String cidr : p.podCidrs()) {
+                if (cidr.contains(":")) {
+                    continue;
+                }
+                f.add(flow(L3_FORWARDING, NORMAL).cookie(pc).match(m -> m.ip().nwDst(cidr))
+                        .setEthSrc(n.gatewayMac()).setEthDst(VIRTUAL_MAC).setTunDst(p.nodeIp()).decTtl()
+                        .resubmit(L2_FORWARDING).build());
+            }
+        }
+        return f;
+    }
+}

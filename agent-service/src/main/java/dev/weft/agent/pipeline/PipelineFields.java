@@ -1,0 +1,40 @@
+package dev.weft.agent.pipeline;
+
+import dev.weft.agent.openflow.RegField;
+import dev.weft.agent.openflow.RegMark;
+
+import java.util.List;
+
+/**
+ * Every register field, register mark and conntrack zone the pipeline uses, named by meaning in this one place
+ * (after Antrea's {@code fields.go}); flows load and match these names, never register numbers.
+ * docs/agent-datapath.md lists them; {@code DatapathDocTest} keeps the two in line.
+ */
+public final class PipelineFields {
+
+    private PipelineFields() {
+    }
+
+    /** reg0[0..3]: where the packet entered the pipeline (set by Classification). */
+    public static final RegField PKT_SOURCE_FIELD = new RegField("PktSourceField", 0, 0, 3);
+    public static final RegMark FROM_GATEWAY_REG_MARK = PKT_SOURCE_FIELD.mark("FromGatewayRegMark", 1);
+    public static final RegMark FROM_LOCAL_REG_MARK = PKT_SOURCE_FIELD.mark("FromLocalRegMark", 2);
+    public static final RegMark FROM_TUNNEL_REG_MARK = PKT_SOURCE_FIELD.mark("FromTunnelRegMark", 3);
+
+    /**
+     * reg1: the OpenFlow port the packet leaves by, chosen by L2Forwarding; ingress policy matches it (the "to"
+     * dimension) and Output sends to it.
+     */
+    public static final RegField TARGET_OF_PORT_FIELD = new RegField("TargetOFPortField", 1, 0, 31);
+
+    /** The conntrack zone of pod traffic (Antrea's CtZone, 0xfff0). */
+    public static final int CT_ZONE = 65520;
+
+    public static List<RegField> fields() {
+        return List.of(PKT_SOURCE_FIELD, TARGET_OF_PORT_FIELD);
+    }
+
+    public static List<RegMark> marks() {
+        return List.of(FROM_GATEWAY_REG_MARK, FROM_LOCAL_REG_MARK, FROM_TUNNEL_REG_MARK);
+    }
+}
