@@ -1,5 +1,7 @@
 package dev.weft.agent.pipeline;
 
+import dev.weft.net.IpAddress;
+import dev.weft.net.AddressFamily;
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.openflow.FlowMod;
 
@@ -66,7 +68,7 @@ final class GatewayFeature implements PipelineFeature {
                     .load(TARGET_OF_PORT_FIELD, gw).resubmit(CONNTRACK_COMMIT).build());
         }
         for (String ip : n.gatewayIps()) {
-            if (!ip.contains(":")) {
+            if (IpAddress.parse(ip).family() == AddressFamily.IPV4) {
                 // the host (kubelet probes) may always reach local pods, as the Antrea walkthrough's nw_src=<gateway> flow
                 f.add(flow(INGRESS_RULE, HIGH).cookie(c).match(m -> m.ip().nwSrc(ip)).resubmit(CONNTRACK_COMMIT).build());
             }

@@ -5,6 +5,8 @@ import dev.weft.agent.ovsdb.OvsPort;
 import dev.weft.agent.ovsdb.OvsdbClient;
 import dev.weft.agent.ovsdb.PortSpec;
 import dev.weft.net.AddressFamily;
+import dev.weft.net.AddressFormatException;
+import dev.weft.net.IpPrefix;
 import dev.weft.net.IpAddress;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
@@ -109,12 +111,24 @@ public class PeerNodeWatcher {
                     .map(NodeAddress::getAddress)
                     .filter(a -> IpAddress.tryParse(a).filter(parsed -> parsed.family() == AddressFamily.IPV4).isPresent())
                     .findFirst();
+            cidrs = cidrs.stream().filter(c -> validCidr(name, c)).toList();
             if (!cidrs.isEmpty() && ip.isPresent()) {
                 out.add(new PeerNodesFeature.PeerNode(name, cidrs, ip.get()));
             }
         }
         out.sort((a, b) -> a.name().compareTo(b.name()));
         return out;
+    }
+
+    /** A Node's pod CIDR that does not parse is left out of its routes (and said), not a reason to drop every peer. */
+    private static boolean validCidr(String node, String cidr) {
+        try {
+            IpPrefix.parseContaining(cidr);
+            return true;
+        } catch (AddressFormatException e) {
+            LOG.warnf("Node %s: pod CIDR ignored: %s", node, e.getMessage());
+            return false;
+        }
     }
 
     private void sync() {

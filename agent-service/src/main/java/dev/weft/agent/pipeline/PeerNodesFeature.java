@@ -1,5 +1,8 @@
 package dev.weft.agent.pipeline;
 
+import dev.weft.net.IpPrefix;
+import dev.weft.net.IpAddress;
+import dev.weft.net.AddressFamily;
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.openflow.FlowMod;
 
@@ -77,13 +80,13 @@ public final class PeerNodesFeature implements PipelineFeature {
         f.add(flow(L2_FORWARDING, NORMAL).cookie(c).match(m -> m.dlDst(VIRTUAL_MAC))
                 .load(TARGET_OF_PORT_FIELD, tunnelPort).resubmit(CONNTRACK_COMMIT).build());
         for (PeerNode p : peers) {
-            if (p.nodeIp() == null || p.nodeIp().isBlank() || p.nodeIp().contains(":")) {
+            if (p.nodeIp() == null || IpAddress.tryParse(p.nodeIp()).filter(a -> a.family() == AddressFamily.IPV4).isEmpty()) {
                 continue;
             }
             // object id: the peer's name hash, which tells one peer's routes from another's
             Cookie pc = Cookie.of(Cookie.Category.PEER_NODE, Integer.toUnsignedLong(p.name().hashCode()));
             for (String cidr : p.podCidrs()) {
-                if (cidr.contains(":")) {
+                if (IpPrefix.parseContaining(cidr).family() != AddressFamily.IPV4) {
                     continue;
                 }
                 f.add(flow(L3_FORWARDING, NORMAL).cookie(pc).match(m -> m.ip().nwDst(cidr))

@@ -1,5 +1,7 @@
 package dev.weft.agent.pipeline;
 
+import dev.weft.net.IpAddress;
+import dev.weft.net.AddressFamily;
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.openflow.FlowMod;
@@ -83,7 +85,7 @@ public final class PodConnectivityFeature implements PipelineFeature {
         f.add(flow(L2_FORWARDING, NORMAL).cookie(c).match(m -> m.dlDst(mac)).load(TARGET_OF_PORT_FIELD, port)
                 .resubmit(INGRESS_RULE).build());
         for (String ip : pod.ips()) {
-            if (ip.contains(":")) {
+            if (IpAddress.parse(ip).family() != AddressFamily.IPV4) {
                 continue; // IPv6 forwarding comes with dual-stack support
             }
             f.add(flow(SPOOF_GUARD, NORMAL).cookie(c).match(m -> m.ip().inPort(port).dlSrc(mac).nwSrc(ip))
