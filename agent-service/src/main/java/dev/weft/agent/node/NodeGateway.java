@@ -1,10 +1,9 @@
 package dev.weft.agent.node;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.weft.agent.AgentConfig;
 import dev.weft.agent.ipam.Ipv4Cidr;
 import dev.weft.agent.ovsdb.AddedPort;
+import dev.weft.agent.ovsdb.InterfaceUpdate;
 import dev.weft.agent.ovsdb.OvsPort;
 import dev.weft.agent.ovsdb.OvsdbClient;
 import dev.weft.agent.ovsdb.PortSpec;
@@ -56,11 +55,7 @@ public class NodeGateway {
             ofport = added.ofport();
         }
         // The MAC through OVSDB (ovs-vswitchd applies it to the TAP and keeps it across its restarts).
-        ObjectNode row = JsonNodeFactory.instance.objectNode().put("mac", mac);
-        ObjectNode update = JsonNodeFactory.instance.objectNode().put("op", "update").put("table", "Interface");
-        update.set("where", OvsdbClient.whereName(name));
-        update.set("row", row);
-        ovsdb.transact(List.of(update));
+        ovsdb.updateInterface(name, InterfaceUpdate.none().mac(mac));
         ip("link", "set", name, "address", mac, "mtu", Integer.toString(config.podMtu()));
         ip("addr", "replace", gatewayIp + "/" + v4.prefix(), "dev", name);
         ip("link", "set", name, "up");
