@@ -160,7 +160,7 @@ public class PodNetworkService {
             undo.push(() -> ipam.release(inv.containerId(), inv.ifName()));
 
             String mac = Ipv4Cidr.macFor(lease.ip());
-            String mtu = Integer.toString(config.podMtu());
+            String mtu = Integer.toString(n.mtu());
             // A leftover host end of this attachment (crash between steps) would make the create fail: remove it.
             deleteLinkIfPresent(host);
             // The peer is created directly in the pod's namespace under its final name (no rename, no move).

@@ -1,9 +1,8 @@
 package dev.weft.agent.pipeline;
 
 import dev.weft.agent.AgentConfig;
-import dev.weft.agent.ovsdb.OvsPort;
-import dev.weft.agent.ovsdb.OvsdbClient;
-import dev.weft.agent.ovsdb.PortSpec;
+import dev.weft.agent.host.NodeBridge;
+import dev.weft.agent.host.PeerNodesChanged;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -12,15 +11,14 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -45,7 +43,10 @@ public class PeerNodeWatcher {
     Instance<KubernetesClient> kubernetes;
 
     @Inject
-    Instance<OvsdbClient> ovsdb;
+    Instance<NodeBridge> bridge;
+
+    @Inject
+    Event<PeerNodesChanged> peerNodesChanged;
 
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "peer-nodes");
@@ -121,6 +122,9 @@ public class PeerNodeWatcher {
         }
         try {
             List<Datapath.PeerNode> peers = peers(inf.getStore().list(), config.resolvedNodeName());
+            // The host side routes the same peers (dev.weft.agent.host.NodeHostNetwork).
+            peerNodesChanged.fire(new PeerNodesChanged(peers.stream()
+                    .map(p -> new PeerNodesChanged.Peer(p.name(), p.podCidrs(), p.nodeIp())).toList()));
             if (peers.isEmpty()) {
                 dp.peerNodes(0, List.of());
                 return;
@@ -132,12 +136,6 @@ public class PeerNodeWatcher {
     }
 
     private int tunnelOfport() throws Exception {
-        OvsdbClient db = ovsdb.get();
-        Optional<OvsPort> port = db.getPort(config.tunnelName());
-        if (port.isPresent() && port.get().ofport() > 0) {
-            return port.get().ofport();
-        }
-        return db.addPort(config.bridge(), new PortSpec(config.tunnelName(), config.tunnelType(),
-                Map.of("remote_ip", "flow", "key", "flow"), Map.of(), 0), Duration.ofSeconds(10)).ofport();
+        return bridge.get().ensureTunnel();
     }
 }
