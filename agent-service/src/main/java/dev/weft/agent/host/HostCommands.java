@@ -119,6 +119,19 @@ public final class HostCommands {
     }
 
     static String run(List<String> cmd, String stdin) throws IOException {
+        Exit e = exec(cmd, stdin);
+        if (e.code() != 0) {
+            throw new IOException(String.join(" ", cmd) + " failed (exit " + e.code() + "): " + e.output().trim());
+        }
+        return e.output();
+    }
+
+    /** How a command ended: exit status and output (stdout and stderr together). */
+    record Exit(int code, String output) {
+    }
+
+    /** Runs a command to its end (bounded by the timeout) whatever its exit status. */
+    static Exit exec(List<String> cmd, String stdin) throws IOException {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()),
                 r -> Thread.ofVirtual().start(r));
@@ -135,11 +148,7 @@ public final class HostCommands {
                 p.destroyForcibly();
                 throw new IOException("timed out after " + TIMEOUT.toSeconds() + " s: " + String.join(" ", cmd));
             }
-            String out = output.get(5, TimeUnit.SECONDS);
-            if (p.exitValue() != 0) {
-                throw new IOException(String.join(" ", cmd) + " failed (exit " + p.exitValue() + "): " + out.trim());
-            }
-            return out;
+            return new Exit(p.exitValue(), output.get(5, TimeUnit.SECONDS));
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();

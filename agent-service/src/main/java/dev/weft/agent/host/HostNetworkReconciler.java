@@ -5,6 +5,7 @@ import dev.weft.agent.node.NodeNetwork;
 import org.jboss.logging.Logger;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -107,7 +108,7 @@ public final class HostNetworkReconciler {
             }
             return null;
         });
-        problems = Map.copyOf(found);
+        problems = Collections.unmodifiableMap(found);
         return problems;
     }
 
