@@ -48,13 +48,10 @@ public class NodeGateway {
         int ofport;
         NodeMtu.Choice mtu;
         try {
-            NodeBridge.BridgeOutcome b = bridge.ensureBridge();
+            bridge.ensureBridge();
             mtu = NodeMtu.choose(config.podMtu(), nodeIp, config.tunnelType(), host.commands());
             ofport = bridge.ensureGateway(mac, mtu.mtu());
             GatewayInterface.configure(host.commands(), name, mac, mtu.mtu(), gatewayIp + "/" + v4.prefix());
-            if (b.created()) {
-                LOG.infof("bridge %s created", config.bridge());
-            }
         } catch (IOException | RuntimeException e) {
             host.bridgeProblem(e.getMessage());
             throw e;
