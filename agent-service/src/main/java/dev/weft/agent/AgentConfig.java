@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /** Node agent configuration. Every path is configurable so several agents (one per simulated node) can share a machine. */
 @ConfigMapping(prefix = "agent")
@@ -53,9 +54,11 @@ public interface AgentConfig {
     @WithDefault("2")
     int gatewayOfport();
 
-    /** MTU of pod interfaces and the gateway (1450 leaves room for Geneve). */
-    @WithDefault("1450")
-    int podMtu();
+    /**
+     * MTU of pod interfaces and the gateway. Default: the uplink's MTU (the interface holding the node IP) minus the
+     * tunnel overhead, 50 bytes for Geneve or VXLAN over IPv4 (1500 - 50 = 1450). See {@code dev.weft.agent.host.NodeMtu}.
+     */
+    OptionalInt podMtu();
 
     /** Node pod CIDRs to use without asking ipam-service or the API (comma-separated; for tests and static nodes). */
     Optional<java.util.List<String>> podCidrs();
@@ -76,6 +79,30 @@ public interface AgentConfig {
     /** After this many seconds the previous run's flows are deleted even if the policy stream has not synced. */
     @WithDefault("120")
     int flowRoundGraceSeconds();
+
+    // ---- node host side: bridge set-up, forwarding, routes to peers, SNAT (dev.weft.agent.host) ----
+
+    /**
+     * Datapath type of the bridge when the agent creates it: {@code system} (the openvswitch kernel module) on real
+     * nodes, {@code netdev} (userspace) where there is no module, as in the local cluster. A bridge that exists with
+     * another type is reported (readiness), never recreated.
+     */
+    @WithDefault("system")
+    String bridgeDatapathType();
+
+    /**
+     * The cluster's pod CIDRs (comma-separated, e.g. 10.244.0.0/16): pod traffic to anything outside them (and not to
+     * a node IP) is masqueraded. Default: the pod CIDRs of every node the agent knows (its own and its peers').
+     */
+    Optional<java.util.List<String>> clusterCidrs();
+
+    /** No SNAT (routed networks where pod IPs are reachable from outside): the agent then keeps no nftables table. */
+    @WithDefault("false")
+    boolean noSnat();
+
+    /** How often the host side (bridge settings, tunnel, forwarding, gateway address, routes, SNAT) is checked and repaired. */
+    @WithDefault("30")
+    int hostNetworkResyncSeconds();
 
     default String resolvedOpenflowEndpoint() {
         return openflowEndpoint().filter(s -> !s.isBlank())

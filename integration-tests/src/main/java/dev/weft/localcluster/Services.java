@@ -73,6 +73,8 @@ final class Services {
         startQuarkus("agent-" + node.name(), node.agentPort(), List.of(
                 "-Dagent.node-name=" + node.name(),
                 "-Dagent.bridge=br-int",
+                "-Dagent.bridge-datapath-type=netdev",
+                "-Dagent.cluster-cidrs=" + cluster.clusterCidr(),
                 "-Dagent.ovs-run-dir=" + node.ovsRunDir(),
                 "-Dagent.state-dir=" + node.agentStateDir(),
                 "-Dagent.node-netns=" + node.netns(),

@@ -131,7 +131,7 @@ public class CniAgent {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode().put("cniVersion", "1.0.0").put("name", "weft");
         ObjectNode plugin = root.putArray("plugins").addObject();
-        plugin.put("type", "weft").put("agentSocket", config.cniSocket().toString()).put("mtu", config.podMtu());
+        plugin.put("type", "weft").put("agentSocket", config.cniSocket().toString()).put("mtu", pods.node().map(NodeNetwork::mtu).orElse(NodeNetwork.DEFAULT_MTU));
         try {
             return json.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
         } catch (IOException e) {

@@ -163,7 +163,7 @@ public class PodNetworkService {
 
             IpAddress podIp = IpAddress.parse(lease.ip());
             String mac = PodSubnet.macFor(podIp).toString();
-            String mtu = Integer.toString(config.podMtu());
+            String mtu = Integer.toString(n.mtu());
             // A leftover host end of this attachment (crash between steps) would make the create fail: remove it.
             deleteLinkIfPresent(host);
             // The peer is created directly in the pod's namespace under its final name (no rename, no move).

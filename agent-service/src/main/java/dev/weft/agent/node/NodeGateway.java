@@ -1,13 +1,11 @@
 package dev.weft.agent.node;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.weft.agent.AgentConfig;
+import dev.weft.agent.host.GatewayInterface;
+import dev.weft.agent.host.NodeBridge;
+import dev.weft.agent.host.NodeHostNetwork;
+import dev.weft.agent.host.NodeMtu;
 import dev.weft.agent.ipam.PodSubnet;
-import dev.weft.agent.ovsdb.AddedPort;
-import dev.weft.agent.ovsdb.OvsPort;
-import dev.weft.agent.ovsdb.OvsdbClient;
-import dev.weft.agent.ovsdb.PortSpec;
 import dev.weft.net.InterfaceAddress;
 import dev.weft.net.IpAddress;
 import dev.weft.net.IpPrefix;
@@ -17,18 +15,13 @@ import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
- * The node gateway (gw0 in the Antrea walkthrough): an OVS internal port on the bridge carrying the first address of
- * the node's pod CIDR, with a MAC derived from that address so it survives restarts. Idempotent: an existing port is
- * reused.
+ * Brings the node's side of the bridge up at agent start: the bridge itself (created or repaired, {@link NodeBridge}),
+ * the node gateway (the Antrea walkthrough's gw0: an OVS internal port carrying the first address of the node's pod CIDR, with a MAC
+ * derived from that address so it survives restarts, and the MTU the tunnel leaves room for) and the tunnel port.
+ * Idempotent: what exists is reused. Afterwards {@link NodeHostNetwork} keeps forwarding, routes and SNAT in place.
  */
 @ApplicationScoped
 public class NodeGateway {
@@ -39,55 +32,44 @@ public class NodeGateway {
     AgentConfig config;
 
     @Inject
-    OvsdbClient ovsdb;
+    NodeBridge bridge;
 
-    /** Creates or repairs the gateway for the IPv4 pod subnet (one of {@code podCidrs}) and returns its ofport and MAC. */
+    @Inject
+    NodeHostNetwork host;
+
+    /**
+     * Creates or repairs the bridge and the gateway for the IPv4 CIDR and returns the node network.
+     *
+     * @throws IOException when the bridge or the gateway cannot be set up (a conflict is also reported by the
+     *                     node-network readiness check); the caller retries
+     */
     public NodeNetwork ensure(String nodeName, PodSubnet v4, List<IpPrefix> podCidrs, String nodeIp) throws IOException {
         String name = config.gatewayName();
         IpAddress gatewayIp = v4.gateway();
         MacAddress mac = PodSubnet.macFor(gatewayIp);
-        Optional<OvsPort> existing = ovsdb.getPort(name);
-        int ofport;
-        if (existing.isPresent() && existing.get().ofport() > 0) {
-            ofport = existing.get().ofport();
-        } else {
-            if (existing.isPresent()) {
-                ovsdb.deletePort(name);
-            }
-            AddedPort added = ovsdb.addPort(config.bridge(), new PortSpec(name, "internal", Map.of(),
-                    Map.of("weft.dev/owner", "weft-gateway"), config.gatewayOfport()), Duration.ofSeconds(20));
-            ofport = added.ofport();
-        }
-        // The MAC through OVSDB (ovs-vswitchd applies it to the TAP and keeps it across its restarts).
-        ObjectNode row = JsonNodeFactory.instance.objectNode().put("mac", mac.toString());
-        ObjectNode update = JsonNodeFactory.instance.objectNode().put("op", "update").put("table", "Interface");
-        update.set("where", OvsdbClient.whereName(name));
-        update.set("row", row);
-        ovsdb.transact(List.of(update));
         InterfaceAddress address = new InterfaceAddress(gatewayIp, v4.prefixLength());
-        ip("link", "set", name, "address", mac.toString(), "mtu", Integer.toString(config.podMtu()));
-        ip("addr", "replace", address.toString(), "dev", name);
-        ip("link", "set", name, "up");
-        LOG.infof("gateway %s: %s mac %s ofport %d%s", name, address, mac, ofport,
-                config.nodeNetns().map(ns -> " in netns " + ns).orElse(""));
-        return new NodeNetwork(nodeName, podCidrs.stream().map(IpPrefix::toString).toList(),
-                List.of(gatewayIp.toString()), mac.toString(), name, ofport, nodeIp);
-    }
-
-    private void ip(String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("ip"));
-        config.nodeNetns().filter(s -> !s.isBlank()).ifPresent(ns -> cmd.addAll(List.of("-n", ns)));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        int ofport;
+        NodeMtu.Choice mtu;
         try {
-            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + ": " + out.trim());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+            bridge.ensureBridge();
+            mtu = NodeMtu.choose(config.podMtu(), nodeIp, config.tunnelType(), host.commands());
+            ofport = bridge.ensureGateway(mac.toString(), mtu.mtu());
+            GatewayInterface.configure(host.commands(), name, mac.toString(), mtu.mtu(), address.toString());
+        } catch (IOException | RuntimeException e) {
+            host.bridgeProblem(e.getMessage());
+            throw e;
         }
+        try {
+            bridge.ensureTunnel();
+        } catch (IOException e) {
+            // Local pods work without it; the node-network check reports it and the host side retries.
+            LOG.warnf("tunnel port %s not set up yet: %s", config.tunnelName(), e.getMessage());
+        }
+        LOG.infof("gateway %s: %s mac %s ofport %d, MTU %d (%s)%s", name, address, mac, ofport,
+                mtu.mtu(), mtu.reason(), config.nodeNetns().map(ns -> " in netns " + ns).orElse(""));
+        NodeNetwork network = new NodeNetwork(nodeName, podCidrs.stream().map(IpPrefix::toString).toList(),
+                List.of(gatewayIp.toString()), mac.toString(), name, ofport, nodeIp, mtu.mtu());
+        host.nodeUp(network);
+        return network;
     }
 }

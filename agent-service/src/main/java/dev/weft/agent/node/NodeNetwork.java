@@ -9,11 +9,21 @@ import java.util.List;
  * @param gatewayIps    first address of each pod CIDR, on the gateway port (gw0 in the Antrea walkthrough)
  * @param gatewayOfport OpenFlow port of the gateway
  * @param nodeIp        the node's underlay (transport) address, used as tunnel source; may be empty
+ * @param mtu           MTU of the gateway and of every pod interface (uplink MTU minus the tunnel overhead)
  */
 public record NodeNetwork(String nodeName, List<String> podCidrs, List<String> gatewayIps, String gatewayMac,
-                          String gatewayIfName, int gatewayOfport, String nodeIp) {
+                          String gatewayIfName, int gatewayOfport, String nodeIp, int mtu) {
+    /** The MTU when none is given: 1500-byte Ethernet minus 50 bytes of Geneve over IPv4. */
+    public static final int DEFAULT_MTU = 1450;
+
     public NodeNetwork {
         podCidrs = List.copyOf(podCidrs);
         gatewayIps = List.copyOf(gatewayIps);
+    }
+
+    /** A node network with the default MTU (for the datapath, which does not use it). */
+    public NodeNetwork(String nodeName, List<String> podCidrs, List<String> gatewayIps, String gatewayMac,
+                       String gatewayIfName, int gatewayOfport, String nodeIp) {
+        this(nodeName, podCidrs, gatewayIps, gatewayMac, gatewayIfName, gatewayOfport, nodeIp, DEFAULT_MTU);
     }
 }

@@ -1,9 +1,8 @@
 package dev.weft.agent.pipeline;
 
 import dev.weft.agent.AgentConfig;
-import dev.weft.agent.ovsdb.OvsPort;
-import dev.weft.agent.ovsdb.OvsdbClient;
-import dev.weft.agent.ovsdb.PortSpec;
+import dev.weft.agent.host.NodeBridge;
+import dev.weft.agent.host.PeerNodesChanged;
 import dev.weft.net.AddressFamily;
 import dev.weft.net.AddressFormatException;
 import dev.weft.net.IpPrefix;
@@ -16,15 +15,14 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 import org.jboss.logging.Logger;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -49,7 +47,10 @@ public class PeerNodeWatcher {
     Instance<KubernetesClient> kubernetes;
 
     @Inject
-    Instance<OvsdbClient> ovsdb;
+    Instance<NodeBridge> bridge;
+
+    @Inject
+    Event<PeerNodesChanged> peerNodesChanged;
 
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "peer-nodes");
@@ -139,6 +140,9 @@ public class PeerNodeWatcher {
         }
         try {
             List<PeerNodesFeature.PeerNode> peers = peers(inf.getStore().list(), config.resolvedNodeName());
+            // The host side routes the same peers (dev.weft.agent.host.NodeHostNetwork).
+            peerNodesChanged.fire(new PeerNodesChanged(peers.stream()
+                    .map(p -> new PeerNodesChanged.Peer(p.name(), p.podCidrs(), p.nodeIp())).toList()));
             if (peers.isEmpty()) {
                 dp.feature(PeerNodesFeature.class).update(0, List.of());
                 return;
@@ -150,12 +154,6 @@ public class PeerNodeWatcher {
     }
 
     private int tunnelOfport() throws Exception {
-        OvsdbClient db = ovsdb.get();
-        Optional<OvsPort> port = db.getPort(config.tunnelName());
-        if (port.isPresent() && port.get().ofport() > 0) {
-            return port.get().ofport();
-        }
-        return db.addPort(config.bridge(), new PortSpec(config.tunnelName(), config.tunnelType(),
-                Map.of("remote_ip", "flow", "key", "flow"), Map.of(), 0), Duration.ofSeconds(10)).ofport();
+        return bridge.get().ensureTunnel();
     }
 }

@@ -141,6 +141,7 @@ class AgentRestartIT {
                 "-Dagent.node-name=restart-node",
                 "-Dagent.ovs-run-dir=" + ovs.dir,
                 "-Dagent.bridge=" + ovs.bridge,
+                "-Dagent.bridge-datapath-type=netdev",
                 "-Dagent.node-netns=" + ovs.netns,
                 "-Dagent.pod-cidrs=10.244.9.0/24",
                 "-Dagent.state-dir=" + dir.resolve("state"),

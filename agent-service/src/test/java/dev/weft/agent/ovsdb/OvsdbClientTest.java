@@ -145,4 +145,63 @@ class OvsdbClientTest {
         assertTrue(a.ofport() > 0);
         assertTrue(client.deletePort(ovs.bridge, name));
     }
+
+    @Test
+    void createInspectAndRepairABridge() throws Exception {
+        String name = unique("wb");
+        try {
+            OvsBridge created = client.createBridge(new BridgeSpec(name, "netdev", "secure", List.of("OpenFlow10", "OpenFlow13"),
+                    Map.of("weft.dev/owner", "test"), Map.of("hwaddr", "0a:00:00:00:00:99")));
+            assertEquals(name, created.name());
+            assertEquals("netdev", created.datapathType());
+            assertEquals("secure", created.failMode());
+            assertEquals(Set.of("OpenFlow10", "OpenFlow13"), Set.copyOf(created.protocols()));
+            assertEquals(Map.of("weft.dev/owner", "test"), created.externalIds());
+            assertEquals(1, created.portCount());
+            // What ovs-vsctl sees: the bridge in Open_vSwitch.bridges with its local internal port.
+            assertTrue(ovs.vsctl("list-br").lines().anyMatch(name::equals));
+            assertEquals("internal", ovs.vsctl("get", "Interface", name, "type").trim());
+            assertEquals("\"0a:00:00:00:00:99\"", ovs.vsctl("get", "Bridge", name, "other_config:hwaddr").trim());
+
+            OvsdbException dup = assertThrows(OvsdbException.class, () -> client.createBridge(
+                    new BridgeSpec(name, "netdev", "secure", List.of(), Map.of(), Map.of())));
+            assertEquals("a bridge named " + name + " already exists", dup.getMessage());
+
+            ovs.vsctl("set", "Bridge", name, "fail_mode=standalone", "protocols=OpenFlow10");
+            assertEquals("standalone", client.getBridge(name).orElseThrow().failMode());
+            assertEquals(List.of("OpenFlow10"), client.getBridge(name).orElseThrow().protocols());
+            client.setBridgeFailMode(name, "secure");
+            client.addBridgeProtocols(name, List.of("OpenFlow13"));
+            OvsBridge repaired = client.getBridge(name).orElseThrow();
+            assertEquals("secure", repaired.failMode());
+            assertEquals(Set.of("OpenFlow10", "OpenFlow13"), Set.copyOf(repaired.protocols()));
+
+            client.setBridgeOtherConfig(name, Map.of("k", "v"), List.of("hwaddr"));
+            assertEquals(Map.of("k", "v"), client.getBridge(name).orElseThrow().otherConfig());
+            assertTrue(client.getBridge("nosuchbr").isEmpty());
+            assertThrows(OvsdbException.class, () -> client.setBridgeFailMode("nosuchbr", "secure"));
+        } finally {
+            ovs.vsctl("--if-exists", "del-br", name);
+        }
+    }
+
+    @Test
+    void portExternalIdsAndInterfaceColumns() throws Exception {
+        String name = unique("wti");
+        client.addPort(ovs.bridge, new PortSpec(name, "internal", Map.of(), Map.of("a", "1", "b", "2"), 0), Duration.ofSeconds(10));
+        try {
+            client.setPortExternalIds(name, Map.of("weft.dev/owner", "x"), List.of("b"));
+            assertEquals(Map.of("a", "1", "weft.dev/owner", "x"), client.getPort(name).orElseThrow().externalIds());
+            assertEquals("x", ovs.vsctl("get", "Port", name, "external_ids:weft.dev/owner").trim().replace("\"", ""));
+
+            client.updateInterface(name, InterfaceUpdate.none().mac("0a:58:0a:00:00:01").mtuRequest(1400));
+            assertEquals("\"0a:58:0a:00:00:01\"", ovs.vsctl("get", "Interface", name, "mac").trim());
+            assertEquals("1400", ovs.vsctl("get", "Interface", name, "mtu_request").trim());
+            assertEquals(ovs.bridge, client.bridgeOfPort(name).orElseThrow());
+            assertThrows(OvsdbException.class, () -> client.updateInterface("nosuchif", InterfaceUpdate.none().mac("0a:00:00:00:00:02")));
+            assertThrows(OvsdbException.class, () -> client.setPortExternalIds("nosuchport", Map.of("k", "v"), List.of()));
+        } finally {
+            client.deletePort(ovs.bridge, name);
+        }
+    }
 }

@@ -1,0 +1,156 @@
+package dev.weft.agent.host;
+
+import dev.weft.net.AddressFamily;
+import dev.weft.net.InterfaceAddress;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
+import dev.weft.agent.node.NodeNetwork;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * One pass over the node's host side, from the sources of truth (this node's network and the peers): the bridge's
+ * settings and the tunnel port, IPv4 forwarding, the gateway's address, routes to the peers' pod CIDRs, the SNAT
+ * table. Each aspect is attempted whatever happened to the others, and its problem (if any) is returned: pods reach
+ * each other without SNAT, the outside without peer routes. Not thread-safe: one caller at a time.
+ */
+public final class HostNetworkReconciler {
+
+    private static final Logger LOG = Logger.getLogger(HostNetworkReconciler.class);
+    static final String IP_FORWARD = "net/ipv4/ip_forward";
+
+    /** The aspects in the order they are reconciled and reported. */
+    public enum Aspect { BRIDGE, TUNNEL, FORWARDING, GATEWAY, ROUTES, SNAT }
+
+    /** Whether pod traffic leaving the cluster is masqueraded. */
+    public enum Snat {
+        MASQUERADE,
+        /** {@code agent.no-snat}: routed networks; Weft's table is removed if a previous run left one. */
+        OFF,
+        /** SNAT is wanted but there is no {@code nft}: reported, nothing is attempted. */
+        UNAVAILABLE
+    }
+
+    public static final String NFT_MISSING =
+            "nft not found (install the nftables package, or set agent.no-snat=true on a routed network)";
+
+    /** @param clusterCidrs the cluster's pod CIDRs; empty: the pod CIDRs of every known node */
+    public record Settings(Snat snat, List<String> clusterCidrs) {
+        public Settings {
+            clusterCidrs = List.copyOf(clusterCidrs);
+        }
+    }
+
+    private final HostCommands host;
+    private final NodeBridge bridge;
+    private final Settings settings;
+    private final PeerRoutes routes;
+    private final SnatTable snat;
+    private Map<Aspect, String> problems = Map.of();
+
+    public HostNetworkReconciler(HostCommands host, NodeBridge bridge, Settings settings) {
+        this.host = host;
+        this.bridge = bridge;
+        this.settings = settings;
+        this.routes = new PeerRoutes(host);
+        this.snat = new SnatTable(host);
+    }
+
+    /** Reconciles every aspect; returns the problems found (empty when all is in place). */
+    public Map<Aspect, String> reconcile(NodeNetwork node, List<PeerNodesChanged.Peer> peers) {
+        Map<Aspect, String> found = new EnumMap<>(Aspect.class);
+        step(found, Aspect.BRIDGE, bridge::ensureBridge);
+        step(found, Aspect.TUNNEL, bridge::ensureTunnel);
+        step(found, Aspect.FORWARDING, () -> {
+            if (!"1".equals(host.readSysctl(IP_FORWARD))) {
+                host.writeSysctl(IP_FORWARD, "1");
+                LOG.infof("IPv4 forwarding enabled%s", host.netns().map(ns -> " in netns " + ns).orElse(""));
+            }
+            return null;
+        });
+        step(found, Aspect.GATEWAY, () -> {
+            GatewayInterface.configure(host, node.gatewayIfName(), node.gatewayMac(), node.mtu(), gatewayAddress(node));
+            return null;
+        });
+        step(found, Aspect.ROUTES, () -> {
+            List<String> conflicts = new ArrayList<>();
+            PeerRoutes.Outcome o = routes.reconcile(node.gatewayIfName(), PeerRoutes.desired(peers, conflicts));
+            conflicts.addAll(o.conflicts());
+            if (!o.installed().isEmpty() || !o.removed().isEmpty()) {
+                LOG.infof("peer routes via %s: installed %s, removed %s", node.gatewayIfName(), o.installed(), o.removed());
+            }
+            if (!conflicts.isEmpty()) {
+                throw new NodeNetworkConflict(String.join("; ", conflicts));
+            }
+            return null;
+        });
+        step(found, Aspect.SNAT, () -> {
+            switch (settings.snat()) {
+                case OFF -> {
+                    snat.remove();
+                    return null;
+                }
+                case UNAVAILABLE -> throw new java.io.IOException(NFT_MISSING);
+                case MASQUERADE -> {
+                    // below
+                }
+            }
+            SnatTable.Result r = snat.reconcile(snatRules(node, peers));
+            if (r == SnatTable.Result.RESTORED) {
+                LOG.warnf("nftables table %s %s was changed by someone else: restored", SnatTable.FAMILY, SnatTable.NAME);
+            } else if (r == SnatTable.Result.INSTALLED) {
+                LOG.infof("nftables table %s %s installed", SnatTable.FAMILY, SnatTable.NAME);
+            }
+            return null;
+        });
+        problems = Collections.unmodifiableMap(found);
+        return problems;
+    }
+
+    /** The SNAT rules for this node and its peers. */
+    SnatTable.Rules snatRules(NodeNetwork node, List<PeerNodesChanged.Peer> peers) {
+        Set<String> cluster = new LinkedHashSet<>(settings.clusterCidrs());
+        if (cluster.isEmpty()) {
+            cluster.addAll(node.podCidrs());
+            peers.forEach(p -> cluster.addAll(p.podCidrs()));
+        }
+        Set<String> nodeIps = new LinkedHashSet<>();
+        nodeIps.add(node.nodeIp());
+        peers.forEach(p -> nodeIps.add(p.nodeIp()));
+        return new SnatTable.Rules(node.podCidrs(), List.copyOf(cluster), List.copyOf(nodeIps));
+    }
+
+    private static String gatewayAddress(NodeNetwork n) {
+        IpPrefix v4 = n.podCidrs().stream().map(IpPrefix::parseContaining)
+                .filter(p -> p.family() == AddressFamily.IPV4).findFirst().orElseThrow();
+        return new InterfaceAddress(IpAddress.parse(n.gatewayIps().get(0)), v4.prefixLength()).toString();
+    }
+
+    private interface Step {
+        Object run() throws Exception;
+    }
+
+    /** Runs one aspect, recording its problem; logs a problem when it first appears, not on every pass. */
+    private void step(Map<Aspect, String> found, Aspect aspect, Step step) {
+        try {
+            step.run();
+            if (problems.containsKey(aspect)) {
+                LOG.infof("node network %s: in place again", aspect.name().toLowerCase());
+            }
+        } catch (Exception e) {
+            String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            found.put(aspect, why);
+            if (!why.equals(problems.get(aspect))) {
+                LOG.warnf("node network %s: %s", aspect.name().toLowerCase(), why);
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.weft.agent.host;
+
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import dev.weft.net.IpPrefix;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * SNAT of pod traffic leaving the cluster, in one nftables table owned by Weft ({@code table ip weft}): pod traffic
+ * from this node's pod CIDRs to a destination outside the cluster CIDRs and not a node IP is masqueraded to the address
+ * of the interface it leaves by (the node IP on the uplink); pod to pod and pod to node keep the pod's source.
+ *
+ * <p>The table is always replaced whole in one {@code nft -f} batch ({@code add table; delete table; table {...}} is a
+ * single transaction: there is no instant without the rule, and nothing else's tables are touched). Established
+ * connections survive a replacement: their NAT mapping lives in conntrack, the rules only see new connections. After
+ * each replacement the table as nft lists it is remembered; a listing that differs later (a rule flushed, an element
+ * added, the table deleted) is tampering, and the table is restored.
+ */
+public final class SnatTable {
+
+    public static final String FAMILY = "ip";
+    public static final String NAME = "weft";
+
+    /**
+     * What to masquerade: from {@code localPodCidrs} to anything not in {@code clusterCidrs} and not one of
+     * {@code nodeIps}. Values are validated and written canonically (they reach nft as text).
+     */
+    public record Rules(List<String> localPodCidrs, List<String> clusterCidrs, List<String> nodeIps) {
+        public Rules {
+            localPodCidrs = canonicalCidrs(localPodCidrs);
+            clusterCidrs = canonicalCidrs(clusterCidrs);
+            nodeIps = nodeIps.stream().filter(s -> s != null && !s.isBlank())
+                    .flatMap(s -> IpAddress.tryParse(s.trim()).stream()).filter(a -> a.family() == AddressFamily.IPV4)
+                    .map(IpAddress::toString).distinct().sorted().toList();
+            if (localPodCidrs.isEmpty()) {
+                throw new IllegalArgumentException("no IPv4 pod CIDR to masquerade from");
+            }
+        }
+
+        private static List<String> canonicalCidrs(List<String> cidrs) {
+            TreeSet<String> out = new TreeSet<>();
+            for (String c : cidrs) {
+                IpPrefix prefix = IpPrefix.parseContaining(c.trim());
+                if (prefix.family() == AddressFamily.IPV4) {
+                    out.add(prefix.toString());
+                }
+            }
+            return List.copyOf(out);
+        }
+    }
+
+    /** What a reconcile did. */
+    public enum Result { UNCHANGED, INSTALLED, RESTORED }
+
+    private final HostCommands host;
+    private String appliedBatch;
+    private String appliedListing;
+
+    public SnatTable(HostCommands host) {
+        this.host = host;
+    }
+
+    /** The nft batch that replaces the table with these rules. */
+    public static String render(Rules r) {
+        List<String> lines = new ArrayList<>();
+        lines.add("add table " + FAMILY + " " + NAME);
+        lines.add("delete table " + FAMILY + " " + NAME);
+        lines.add("table " + FAMILY + " " + NAME + " {");
+        lines.add("\tcomment \"owned by the Weft agent: replaced whole on every change, edits are reverted\"");
+        lines.addAll(intervalSet("local_pod_cidrs", r.localPodCidrs()));
+        lines.addAll(intervalSet("cluster_cidrs", r.clusterCidrs()));
+        lines.add("\tset node_ips {");
+        lines.add("\t\ttype ipv4_addr");
+        if (!r.nodeIps().isEmpty()) {
+            lines.add("\t\telements = { " + String.join(", ", r.nodeIps()) + " }");
+        }
+        lines.add("\t}");
+        lines.add("\tchain postrouting {");
+        lines.add("\t\ttype nat hook postrouting priority srcnat; policy accept;");
+        lines.add("\t\tip saddr @local_pod_cidrs ip daddr != @cluster_cidrs ip daddr != @node_ips masquerade"
+                + " comment \"pod to outside the cluster: node IP\"");
+        lines.add("\t}");
+        lines.add("}");
+        return String.join("\n", lines) + "\n";
+    }
+
+    private static List<String> intervalSet(String name, List<String> cidrs) {
+        List<String> lines = new ArrayList<>(List.of("\tset " + name + " {", "\t\ttype ipv4_addr", "\t\tflags interval",
+                "\t\tauto-merge"));
+        if (!cidrs.isEmpty()) {
+            lines.add("\t\telements = { " + String.join(", ", cidrs) + " }");
+        }
+        lines.add("\t}");
+        return lines;
+    }
+
+    /**
+     * Installs the table when the rules changed or on first use (the agent's start: whatever table a previous run
+     * left is replaced), restores it when it no longer lists as installed, otherwise does nothing.
+     */
+    public synchronized Result reconcile(Rules rules) throws IOException {
+        String batch = render(rules);
+        if (batch.equals(appliedBatch)) {
+            if (list().equals(appliedListing)) {
+                return Result.UNCHANGED;
+            }
+            apply(batch);
+            return Result.RESTORED;
+        }
+        apply(batch);
+        return Result.INSTALLED;
+    }
+
+    /** Deletes the table (noSNAT): idempotent, in one batch. */
+    public synchronized void remove() throws IOException {
+        host.inNode("add table " + FAMILY + " " + NAME + "\ndelete table " + FAMILY + " " + NAME + "\n", "nft", "-f", "-");
+        appliedBatch = null;
+        appliedListing = null;
+    }
+
+    /** The table as nft lists it now; "" when there is none. */
+    public String list() throws IOException {
+        try {
+            return host.inNode(null, "nft", "list", "table", FAMILY, NAME);
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().contains("No such file or directory")) {
+                return "";
+            }
+            throw e;
+        }
+    }
+
+    private void apply(String batch) throws IOException {
+        host.inNode(batch, "nft", "-f", "-");
+        appliedBatch = batch;
+        appliedListing = list();
+    }
+}
