@@ -35,7 +35,15 @@ public interface PipelineFeature {
 
         /** Whether a flow in this table with this cookie category can be the feature's. */
         public boolean owns(int table, Cookie.Category category) {
-            return categories.contains(category) && tables.stream().anyMatch(t -> t.id == table);
+            if (!categories.contains(category)) {
+                return false;
+            }
+            for (PipelineTable t : tables) {
+                if (t.id == table) {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 
