@@ -46,7 +46,7 @@ public interface AgentConfig {
     @WithDefault("/opt/cni/bin")
     Path cniBinDir();
 
-    /** The node gateway's OVS internal port (the seed's gw0). */
+    /** The node gateway's OVS internal port (the Antrea walkthrough's gw0). */
     @WithDefault("gw0")
     String gatewayName();
 

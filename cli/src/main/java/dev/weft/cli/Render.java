@@ -17,7 +17,7 @@ final class Render {
     private Render() {
     }
 
-    /** The seed's ovs-ofctl-like lines: {@code table=90, n_packets=0, n_bytes=0, priority=200,ip,reg1=0x6 actions=...}. */
+    /** The Antrea walkthrough's ovs-ofctl-like lines: {@code table=90, n_packets=0, n_bytes=0, priority=200,ip,reg1=0x6 actions=...}. */
     static String flows(List<Flow> flows, Output.Format f) {
         if (f == Output.Format.TABLE) {
             StringBuilder sb = new StringBuilder();

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** What weftctl prints, for each output format, and its help (the seed's table list). */
+/** What weftctl prints, for each output format, and its help (the Antrea walkthrough's table list). */
 class RenderTest {
 
     @Test

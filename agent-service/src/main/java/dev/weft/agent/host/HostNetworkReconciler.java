@@ -77,7 +77,13 @@ public final class HostNetworkReconciler {
             return null;
         });
         step(found, Aspect.GATEWAY, () -> {
+            int ofport = bridge.ensureGateway(node.gatewayMac(), node.mtu());
             GatewayInterface.configure(host, node.gatewayIfName(), node.gatewayMac(), node.mtu(), gatewayAddress(node));
+            if (ofport != node.gatewayOfport()) {
+                // Recreated (someone deleted it) on another port: the pipeline's gateway flows name the old one.
+                throw new java.io.IOException("gateway " + node.gatewayIfName() + " is now OpenFlow port " + ofport
+                        + ", the datapath uses " + node.gatewayOfport() + ": restart the agent");
+            }
             return null;
         });
         step(found, Aspect.ROUTES, () -> {

@@ -114,8 +114,8 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     /** Adds a feature: it gets every later change (and installs its stateless flows now). */
     public synchronized void register(PipelineFeature feature) {
         for (PipelineFeature f : features) {
-            if (f.name().equals(feature.name())) {
-                throw new IllegalArgumentException("a feature " + feature.name() + " is already registered");
+            if (f.declaration().name().equals(feature.declaration().name())) {
+                throw new IllegalArgumentException("a feature " + feature.declaration().name() + " is already registered");
             }
         }
         features.add(feature);
@@ -250,12 +250,16 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
      * is the size of the change, not of everything the owner has. The flows' cookies get this run's round.
      */
     public synchronized FlowStore.Patch applyChanges(PipelineFeature by, long owner, Map<FlowMod.FlowKey, byte[]> changes) {
-        long bits = Cookie.roundBits(round);
         for (byte[] m : changes.values()) {
             if (m != null) {
                 EncodedFlow f = EncodedFlow.of(m);
                 checkOwnership(by, f.table(), f.cookie(), f);
-                f.setCookieBits(bits, Cookie.ROUND_MASK);
+            }
+        }
+        long bits = Cookie.roundBits(round);
+        for (byte[] m : changes.values()) {
+            if (m != null) {
+                EncodedFlow.of(m).setCookieBits(bits, Cookie.ROUND_MASK);
             }
         }
         FlowStore.Patch patch = store.patch(owner, changes);
@@ -272,12 +276,12 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     }
 
     private static void checkOwnership(PipelineFeature by, int table, long cookie, Object flow) {
-        if (by.tables().stream().noneMatch(t -> t.id == table)) {
-            throw new IllegalArgumentException(by.name() + " has no flows in table " + table + ": " + describe(flow));
-        }
+        PipelineFeature.Declaration d = by.declaration();
         Cookie.Category c = Cookie.categoryOf(cookie);
-        if (!by.categories().contains(c)) {
-            throw new IllegalArgumentException(by.name() + " flow with cookie category " + c + ": " + describe(flow));
+        if (!d.owns(table, c)) {
+            throw new IllegalArgumentException(d.name() + " (tables " + d.tables().stream().map(t -> t.id).toList()
+                    + ", cookie categories " + d.categories() + ") has no flow in table " + table + " with cookie category "
+                    + c + ": " + describe(flow));
         }
     }
 

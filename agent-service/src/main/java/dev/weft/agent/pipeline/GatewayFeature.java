@@ -23,7 +23,8 @@ import static dev.weft.agent.pipeline.PipelineTable.*;
 final class GatewayFeature implements PipelineFeature {
 
     static final long OWNER = FlowStore.owner(Cookie.Category.GATEWAY, 0);
-    private static final List<PipelineTable> TABLES = List.of(CLASSIFICATION, SPOOF_GUARD, L2_FORWARDING, INGRESS_RULE);
+    private static final Declaration DECLARATION = new Declaration("Gateway",
+            List.of(CLASSIFICATION, SPOOF_GUARD, L2_FORWARDING, INGRESS_RULE), Set.of(Cookie.Category.GATEWAY));
 
     private final Datapath datapath;
 
@@ -32,18 +33,8 @@ final class GatewayFeature implements PipelineFeature {
     }
 
     @Override
-    public String name() {
-        return "Gateway";
-    }
-
-    @Override
-    public List<PipelineTable> tables() {
-        return TABLES;
-    }
-
-    @Override
-    public Set<Cookie.Category> categories() {
-        return Set.of(Cookie.Category.GATEWAY);
+    public Declaration declaration() {
+        return DECLARATION;
     }
 
     @Override

@@ -27,7 +27,8 @@ public final class PeerNodesFeature implements PipelineFeature {
     /** Destination MAC of packets routed into the tunnel (as Antrea's global virtual MAC). */
     public static final String VIRTUAL_MAC = "aa:bb:cc:dd:ee:ff";
     static final long OWNER = FlowStore.owner(Cookie.Category.PEER_NODE, 0);
-    private static final List<PipelineTable> TABLES = List.of(CLASSIFICATION, L3_FORWARDING, L2_FORWARDING);
+    private static final Declaration DECLARATION = new Declaration("PeerNodes",
+            List.of(CLASSIFICATION, L3_FORWARDING, L2_FORWARDING), Set.of(Cookie.Category.PEER_NODE));
 
     public record PeerNode(String name, List<String> podCidrs, String nodeIp) {
     }
@@ -40,21 +41,6 @@ public final class PeerNodesFeature implements PipelineFeature {
         this.datapath = datapath;
     }
 
-    @Override
-    public String name() {
-        return "PeerNodes";
-    }
-
-    @Override
-    public List<PipelineTable> tables() {
-        return TABLES;
-    }
-
-    @Override
-    public Set<Cookie.Category> categories() {
-        return Set.of(Cookie.Category.PEER_NODE);
-    }
-
     /** The tunnel's OpenFlow port (0: none) and the peers to route to, replacing the previous ones. */
     public void update(int tunnelOfport, List<PeerNode> peerNodes) {
         synchronized (datapath) {
@@ -62,6 +48,11 @@ public final class PeerNodesFeature implements PipelineFeature {
             this.peers = List.copyOf(peerNodes);
             datapath.apply(this, OWNER, flows(tunnelPort, peers, datapath.nodeNetwork()));
         }
+    }
+
+    @Override
+    public Declaration declaration() {
+        return DECLARATION;
     }
 
     @Override

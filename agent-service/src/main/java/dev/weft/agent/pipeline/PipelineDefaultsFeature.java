@@ -27,6 +27,8 @@ import static dev.weft.agent.pipeline.PipelineTable.*;
 final class PipelineDefaultsFeature implements PipelineFeature {
 
     static final long OWNER = FlowStore.owner(Cookie.Category.PIPELINE, 0);
+    private static final Declaration DECLARATION = new Declaration("PipelineDefaults",
+            PipelineTable.ordered(), Set.of(Cookie.Category.PIPELINE));
 
     private final Datapath datapath;
 
@@ -35,18 +37,8 @@ final class PipelineDefaultsFeature implements PipelineFeature {
     }
 
     @Override
-    public String name() {
-        return "PipelineDefaults";
-    }
-
-    @Override
-    public List<PipelineTable> tables() {
-        return PipelineTable.ordered();
-    }
-
-    @Override
-    public Set<Cookie.Category> categories() {
-        return Set.of(Cookie.Category.PIPELINE);
+    public Declaration declaration() {
+        return DECLARATION;
     }
 
     @Override

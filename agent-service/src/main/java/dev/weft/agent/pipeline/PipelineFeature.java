@@ -19,14 +19,33 @@ import java.util.Set;
  */
 public interface PipelineFeature {
 
-    /** The name docs and logs use (PodConnectivity). */
-    String name();
+    /** What the feature is: its name, the tables it puts flows in, the cookie categories of its flows. */
+    Declaration declaration();
 
-    /** The tables the feature puts flows in. */
-    List<PipelineTable> tables();
+    /**
+     * @param name       the name docs and logs use (PodConnectivity)
+     * @param tables     the tables the feature puts flows in
+     * @param categories the cookie categories of its flows
+     */
+    record Declaration(String name, List<PipelineTable> tables, Set<Cookie.Category> categories) {
+        public Declaration {
+            tables = List.copyOf(tables);
+            categories = Set.copyOf(categories);
+        }
 
-    /** The cookie categories of its flows. */
-    Set<Cookie.Category> categories();
+        /** Whether a flow in this table with this cookie category can be the feature's. */
+        public boolean owns(int table, Cookie.Category category) {
+            if (!categories.contains(category)) {
+                return false;
+            }
+            for (PipelineTable t : tables) {
+                if (t.id == table) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
 
     /** Registered on the datapath: install the flows that depend on no state (kept until the switch connects). */
     default void registered() {

@@ -25,7 +25,8 @@ import static dev.weft.agent.pipeline.PipelineTable.*;
  */
 public final class PodConnectivityFeature implements PipelineFeature {
 
-    private static final List<PipelineTable> TABLES = List.of(CLASSIFICATION, SPOOF_GUARD, L3_FORWARDING, L2_FORWARDING);
+    private static final Declaration DECLARATION = new Declaration("PodConnectivity",
+            List.of(CLASSIFICATION, SPOOF_GUARD, L3_FORWARDING, L2_FORWARDING), Set.of(Cookie.Category.POD));
 
     private final Datapath datapath;
 
@@ -38,18 +39,8 @@ public final class PodConnectivityFeature implements PipelineFeature {
     }
 
     @Override
-    public String name() {
-        return "PodConnectivity";
-    }
-
-    @Override
-    public List<PipelineTable> tables() {
-        return TABLES;
-    }
-
-    @Override
-    public Set<Cookie.Category> categories() {
-        return Set.of(Cookie.Category.POD);
+    public Declaration declaration() {
+        return DECLARATION;
     }
 
     @Override

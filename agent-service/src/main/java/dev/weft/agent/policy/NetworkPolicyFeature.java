@@ -36,8 +36,10 @@ public final class NetworkPolicyFeature implements PipelineFeature {
 
     /** The feature's one keyed owner in the flow store. */
     static final long OWNER = FlowStore.owner(Cookie.Category.POLICY_RULE, 0);
-    private static final List<PipelineTable> TABLES = List.of(PipelineTable.EGRESS_RULE, PipelineTable.EGRESS_DEFAULT_RULE,
-            PipelineTable.INGRESS_RULE, PipelineTable.INGRESS_DEFAULT_RULE);
+    private static final Declaration DECLARATION = new Declaration("NetworkPolicy",
+            List.of(PipelineTable.EGRESS_RULE, PipelineTable.EGRESS_DEFAULT_RULE, PipelineTable.INGRESS_RULE,
+                    PipelineTable.INGRESS_DEFAULT_RULE),
+            Set.of(Cookie.Category.POLICY_RULE, Cookie.Category.POLICY_ISOLATION));
 
     /**
      * What one policy has on the bridge. The flows are references to encoded flows (mostly the very arrays the flow
@@ -67,18 +69,8 @@ public final class NetworkPolicyFeature implements PipelineFeature {
     }
 
     @Override
-    public String name() {
-        return "NetworkPolicy";
-    }
-
-    @Override
-    public List<PipelineTable> tables() {
-        return TABLES;
-    }
-
-    @Override
-    public Set<Cookie.Category> categories() {
-        return Set.of(Cookie.Category.POLICY_RULE, Cookie.Category.POLICY_ISOLATION);
+    public Declaration declaration() {
+        return DECLARATION;
     }
 
     /** Policies apply to local pods by OpenFlow port: new ports, gone ports. */

@@ -16,8 +16,8 @@ import java.util.Map;
 public class CniTestEnvironment implements QuarkusTestResourceLifecycleManager {
 
     public static final String POD_CIDR = "10.244.7.0/24";
-    static OvsSandbox ovs;
-    static Path dir;
+    public static OvsSandbox ovs;
+    public static Path dir;
 
     @Override
     public Map<String, String> start() {

@@ -88,6 +88,12 @@ class HostNetworkReconcilerTest {
         assertTrue(table.contains("ip saddr @local_pod_cidrs ip daddr != @cluster_cidrs ip daddr != @node_ips masquerade"), table);
         // The tunnel port came with the bridge aspect.
         assertTrue(ovsdb.getPort(bridge.layout().tunnelName()).orElseThrow().ofport() > 0);
+
+        // The gateway deleted from the bridge comes back, on its requested OpenFlow port, with its address.
+        ovs.vsctl("del-port", bridge.layout().bridge(), gw());
+        assertEquals(Map.of(), r.reconcile(network, List.of(PEER_A, PEER_B)));
+        assertEquals(network.gatewayOfport(), ovsdb.getPort(gw()).orElseThrow().ofport());
+        assertTrue(node.ip("-4", "addr", "show", "dev", gw()).contains("inet 10.233.1.1/24"));
     }
 
     @Test

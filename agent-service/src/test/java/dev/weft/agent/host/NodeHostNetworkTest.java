@@ -1,5 +1,6 @@
 package dev.weft.agent.host;
 
+import dev.weft.agent.cni.CniTestEnvironment;
 import dev.weft.agent.ovsdb.OvsBridge;
 import dev.weft.agent.ovsdb.OvsdbClient;
 import io.fabric8.kubernetes.api.model.Node;
@@ -45,7 +46,7 @@ class NodeHostNetworkTest {
     KubernetesClient kubernetes;
 
     HostCommands node() {
-        return new HostCommands(Optional.of(HostTestEnvironment.ovs.netns));
+        return new HostCommands(Optional.of(CniTestEnvironment.ovs.netns));
     }
 
     @BeforeEach
@@ -94,13 +95,13 @@ class NodeHostNetworkTest {
 
     @Test
     void aConflictIsAReadinessReason() throws Exception {
-        HostTestEnvironment.ovs.vsctl("set", "Port", "weft-tun0", "external_ids:weft.dev/owner=someone");
+        CniTestEnvironment.ovs.vsctl("set", "Port", "weft-tun0", "external_ids:weft.dev/owner=someone");
         try {
             await().atMost(Duration.ofSeconds(30)).until(() -> host.notReadyReason() != null);
             given().get("/q/health/ready").then().statusCode(503)
                     .body("checks.find { it.name == 'node-network' }.data.tunnel", containsString("belongs to someone"));
         } finally {
-            HostTestEnvironment.ovs.vsctl("set", "Port", "weft-tun0", "external_ids:weft.dev/owner=weft-tunnel");
+            CniTestEnvironment.ovs.vsctl("set", "Port", "weft-tun0", "external_ids:weft.dev/owner=weft-tunnel");
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> host.notReadyReason() == null);
     }

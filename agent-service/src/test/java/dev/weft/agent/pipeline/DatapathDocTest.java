@@ -68,8 +68,9 @@ class DatapathDocTest {
         for (PipelineFeature f : allFeatures()) {
             String cls = f.getClass().getSimpleName() + (f.getClass().getPackage() == Datapath.class.getPackage() ? ""
                     : " (" + f.getClass().getPackageName() + ")");
-            expected.add(List.of(f.name(), cls, names(f.tables().stream().map(t -> t.id).toList()),
-                    names(f.categories().stream().sorted().toList())));
+            PipelineFeature.Declaration d = f.declaration();
+            expected.add(List.of(d.name(), cls, names(d.tables().stream().map(t -> t.id).toList()),
+                    names(d.categories().stream().sorted().toList())));
         }
         assertEquals(expected, columns(table("| feature | class | tables | cookie categories | reacts to |"), 4));
     }
@@ -79,8 +80,9 @@ class DatapathDocTest {
         List<PipelineFeature> features = allFeatures();
         List<List<String>> expected = new ArrayList<>();
         for (PipelineTable t : PipelineTable.ordered()) {
-            List<String> in = features.stream().filter(f -> !(f instanceof PipelineDefaultsFeature) && f.tables().contains(t))
-                    .map(PipelineFeature::name).toList();
+            List<String> in = features.stream().filter(f -> !(f instanceof PipelineDefaultsFeature))
+                    .map(PipelineFeature::declaration).filter(d -> d.tables().contains(t))
+                    .map(PipelineFeature.Declaration::name).toList();
             expected.add(List.of(Integer.toString(t.id), t.displayName, t.missAction(), names(in)));
         }
         assertEquals(expected, columns(table("| id | name | miss | features | flows |"), 4));

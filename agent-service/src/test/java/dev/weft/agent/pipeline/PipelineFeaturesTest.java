@@ -50,7 +50,7 @@ class PipelineFeaturesTest {
     @Test
     void theNodeLevelFeaturesAreRegisteredAndTheDefaultsStoredBeforeConnecting() {
         assertEquals(List.of("PipelineDefaults", "Gateway", "PodConnectivity", "PeerNodes"),
-                dp.features().stream().map(PipelineFeature::name).toList());
+                dp.features().stream().map(f -> f.declaration().name()).toList());
         assertEquals(PipelineTable.values().length + 7, dp.storedFlows(PipelineDefaultsFeature.OWNER).length);
         assertTrue(flowsOf(PipelineDefaultsFeature.OWNER).contains("table=30, priority=200,ip actions=ct(table=31,zone=65520,nat)"));
         assertThrows(IllegalArgumentException.class, () -> dp.register(new PodConnectivityFeature(dp)), "one of each");
@@ -61,10 +61,11 @@ class PipelineFeaturesTest {
         PipelineFeature gateway = dp.feature(GatewayFeature.class);
         FlowMod inOutput = flow(OUTPUT, NORMAL).cookie(Cookie.Category.GATEWAY, 2).match(m -> m.ip()).build();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> dp.apply(gateway, 9, List.of(inOutput)));
-        assertEquals("Gateway has no flows in table 110: table=110, priority=200,ip actions=drop", e.getMessage());
+        assertEquals("Gateway (tables [0, 10, 80, 90], cookie categories [GATEWAY]) has no flow in table 110 with cookie"
+                + " category GATEWAY: table=110, priority=200,ip actions=drop", e.getMessage());
         FlowMod podCookie = flow(CLASSIFICATION, NORMAL).cookie(Cookie.Category.POD, 2).match(m -> m.inPort(2)).build();
         e = assertThrows(IllegalArgumentException.class, () -> dp.apply(gateway, 9, List.of(podCookie)));
-        assertTrue(e.getMessage().startsWith("Gateway flow with cookie category POD"), e.getMessage());
+        assertTrue(e.getMessage().contains("has no flow in table 0 with cookie category POD"), e.getMessage());
         assertEquals(0, dp.storedFlows(9).length, "nothing of a refused change is kept");
     }
 
