@@ -18,12 +18,17 @@ public class CniTestEnvironment implements QuarkusTestResourceLifecycleManager {
     public static final String POD_CIDR = "10.244.7.0/24";
     public static OvsSandbox ovs;
     public static Path dir;
+    /** What this instance started: stop() removes only these (the statics may already name the next class's). */
+    private OvsSandbox startedOvs;
+    private Path startedDir;
 
     @Override
     public Map<String, String> start() {
         try {
-            ovs = OvsSandbox.startInNetns();
-            dir = Files.createTempDirectory("weft-cni-test-");
+            startedOvs = OvsSandbox.startInNetns();
+            startedDir = Files.createTempDirectory("weft-cni-test-");
+            ovs = startedOvs;
+            dir = startedDir;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -39,11 +44,11 @@ public class CniTestEnvironment implements QuarkusTestResourceLifecycleManager {
 
     @Override
     public void stop() {
-        if (ovs != null) {
-            ovs.close();
+        if (startedOvs != null) {
+            startedOvs.close();
         }
-        if (dir != null) {
-            try (var files = Files.walk(dir)) {
+        if (startedDir != null) {
+            try (var files = Files.walk(startedDir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
             } catch (IOException e) {
                 // temp dir
