@@ -13,7 +13,13 @@ public class PolicyHealthChecks {
     @Produces
     @Readiness
     HealthCheck informersSynced(ClusterInformers informers) {
-        return () -> HealthCheckResponse.named("informers-synced").status(informers.hasSynced()).build();
+        return () -> {
+            var response = HealthCheckResponse.named("informers-synced");
+            if (!informers.hasSynced()) {
+                response.withData("reason", informers.notSyncedReason());
+            }
+            return response.status(informers.hasSynced()).build();
+        };
     }
 
     @Produces
