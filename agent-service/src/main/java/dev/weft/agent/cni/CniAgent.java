@@ -3,6 +3,8 @@ package dev.weft.agent.cni;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.weft.agent.AgentConfig;
+import dev.weft.agent.health.Watchdog;
+import dev.weft.agent.health.WatchdogConfig;
 import dev.weft.agent.ipam.Ipv4Cidr;
 import dev.weft.agent.ipam.NodeCidrSource;
 import dev.weft.agent.ipam.NodeIpAllocator;
@@ -55,13 +57,21 @@ public class CniAgent {
     @Inject
     Instance<PodDatapath> datapath;
 
+    @Inject
+    Watchdog watchdog;
+
+    @Inject
+    WatchdogConfig watchdogConfig;
+
     private CniSocketServer server;
     private Thread init;
     private volatile String status = "starting";
 
     void start(@Observes StartupEvent ev) {
         try {
-            server = CniSocketServer.start(config.cniSocket(), new CniGrpcService(pods));
+            CniGrpcService service = new CniGrpcService(pods);
+            watchdog.watch(service.heartbeat(), watchdogConfig.cniRequestBound());
+            server = CniSocketServer.start(config.cniSocket(), service);
         } catch (IOException | RuntimeException e) {
             status = "cannot serve the CNI socket " + config.cniSocket() + ": " + e.getMessage();
             LOG.error(status, e);

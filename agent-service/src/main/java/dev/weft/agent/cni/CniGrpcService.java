@@ -1,5 +1,6 @@
 package dev.weft.agent.cni;
 
+import dev.weft.agent.health.LoopHeartbeat;
 import dev.weft.proto.cni.v1.CniError;
 import dev.weft.proto.cni.v1.CniGrpc;
 import dev.weft.proto.cni.v1.CniRequest;
@@ -18,6 +19,8 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
 
     private static final Logger LOG = Logger.getLogger(CniGrpcService.class);
     private final PodNetworkService pods;
+    /** Each request is one unit of work for the agent's watchdog (liveness DOWN if one never ends). */
+    private final LoopHeartbeat heartbeat = new LoopHeartbeat("cni-requests");
 
     CniGrpcService(PodNetworkService pods) {
         this.pods = pods;
@@ -27,9 +30,13 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
         CniResult run() throws CniFailure;
     }
 
-    private static void answer(String what, CniRequest req, StreamObserver<CniResponse> out, Op op) {
+    LoopHeartbeat heartbeat() {
+        return heartbeat;
+    }
+
+    private void answer(String what, CniRequest req, StreamObserver<CniResponse> out, Op op) {
         CniResponse response;
-        try {
+        try (var unit = heartbeat.begin(what + " " + req.getContainerId() + "/" + req.getIfname())) {
             response = CniResponse.newBuilder().setResult(op.run()).build();
         } catch (CniFailure f) {
             LOG.infof("CNI %s %s/%s failed (%d): %s", what, req.getContainerId(), req.getIfname(), f.code().getNumber(), f.getMessage());
