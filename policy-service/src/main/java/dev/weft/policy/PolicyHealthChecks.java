@@ -12,9 +12,12 @@ public class PolicyHealthChecks {
 
     @Produces
     @Readiness
-    HealthCheck informersSynced(ClusterInformers informers) {
+    HealthCheck informersSynced(ClusterInformers informers, dev.weft.policy.status.Leadership leadership) {
         return () -> {
-            var response = HealthCheckResponse.named("informers-synced");
+            // Followers are as ready as the leader: every replica serves agent streams.
+            var response = HealthCheckResponse.named("informers-synced")
+                    .withData("leader", leadership.isLeader())
+                    .withData("currentLeader", leadership.holder());
             if (!informers.hasSynced()) {
                 response.withData("reason", informers.notSyncedReason());
             }
