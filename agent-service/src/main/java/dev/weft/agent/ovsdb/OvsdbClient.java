@@ -429,9 +429,12 @@ public class OvsdbClient implements AutoCloseable {
 
     public static Map<String, String> readMap(JsonNode n) {
         Map<String, String> m = new LinkedHashMap<>();
-        if (n != null && n.isArray() && "map".equals(n.get(0).asText())) {
+        // ["map", [[k, v], ...]]; anything else (a malformed reply) reads as empty rather than failing the caller
+        if (n != null && n.isArray() && n.size() == 2 && "map".equals(n.get(0).asText()) && n.get(1).isArray()) {
             for (JsonNode pair : n.get(1)) {
-                m.put(pair.get(0).asText(), pair.get(1).asText());
+                if (pair.isArray() && pair.size() == 2) {
+                    m.put(pair.get(0).asText(), pair.get(1).asText());
+                }
             }
         }
         return m;
@@ -440,14 +443,16 @@ public class OvsdbClient implements AutoCloseable {
     /** UUIDs of a set-of-uuid column (a single atom or ["set", [...]]). */
     public static List<String> uuids(JsonNode n) {
         List<String> out = new ArrayList<>();
-        if (n == null || !n.isArray()) {
+        if (n == null || !n.isArray() || n.size() != 2) {
             return out;
         }
         if ("uuid".equals(n.get(0).asText())) {
             out.add(n.get(1).asText());
         } else if ("set".equals(n.get(0).asText())) {
             for (JsonNode u : n.get(1)) {
-                out.add(u.get(1).asText());
+                if (u.isArray() && u.size() == 2) {
+                    out.add(u.get(1).asText());
+                }
             }
         }
         return out;
