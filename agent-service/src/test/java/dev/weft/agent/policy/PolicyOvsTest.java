@@ -76,6 +76,18 @@ class PolicyOvsTest {
         }
     }
 
+    /** A datapath on the sandbox's bridge, starting at flow round 0 with no round persisted. */
+    static Datapath datapath(OvsSandbox ovs) {
+        return new Datapath(OfEndpoint.parse("unix:" + ovs.mgmtSocket()), new Datapath.RoundStore() {
+            public int load() {
+                return 0;
+            }
+
+            public void save(int round) {
+            }
+        }).start();
+    }
+
     @Test
     void nginxAllowAndFriendsAreEnforcedInTheDatapath() throws Exception {
         FakeControlPlane cp = new FakeControlPlane();
@@ -85,14 +97,7 @@ class PolicyOvsTest {
              NetnsPod nginx = NetnsPod.create(ovs, "10.252.9.6/24", null, 6);
              NetnsPod nginx2 = NetnsPod.create(ovs, "10.252.9.7/24", null, 7);
              NetnsPod busybox = NetnsPod.create(ovs, "10.252.9.8/24", null, 8)) {
-            Datapath dp = new Datapath(OfEndpoint.parse("unix:" + ovs.mgmtSocket()), new Datapath.RoundStore() {
-                public int load() {
-                    return 0;
-                }
-
-                public void save(int round) {
-                }
-            }).start();
+            Datapath dp = PolicyOvsTest.datapath(ovs);
             PolicyController pc = new PolicyController("n1", channel, dp);
             Process tcp = nginx.serve("tcp", 80);
             Process udp = nginx.serve("udp", 53);

@@ -2,7 +2,6 @@ package dev.weft.agent.policy;
 
 import dev.weft.agent.health.Watchdog;
 import dev.weft.agent.node.NodeNetwork;
-import dev.weft.agent.openflow.OfEndpoint;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.NetnsPod;
 import dev.weft.agent.testing.OvsSandbox;
@@ -41,14 +40,7 @@ class PolicyWatchdogTest {
         ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
         try (OvsSandbox ovs = OvsSandbox.start();
              NetnsPod web = NetnsPod.create(ovs, "10.252.11.6/24", null, 6)) {
-            Datapath dp = new Datapath(OfEndpoint.parse("unix:" + ovs.mgmtSocket()), new Datapath.RoundStore() {
-                public int load() {
-                    return 0;
-                }
-
-                public void save(int round) {
-                }
-            }).start();
+            Datapath dp = PolicyOvsTest.datapath(ovs);
             PolicyController pc = new PolicyController("n1", channel, dp);
             Watchdog watchdog = new Watchdog().watch(pc.heartbeat(), Duration.ofMillis(300));
             AtomicBoolean armed = new AtomicBoolean();
