@@ -60,6 +60,13 @@ public interface AgentConfig {
      */
     OptionalInt podMtu();
 
+    /**
+     * How often attachments whose pod is gone from the Kubernetes API are looked for (released when seen so twice in a
+     * row, see AttachmentGc); 0 turns the sweep off (CNI GC from the runtime still works).
+     */
+    @WithDefault("5m")
+    java.time.Duration leaseGcInterval();
+
     /** Node pod CIDRs to use without asking ipam-service or the API (comma-separated; for tests and static nodes). */
     Optional<java.util.List<String>> podCidrs();
 

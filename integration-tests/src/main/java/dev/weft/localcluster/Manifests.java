@@ -9,7 +9,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,7 +19,8 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * {@code apply} and {@code delete -f}: YAML (multi-document) files or directories of them, with kubectl's semantics as far as
+ * {@code apply} and {@code delete -f}: manifest files (YAML or JSON, every shape {@link ManifestDocuments} reads) or
+ * directories of them, with kubectl's semantics as far as
  * the local cluster needs: every document is parsed and validated before anything is written (bad input loses nothing);
  * an existing NetworkPolicy or Deployment is replaced entirely, an existing Pod or Namespace keeps running (and its IP)
  * while its labels and annotations change.
@@ -58,30 +58,29 @@ final class Manifests {
         }
         List<HasMetadata> objects = new ArrayList<>();
         for (Path f : files) {
-            List<HasMetadata> items;
-            try (InputStream in = Files.newInputStream(f)) {
-                items = client.load(in).items();
+            String text;
+            try {
+                text = Files.readString(f);
             } catch (IOException | RuntimeException e) {
-                throw new UserError(f + ": not a valid Kubernetes manifest: " + rootMessage(e));
+                throw new UserError("cannot read " + f + ": " + rootMessage(e));
             }
-            for (HasMetadata item : items) {
-                if (item == null) {
-                    continue;
-                }
+            for (ManifestDocuments.Located located : ManifestDocuments.read(f.toString(), text, client.getKubernetesSerialization())) {
+                HasMetadata item = located.object();
+                String where = located.origin();
                 if (!KINDS.contains(item.getKind())) {
-                    throw new UserError(f + ": kind " + item.getKind() + " is not supported by the local cluster (supported: "
+                    throw new UserError(where + ": kind " + item.getKind() + " is not supported by the local cluster (supported: "
                             + String.join(", ", KINDS.stream().sorted().toList()) + ")");
                 }
                 if (item.getMetadata() == null || item.getMetadata().getName() == null || item.getMetadata().getName().isBlank()) {
-                    throw new UserError(f + ": a " + item.getKind() + " without metadata.name");
+                    throw new UserError(where + ": a " + item.getKind() + " without metadata.name");
                 }
                 if (!item.getMetadata().getName().matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?") || item.getMetadata().getName().length() > 253) {
-                    throw new UserError(f + ": invalid name " + item.getMetadata().getName() + " (a DNS-1123 subdomain is required)");
+                    throw new UserError(where + ": invalid name " + item.getMetadata().getName() + " (a DNS-1123 subdomain is required)");
                 }
                 if (!(item instanceof Namespace) && (item.getMetadata().getNamespace() == null || item.getMetadata().getNamespace().isBlank())) {
                     item.getMetadata().setNamespace("default");
                 }
-                validate(f, item);
+                validate(where, item);
                 objects.add(item);
             }
         }
@@ -91,26 +90,25 @@ final class Manifests {
         return objects;
     }
 
-    private static void validate(Path f, HasMetadata item) {
+    private static void validate(String f, HasMetadata item) {
         if (item instanceof Pod pod && (pod.getSpec() == null || pod.getSpec().getContainers() == null || pod.getSpec().getContainers().isEmpty())) {
-            throw new UserError(f + ": pod " + pod.getMetadata().getName() + " has no containers");
+            throw new UserError(f + ": no containers");
         }
         if (item instanceof Deployment d) {
             if (d.getSpec() == null || d.getSpec().getTemplate() == null || d.getSpec().getTemplate().getSpec() == null) {
-                throw new UserError(f + ": deployment " + d.getMetadata().getName() + " has no spec.template");
+                throw new UserError(f + ": no spec.template");
             }
             var selector = d.getSpec().getSelector();
             var labels = d.getSpec().getTemplate().getMetadata() == null ? null : d.getSpec().getTemplate().getMetadata().getLabels();
             if (selector == null || selector.getMatchLabels() == null || selector.getMatchLabels().isEmpty()) {
-                throw new UserError(f + ": deployment " + d.getMetadata().getName() + ": spec.selector.matchLabels is required");
+                throw new UserError(f + ": spec.selector.matchLabels is required");
             }
             if (labels == null || !labels.entrySet().containsAll(selector.getMatchLabels().entrySet())) {
-                throw new UserError(f + ": deployment " + d.getMetadata().getName()
-                        + ": `selector` does not match template `labels`");
+                throw new UserError(f + ": `selector` does not match template `labels`");
             }
         }
         if (item instanceof NetworkPolicy np && np.getSpec() == null) {
-            throw new UserError(f + ": networkpolicy " + np.getMetadata().getName() + " has no spec");
+            throw new UserError(f + ": no spec");
         }
     }
 

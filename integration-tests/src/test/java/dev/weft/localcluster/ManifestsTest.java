@@ -102,6 +102,24 @@ class ManifestsTest {
     }
 
     @Test
+    void jsonStreamAppliesEveryDocumentAndABrokenOneInTheMiddleAppliesNothing() {
+        String ns = "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"m3\"}}";
+        String pod = "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"%s\", \"namespace\": \"m3\"},"
+                + " \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"i\"}]}}";
+        Path broken = write("broken.json", ns + "\n---\n" + pod.formatted("a").replace("\"spec\"", "\"spec\" [") + "\n---\n" + pod.formatted("b"));
+        UserError e = assertThrows(UserError.class, () -> Manifests.load(client, List.of(broken.toString())));
+        assertTrue(e.getMessage().contains("document 2"), e.getMessage());
+        assertNull(client.namespaces().withName("m3").get());
+
+        Path stream = write("stream.json", ns + "\n---\n" + pod.formatted("a") + "\n---\n" + pod.formatted("b") + "\n");
+        var applied = Manifests.apply(client, Manifests.load(client, List.of(stream.toString())));
+        assertEquals(List.of("namespace/m3 created", "pod/a created", "pod/b created"),
+                applied.stream().map(Manifests.Applied::describe).toList());
+        assertEquals(2, client.pods().inNamespace("m3").list().getItems().size());
+        Manifests.delete(client, Manifests.load(client, List.of(stream.toString())));
+    }
+
+    @Test
     void demoManifestsAreValidAndTheConformanceCasesParse() {
         for (String m : Demo.MANIFESTS) {
             Path f = write(m, Verbs.resource("/demo/" + m));

@@ -8,7 +8,9 @@ import org.eclipse.microprofile.health.Liveness;
 import org.eclipse.microprofile.health.Readiness;
 
 /**
- * Ready once the Node cache is synced (before that, queries would answer from a partial view). An exhausted pool or
+ * Ready once the Node cache is synced (before that, queries would answer from a partial view; the reason says why not,
+ * e.g. the API server is unreachable). Liveness stays UP while the API is away: the informer keeps trying, restarting the
+ * process would not bring the API back. An exhausted pool or
  * not being the leader is no health problem: a follower answers queries, and an exhausted pool is reported on the
  * Nodes concerned.
  */
@@ -20,7 +22,11 @@ public class IpamHealthChecks {
     HealthCheck nodeCacheSynced(NodeInformer nodes, IpamLifecycle lifecycle, NodeCidrAllocator allocator) {
         return () -> {
             PodCidrController c = lifecycle.controller();
-            return HealthCheckResponse.named("node-informer-synced")
+            var response = HealthCheckResponse.named("node-informer-synced");
+            if (!nodes.hasSynced()) {
+                response.withData("reason", nodes.notSyncedReason());
+            }
+            return response
                     .status(nodes.hasSynced())
                     .withData("nodes", nodes.nodes().size())
                     .withData("allocations", allocator.size())

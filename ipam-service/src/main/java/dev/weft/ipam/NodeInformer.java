@@ -17,22 +17,29 @@ public class NodeInformer {
     private static final Logger LOG = Logger.getLogger(NodeInformer.class);
 
     private final KubernetesClient client;
+    private final InformerRetry retry = new InformerRetry("Node informer");
     private volatile SharedIndexInformer<Node> informer;
 
     NodeInformer(KubernetesClient client) {
         this.client = client;
     }
 
-    /** Starts the informer; handlers added later still get every Node it already holds. */
+    /**
+     * Starts the informer without waiting for its first list: the service comes up (and answers liveness) while the API
+     * server is away, and the informer keeps trying. Handlers added later still get every Node it already holds.
+     */
     synchronized SharedIndexInformer<Node> start() {
         if (informer == null) {
             // 0 resync: we react to changes, the periodic resync would only repeat work.
-            informer = client.nodes().inform();
-            informer.stopped().whenComplete((v, t) -> {
+            SharedIndexInformer<Node> i = client.nodes().runnableInformer(0);
+            i.exceptionHandler(retry);
+            i.stopped().whenComplete((v, t) -> {
                 if (t != null) {
                     LOG.errorf(t, "Node informer stopped");
                 }
             });
+            informer = i;
+            i.start().thenRun(retry::connected);
         }
         return informer;
     }
@@ -46,6 +53,15 @@ public class NodeInformer {
     public boolean hasSynced() {
         SharedIndexInformer<Node> i = informer;
         return i != null && i.hasSynced();
+    }
+
+    /** Why the Nodes are not (yet) listed: the last failure talking to the API server, or empty. */
+    public String notSyncedReason() {
+        if (hasSynced()) {
+            return "";
+        }
+        String failure = retry.lastFailure();
+        return failure.isEmpty() ? "waiting for the first list of Nodes" : "Kubernetes API unreachable: " + failure;
     }
 
     public boolean isRunning() {

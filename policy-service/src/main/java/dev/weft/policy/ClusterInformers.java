@@ -24,6 +24,7 @@ public class ClusterInformers {
     private volatile SharedIndexInformer<Pod> pods;
     private volatile SharedIndexInformer<Namespace> namespaces;
     private volatile SharedIndexInformer<NetworkPolicy> networkPolicies;
+    private final java.util.Map<String, InformerRetry> retries = new java.util.LinkedHashMap<>();
 
     ClusterInformers(KubernetesClient client) {
         this.client = client;
@@ -35,13 +36,19 @@ public class ClusterInformers {
         namespaces = client.namespaces().runnableInformer(0);
         pods = client.pods().inAnyNamespace().runnableInformer(0);
         networkPolicies = client.network().v1().networkPolicies().inAnyNamespace().runnableInformer(0);
+        all().forEach(i -> {
+            InformerRetry retry = new InformerRetry(i.getApiTypeClass().getSimpleName() + " informer");
+            retries.put(i.getApiTypeClass().getSimpleName(), retry);
+            i.exceptionHandler(retry);
+        });
     }
 
-    /** Starts the informers; called once computation has registered its handlers. */
+    /**
+     * Starts the informers without waiting for their first list (the API server may be away: they keep trying, and
+     * readiness says why it is DOWN); called once computation has registered its handlers.
+     */
     public void run() {
-        namespaces.start();
-        pods.start();
-        networkPolicies.start();
+        all().forEach(i -> i.start().thenRun(retries.get(i.getApiTypeClass().getSimpleName())::connected));
     }
 
     void stop(@Observes ShutdownEvent ev) {
@@ -70,6 +77,17 @@ public class ClusterInformers {
 
     public boolean hasSynced() {
         return all().allMatch(i -> i != null && i.hasSynced());
+    }
+
+    /** Why readiness is DOWN: per informer not yet synced, the last failure talking to the API server. */
+    public String notSyncedReason() {
+        List<String> reasons = new java.util.ArrayList<>();
+        all().filter(i -> i != null && !i.hasSynced()).forEach(i -> {
+            String kind = i.getApiTypeClass().getSimpleName();
+            String failure = retries.get(kind).lastFailure();
+            reasons.add(kind + ": " + (failure.isEmpty() ? "waiting for the first list" : "Kubernetes API unreachable: " + failure));
+        });
+        return String.join("; ", reasons);
     }
 
     /** Informers that were started and have stopped (e.g. a watch that cannot be re-established). */

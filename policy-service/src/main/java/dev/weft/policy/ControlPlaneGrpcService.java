@@ -1,7 +1,9 @@
 package dev.weft.policy;
 
 import dev.weft.policy.core.PolicyEngine;
+import dev.weft.policy.status.Leadership;
 import dev.weft.policy.status.RealizationTracker;
+import dev.weft.policy.status.ReportForwarder;
 import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.GetPolicyStatusRequest;
 import dev.weft.proto.controlplane.v1.NodeRealizationReport;
@@ -31,13 +33,17 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     private final RealizationTracker tracker;
     private final ClusterInformers informers;
     private final PolicyConfig config;
+    private final Leadership leadership;
+    private final ReportForwarder forwarder;
 
     ControlPlaneGrpcService(PolicyComputation computation, RealizationTracker tracker, ClusterInformers informers,
-                            PolicyConfig config) {
+                            PolicyConfig config, Leadership leadership, ReportForwarder forwarder) {
         this.computation = computation;
         this.tracker = tracker;
         this.informers = informers;
         this.config = config;
+        this.leadership = leadership;
+        this.forwarder = forwarder;
     }
 
     @Override
@@ -52,9 +58,19 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         NodeStream stream = new NodeStream(request.getNodeName(), request.getAgentId(), observer,
                 config.streamBufferSize());
         observer.setOnReadyHandler(stream::drain);
+        // This replica speaks for the node's reports while the stream is open (closed by either side, once).
+        forwarder.streamOpened(request.getNodeName());
+        java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable streamEnded = () -> {
+            if (ended.compareAndSet(false, true)) {
+                forwarder.streamClosed(request.getNodeName());
+            }
+        };
+        observer.setOnCloseHandler(streamEnded);
         observer.setOnCancelHandler(() -> {
             stream.cancelled();
             engine.unsubscribe(stream);
+            streamEnded.run();
             LOG.debugf("Policy stream of node %s (agent %s) ended", request.getNodeName(), request.getAgentId());
         });
         if (informers.hasSynced()) {
@@ -84,6 +100,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
             return;
         }
         tracker.report(request);
+        forwarder.received(request);
         responseObserver.onNext(ReportStatusResponse.getDefaultInstance());
         responseObserver.onCompleted();
     }
@@ -91,6 +108,13 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     @Override
     @Blocking
     public void getPolicyStatus(GetPolicyStatusRequest request, StreamObserver<PolicyStatusList> responseObserver) {
+        // The leader holds every agent's report; a follower only its own agents'.
+        var fromLeader = leadership.isLeader() ? java.util.Optional.<PolicyStatusList>empty() : forwarder.statusFromLeader(request);
+        if (fromLeader.isPresent()) {
+            responseObserver.onNext(fromLeader.get());
+            responseObserver.onCompleted();
+            return;
+        }
         var spans = computation.engine().policySpans().stream()
                 .filter(s -> request.getNamespace().isEmpty() || request.getNamespace().equals(s.namespace()))
                 .filter(s -> request.getName().isEmpty() || request.getName().equals(s.name()))

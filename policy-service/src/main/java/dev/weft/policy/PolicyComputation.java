@@ -26,12 +26,14 @@ public class PolicyComputation {
         return engine;
     }
 
-    void start(@Observes StartupEvent ev, ClusterInformers informers, StatusPublisher publisher) {
+    void start(@Observes StartupEvent ev, ClusterInformers informers, StatusPublisher publisher,
+               dev.weft.policy.status.Leadership leadership) {
         informers.namespaces().addEventHandler(handler("Namespace", engine::onNamespace, engine::onNamespaceDeleted));
         informers.pods().addEventHandler(handler("Pod", engine::onPod, engine::onPodDeleted));
         informers.networkPolicies().addEventHandler(handler("NetworkPolicy", engine::onPolicy, engine::onPolicyDeleted));
         informers.run();
         publisher.start(engine);
+        leadership.start();
     }
 
     /** An exception in one object's handling is logged; it must never stop the informer's delivery to the others. */

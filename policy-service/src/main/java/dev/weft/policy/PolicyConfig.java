@@ -23,4 +23,34 @@ public interface PolicyConfig {
     /** How often status changes are published (annotations, Events). */
     @WithDefault("500ms")
     Duration statusInterval();
+
+    /**
+     * host:port at which the other replicas reach this one's gRPC API (a follower forwards its agents' reports to the
+     * leader there, and the Lease names the leader by it). Default: $POD_IP, else the host name, and the HTTP port.
+     */
+    java.util.Optional<String> advertiseAddress();
+
+    /** Several replicas serve agent streams; the holder of this Lease alone writes status (docs/policy-service.md). */
+    LeaderElection leaderElection();
+
+    interface LeaderElection {
+        /** false: this replica always writes status (run only one then). */
+        @WithDefault("true")
+        boolean enabled();
+
+        @WithDefault("weft-policy")
+        String leaseName();
+
+        @WithDefault("kube-system")
+        String leaseNamespace();
+
+        @WithDefault("15s")
+        Duration leaseDuration();
+
+        @WithDefault("10s")
+        Duration renewDeadline();
+
+        @WithDefault("2s")
+        Duration retryPeriod();
+    }
 }

@@ -12,8 +12,17 @@ public class PolicyHealthChecks {
 
     @Produces
     @Readiness
-    HealthCheck informersSynced(ClusterInformers informers) {
-        return () -> HealthCheckResponse.named("informers-synced").status(informers.hasSynced()).build();
+    HealthCheck informersSynced(ClusterInformers informers, dev.weft.policy.status.Leadership leadership) {
+        return () -> {
+            // Followers are as ready as the leader: every replica serves agent streams.
+            var response = HealthCheckResponse.named("informers-synced")
+                    .withData("leader", leadership.isLeader())
+                    .withData("currentLeader", leadership.holder());
+            if (!informers.hasSynced()) {
+                response.withData("reason", informers.notSyncedReason());
+            }
+            return response.status(informers.hasSynced()).build();
+        };
     }
 
     @Produces

@@ -147,7 +147,7 @@ public class AttachmentReconciler {
     }
 
     /** namespace/name of every pod the API places on this node; empty when the API did not answer. */
-    private Optional<Set<String>> podsOnThisNode() {
+    Optional<Set<String>> podsOnThisNode() {
         String node = config.resolvedNodeName();
         try {
             Set<String> keys = new HashSet<>();

@@ -3,6 +3,8 @@ package dev.weft.agent.cni;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.weft.agent.AgentConfig;
+import dev.weft.agent.health.Watchdog;
+import dev.weft.agent.health.WatchdogConfig;
 import dev.weft.agent.ipam.NodeCidrSource;
 import dev.weft.agent.ipam.NodeIpAllocator;
 import dev.weft.agent.ipam.PodSubnet;
@@ -56,13 +58,25 @@ public class CniAgent {
     @Inject
     Instance<PodDatapath> datapath;
 
+    @Inject
+    AttachmentGc attachmentGc;
+
+    @Inject
+    Watchdog watchdog;
+
+    @Inject
+    WatchdogConfig watchdogConfig;
+
     private CniSocketServer server;
     private Thread init;
+    private java.util.concurrent.ScheduledExecutorService leaseGc;
     private volatile String status = "starting";
 
     void start(@Observes StartupEvent ev) {
         try {
-            server = CniSocketServer.start(config.cniSocket(), new CniGrpcService(pods));
+            CniGrpcService service = new CniGrpcService(pods, attachmentGc);
+            watchdog.watch(service.heartbeat(), watchdogConfig.cniRequestBound());
+            server = CniSocketServer.start(config.cniSocket(), service);
         } catch (IOException | RuntimeException e) {
             status = "cannot serve the CNI socket " + config.cniSocket() + ": " + e.getMessage();
             LOG.error(status, e);
@@ -74,6 +88,9 @@ public class CniAgent {
     void stop(@Observes ShutdownEvent ev) {
         if (init != null) {
             init.interrupt();
+        }
+        if (leaseGc != null) {
+            leaseGc.shutdownNow();
         }
         if (server != null) {
             server.close();
@@ -108,6 +125,7 @@ public class CniAgent {
                     reconciler.reconcile();
                     pods.nodeReady(node);
                     writeConflist();
+                    startLeaseGc();
                     status = "ready";
                     LOG.infof("node network ready: %s from %s, gateway %s (ofport %d)", c.cidrs(), c.source(),
                             node.gatewayIps(), node.gatewayOfport());
@@ -126,10 +144,28 @@ public class CniAgent {
         }
     }
 
+    /** The periodic sweep of {@link AttachmentGc}, once leases are loaded; {@code agent.lease-gc-interval} 0 turns it off. */
+    private synchronized void startLeaseGc() {
+        java.time.Duration every = config.leaseGcInterval();
+        if (leaseGc != null || every.isZero() || every.isNegative()) {
+            return;
+        }
+        leaseGc = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("weft-lease-gc").factory());
+        leaseGc.scheduleWithFixedDelay(() -> {
+            try {
+                attachmentGc.sweep();
+            } catch (CniFailure | RuntimeException e) {
+                LOG.warnf("lease GC failed (next try in %s): %s", every, e.getMessage());
+            }
+        }, every.toMillis(), every.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
     /** The conflist the kubelet reads; names our plugin type and the socket the shim must call. */
     public String conflist() {
         ObjectMapper json = new ObjectMapper();
-        ObjectNode root = json.createObjectNode().put("cniVersion", "1.0.0").put("name", "weft");
+        // 1.1.0: runtimes call GC (and STATUS) only for configurations of that version.
+        ObjectNode root = json.createObjectNode().put("cniVersion", "1.1.0").put("name", "weft");
         ObjectNode plugin = root.putArray("plugins").addObject();
         plugin.put("type", "weft").put("agentSocket", config.cniSocket().toString()).put("mtu", pods.node().map(NodeNetwork::mtu).orElse(NodeNetwork.DEFAULT_MTU));
         try {

@@ -1,11 +1,16 @@
 package dev.weft.agent.cni;
 
+import dev.weft.agent.health.LoopHeartbeat;
+import dev.weft.proto.cni.v1.Attachment;
 import dev.weft.proto.cni.v1.CniError;
 import dev.weft.proto.cni.v1.CniGrpc;
 import dev.weft.proto.cni.v1.CniRequest;
 import dev.weft.proto.cni.v1.CniResponse;
 import dev.weft.proto.cni.v1.CniResult;
 import dev.weft.proto.cni.v1.ErrorCode;
+import dev.weft.proto.cni.v1.GcRequest;
+import dev.weft.proto.cni.v1.GcResponse;
+import dev.weft.proto.cni.v1.GcResult;
 import io.grpc.stub.StreamObserver;
 import org.jboss.logging.Logger;
 
@@ -18,18 +23,26 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
 
     private static final Logger LOG = Logger.getLogger(CniGrpcService.class);
     private final PodNetworkService pods;
+    private final AttachmentGc gc;
+    /** Each request is one unit of work for the agent's watchdog (liveness DOWN if one never ends). */
+    private final LoopHeartbeat heartbeat = new LoopHeartbeat("cni-requests");
 
-    CniGrpcService(PodNetworkService pods) {
+    CniGrpcService(PodNetworkService pods, AttachmentGc gc) {
         this.pods = pods;
+        this.gc = gc;
     }
 
     private interface Op {
         CniResult run() throws CniFailure;
     }
 
-    private static void answer(String what, CniRequest req, StreamObserver<CniResponse> out, Op op) {
+    LoopHeartbeat heartbeat() {
+        return heartbeat;
+    }
+
+    private void answer(String what, CniRequest req, StreamObserver<CniResponse> out, Op op) {
         CniResponse response;
-        try {
+        try (var unit = heartbeat.begin(what + " " + req.getContainerId() + "/" + req.getIfname())) {
             response = CniResponse.newBuilder().setResult(op.run()).build();
         } catch (CniFailure f) {
             LOG.infof("CNI %s %s/%s failed (%d): %s", what, req.getContainerId(), req.getIfname(), f.code().getNumber(), f.getMessage());
@@ -57,6 +70,31 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
             pods.check(CniInvocation.parse(request, true));
             return CniResult.getDefaultInstance();
         });
+    }
+
+    @Override
+    public void cmdGc(GcRequest request, StreamObserver<GcResponse> out) {
+        GcResponse response;
+        try (var unit = heartbeat.begin("GC")) {
+            AttachmentGc.Outcome o = gc.gc(GcInvocation.parse(request));
+            GcResult.Builder r = GcResult.newBuilder();
+            o.released().forEach(k -> r.addReleased(attachment(k)));
+            o.keptPodAlive().forEach(k -> r.addKeptPodAlive(attachment(k)));
+            response = GcResponse.newBuilder().setResult(r).build();
+        } catch (CniFailure f) {
+            LOG.infof("CNI GC failed (%d): %s", f.code().getNumber(), f.getMessage());
+            response = GcResponse.newBuilder().setError(error(f.code(), f.getMessage(), f.details()).getError()).build();
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "CNI GC failed unexpectedly");
+            response = GcResponse.newBuilder().setError(error(ErrorCode.INTERNAL_ERROR, "internal error: " + e, "").getError()).build();
+        }
+        out.onNext(response);
+        out.onCompleted();
+    }
+
+    private static Attachment attachment(AttachmentGc.Known k) {
+        return Attachment.newBuilder().setContainerId(k.id().containerId()).setIfname(k.id().ifName())
+                .setPodNamespace(k.podNamespace()).setPodName(k.podName()).setIp(k.ip()).build();
     }
 
     @Override

@@ -291,6 +291,11 @@ public final class OfConnection implements AutoCloseable {
                     int at = 16;
                     while (at + 56 <= end) {
                         int len = p.getUnsignedShort(at);
+                        if (len < 56 || at + len > end) {
+                            // a zero length would never advance: a malformed reply is an error, not a hang
+                            throw new OfException("malformed flow-stats entry at offset " + at + ": length " + len
+                                    + " (reply length " + end + ")");
+                        }
                         int tableId = p.getUnsignedByte(at + 2);
                         double duration = p.getUnsignedInt(at + 4) + p.getUnsignedInt(at + 8) / 1e9;
                         int priority = p.getUnsignedShort(at + 12);

@@ -1,6 +1,8 @@
 package dev.weft.agent.policy;
 
 import dev.weft.agent.AgentConfig;
+import dev.weft.agent.health.Watchdog;
+import dev.weft.agent.health.WatchdogConfig;
 import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.node.PodInterfaceStore;
 import dev.weft.agent.pipeline.DatapathService;
@@ -30,6 +32,12 @@ public class PolicyAgent {
     @Inject
     Instance<PodInterfaceStore> podStore;
 
+    @Inject
+    Watchdog watchdog;
+
+    @Inject
+    WatchdogConfig watchdogConfig;
+
     @GrpcClient("controlplane")
     Channel channel;
 
@@ -50,6 +58,7 @@ public class PolicyAgent {
         if (controller == null) {
             controller = new PolicyController(config.resolvedNodeName(), channel, datapath.datapath());
             controller.onSynced(this::maybeFinishRestart);
+            watchdog.watch(controller.heartbeat(), watchdogConfig.policyBatchBound());
             controller.start();
         }
         return controller;

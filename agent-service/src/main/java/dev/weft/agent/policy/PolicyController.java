@@ -1,5 +1,6 @@
 package dev.weft.agent.policy;
 
+import dev.weft.agent.health.LoopHeartbeat;
 import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.openflow.OfException;
 import dev.weft.agent.pipeline.Datapath;
@@ -44,6 +45,8 @@ public final class PolicyController implements AutoCloseable {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "policy-reconnect"));
     private final Thread worker;
     private final AtomicLong streamGeneration = new AtomicLong();
+    /** Each batch is one unit of work for the agent's watchdog (liveness DOWN if one never ends). */
+    private final LoopHeartbeat heartbeat = new LoopHeartbeat("policy-stream");
     private final List<Runnable> onSynced = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile Context.CancellableContext streamContext;
     private volatile boolean closed;
@@ -122,6 +125,10 @@ public final class PolicyController implements AutoCloseable {
         return eventsApplied;
     }
 
+    public LoopHeartbeat heartbeat() {
+        return heartbeat;
+    }
+
     public Map<String, PolicyCompiler.PolicyView> views() {
         return flows.views();
     }
@@ -162,6 +169,8 @@ public final class PolicyController implements AutoCloseable {
                 return;
             }
             queue.drainTo(batch);
+            // not closed in a finally: a worker that dies on an exception is a stuck loop for the watchdog
+            LoopHeartbeat.Unit unit = heartbeat.begin("batch of " + batch.size() + " policy events");
             boolean changed = false;
             for (Object o : batch) {
                 if (o == RECOMPUTE) {
@@ -179,6 +188,7 @@ public final class PolicyController implements AutoCloseable {
             if (changed) {
                 recompute();
             }
+            unit.close();
         }
     }
 

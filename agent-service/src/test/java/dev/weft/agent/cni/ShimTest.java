@@ -57,7 +57,7 @@ class ShimTest {
             ShimProcess.Outcome add = ShimProcess.run(ShimProcess.env("ADD", "ctr-shim", pod.path(), "eth0", "default", "shim-1"), config);
             assertEquals(0, add.exit(), add.stdout() + add.stderr());
             JsonNode result = JSON.readTree(add.stdout());
-            assertEquals("1.0.0", result.get("cniVersion").asText());
+            assertEquals("1.1.0", result.get("cniVersion").asText());
             String address = result.get("ips").get(0).get("address").asText();
             assertTrue(address.startsWith("10.244.7."), address);
             assertEquals("10.244.7.1", result.get("ips").get(0).get("gateway").asText());
@@ -72,7 +72,7 @@ class ShimTest {
 
             // An older cniVersion gets the older result format.
             ShimProcess.Outcome again = ShimProcess.run(ShimProcess.env("ADD", "ctr-shim", pod.path(), "eth0", "default", "shim-1"),
-                    config.replace("\"1.0.0\"", "\"0.4.0\""));
+                    config.replace("\"1.1.0\"", "\"0.4.0\""));
             assertEquals(0, again.exit(), again.stdout());
             assertEquals("4", JSON.readTree(again.stdout()).get("ips").get(0).get("version").asText());
 
@@ -90,7 +90,7 @@ class ShimTest {
         try (PodNetns pod = new PodNetns()) {
             Map<String, String> env = ShimProcess.env("ADD", "ctr-err", pod.path(), "eth0", "default", "err");
             assertError(ShimProcess.run(env, "{\"cniVersion\":"), 6);
-            assertError(ShimProcess.run(env, config.replace("\"1.0.0\"", "\"7.0.0\"")), 1);
+            assertError(ShimProcess.run(env, config.replace("\"1.1.0\"", "\"7.0.0\"")), 1);
             assertError(ShimProcess.run(env, config.replace("\"type\":\"weft\"", "\"type\":\"other\"")), 7);
             assertError(ShimProcess.run(ShimProcess.env("ADD", "ctr-err", "/var/run/netns/wpod-missing", "eth0", "d", "e"), config), 3);
             Map<String, String> noCommand = ShimProcess.env("ADD", "ctr-err", pod.path(), "eth0", "d", "e");

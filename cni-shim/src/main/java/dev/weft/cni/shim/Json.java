@@ -45,16 +45,23 @@ final class Json {
         }
     }
 
+    /** Deeper than any network configuration; a recursive parser must stop somewhere before the stack does. */
+    static final int MAX_DEPTH = 256;
+    private int depth;
+
     private Object value() throws ParseException {
         if (i >= s.length()) {
             throw error("unexpected end of input");
         }
         char c = s.charAt(i);
         switch (c) {
-            case '{':
-                return object();
-            case '[':
-                return array();
+            case '{', '[':
+                if (++depth > MAX_DEPTH) {
+                    throw error("nested deeper than " + MAX_DEPTH + " levels");
+                }
+                Object nested = c == '{' ? object() : array();
+                depth--;
+                return nested;
             case '"':
                 return string();
             case 't':
@@ -174,7 +181,11 @@ final class Json {
                         if (i + 4 > s.length()) {
                             throw error("bad \\u escape");
                         }
-                        b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+                        String hex = s.substring(i, i + 4);
+                        if (!hex.chars().allMatch(h -> Character.digit(h, 16) >= 0)) {
+                            throw error("invalid \\u escape");
+                        }
+                        b.append((char) Integer.parseInt(hex, 16));
                         i += 4;
                     }
                     default -> b.append(e);

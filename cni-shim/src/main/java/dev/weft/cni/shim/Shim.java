@@ -10,6 +10,8 @@ import dev.weft.proto.cni.v1.CniRequest;
 import dev.weft.proto.cni.v1.CniResponse;
 import dev.weft.proto.cni.v1.CniResult;
 import dev.weft.proto.cni.v1.ErrorCode;
+import dev.weft.proto.cni.v1.GcRequest;
+import dev.weft.proto.cni.v1.GcResponse;
 import dev.weft.proto.cni.v1.Interface;
 import dev.weft.proto.cni.v1.IpConfig;
 import dev.weft.proto.cni.v1.Route;
@@ -31,7 +33,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The CNI plugin per the CNI spec 1.0/1.1: reads the CNI_* environment and the network configuration from stdin,
- * forwards ADD/CHECK/DEL verbatim to the node agent over gRPC on the UNIX socket named by the configuration's
+ * forwards ADD/CHECK/DEL/GC verbatim to the node agent over gRPC on the UNIX socket named by the configuration's
  * {@code agentSocket}, and prints the result or a spec error object on stdout (exit status 1 on error).
  */
 public final class Shim {
@@ -83,8 +85,7 @@ public final class Shim {
                 return forward(command, env, stdin, socket, version, out);
             }
             case "GC" -> {
-                // The agent reconciles its attachments with the Kubernetes API itself.
-                return 0;
+                return gc(env, stdin, socket, version, out);
             }
             case "STATUS" -> {
                 return Files.exists(Path.of(socket)) ? 0
@@ -94,6 +95,58 @@ public final class Shim {
                 return error(out, version, ErrorCode.INVALID_ENVIRONMENT_VARIABLES_VALUE,
                         "unknown CNI_COMMAND " + command, "supported: ADD, CHECK, DEL, GC, STATUS, VERSION");
             }
+        }
+    }
+
+    /**
+     * CNI 1.1 GC: the agent releases what is not in {@code cni.dev/valid-attachments} (and validates that list). Success
+     * prints nothing, as the spec asks.
+     */
+    private static int gc(Map<String, String> env, byte[] stdin, String socket, String version, PrintStream out) {
+        if (!Files.exists(Path.of(socket))) {
+            return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
+                    "the weft agent is unreachable: no socket " + socket, "is the weft agent running on this node?");
+        }
+        GcRequest request = GcRequest.newBuilder().setPath(env.getOrDefault("CNI_PATH", ""))
+                .setNetworkConfiguration(ByteString.copyFrom(stdin)).build();
+        return call(socket, version, out, channel -> {
+            GcResponse response = CniGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS).cmdGc(request);
+            if (response.hasError()) {
+                CniError e = response.getError();
+                return error(out, version, e.getCodeValue(), e.getMsg(), e.getDetails());
+            }
+            return 0;
+        });
+    }
+
+    private interface Call {
+        int on(ManagedChannel channel);
+    }
+
+    /** One call to the agent on its UNIX socket; transport failures become spec errors. */
+    private static int call(String socket, String version, PrintStream out, Call call) {
+        Main.preloadEpoll();
+        // Netty's JUL warnings (e.g. TCP-only channel options on a UNIX socket) would only add noise to kubelet logs.
+        NETTY_LOG.setLevel(java.util.logging.Level.SEVERE);
+        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
+        ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(group)
+                .directExecutor()
+                .usePlaintext()
+                .build();
+        try {
+            return call.on(channel);
+        } catch (StatusRuntimeException e) {
+            Status.Code code = e.getStatus().getCode();
+            if (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED) {
+                return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
+                        "the weft agent is unreachable at " + socket + ": " + code, String.valueOf(e.getStatus().getDescription()));
+            }
+            return error(out, version, ErrorCode.INTERNAL_ERROR_VALUE, "the weft agent failed: " + e.getStatus(), "");
+        } finally {
+            channel.shutdownNow();
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
         }
     }
 
@@ -111,17 +164,7 @@ public final class Shim {
             return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
                     "the weft agent is unreachable: no socket " + socket, "is the weft agent running on this node?");
         }
-        Main.preloadEpoll();
-        // Netty's JUL warnings (e.g. TCP-only channel options on a UNIX socket) would only add noise to kubelet logs.
-        NETTY_LOG.setLevel(java.util.logging.Level.SEVERE);
-        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
-        ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
-                .channelType(EpollDomainSocketChannel.class)
-                .eventLoopGroup(group)
-                .directExecutor()
-                .usePlaintext()
-                .build();
-        try {
+        return call(socket, version, out, channel -> {
             CniGrpc.CniBlockingStub stub = CniGrpc.newBlockingStub(channel)
                     .withDeadlineAfter(command.equals("ADD") ? 120 : 60, TimeUnit.SECONDS);
             CniResponse response = switch (command) {
@@ -144,17 +187,7 @@ public final class Shim {
                 out.print(result);
             }
             return 0;
-        } catch (StatusRuntimeException e) {
-            Status.Code code = e.getStatus().getCode();
-            if (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED) {
-                return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
-                        "the weft agent is unreachable at " + socket + ": " + code, String.valueOf(e.getStatus().getDescription()));
-            }
-            return error(out, version, ErrorCode.INTERNAL_ERROR_VALUE, "the weft agent failed: " + e.getStatus(), "");
-        } finally {
-            channel.shutdownNow();
-            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
-        }
+        });
     }
 
     static int error(PrintStream out, String version, int code, String msg, String details) {

@@ -59,7 +59,10 @@ class ShimTest {
         String unreachable = run(Map.of("CNI_COMMAND", "ADD"),
                 "{\"cniVersion\":\"1.0.0\",\"name\":\"weft\",\"type\":\"weft\",\"agentSocket\":\"/nonexistent/weft.sock\"}", 1);
         assertTrue(unreachable.startsWith("{\"cniVersion\":\"1.0.0\",\"code\":102,"), unreachable);
-        run(Map.of("CNI_COMMAND", "GC"), "{\"cniVersion\":\"1.1.0\",\"name\":\"weft\",\"type\":\"weft\"}", 0);
+        // GC is forwarded to the agent like ADD: without it, a spec error rather than a silent success.
+        String gc = run(Map.of("CNI_COMMAND", "GC"), "{\"cniVersion\":\"1.1.0\",\"name\":\"weft\",\"type\":\"weft\","
+                + "\"agentSocket\":\"/nonexistent/weft.sock\",\"cni.dev/valid-attachments\":[]}", 1);
+        assertTrue(gc.startsWith("{\"cniVersion\":\"1.1.0\",\"code\":102,"), gc);
     }
 
     @Test

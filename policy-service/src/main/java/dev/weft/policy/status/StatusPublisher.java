@@ -26,7 +26,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 /**
  * Writes what users and {@code localcluster apply} look at onto the Kubernetes objects, off the computation path:
  * the realization annotations on every NetworkPolicy (only when their value changes) and a Warning Event for every
- * invalid policy generation.
+ * invalid policy generation. Only while this replica holds the Lease ({@link Leadership}); the writes are idempotent,
+ * so the moment two replicas may overlap (an old leader that has not noticed yet) costs nothing but a duplicate.
  */
 @ApplicationScoped
 public class StatusPublisher {
@@ -40,16 +41,18 @@ public class StatusPublisher {
     private final KubernetesClient client;
     private final RealizationTracker tracker;
     private final PolicyConfig config;
+    private final Leadership leadership;
     private final ConcurrentLinkedQueue<PolicyEngine.PolicyError> errors = new ConcurrentLinkedQueue<>();
     /** uid -> annotation values last written. */
     private final Map<String, String> written = new HashMap<>();
     private volatile boolean running = true;
     private Thread thread;
 
-    StatusPublisher(KubernetesClient client, RealizationTracker tracker, PolicyConfig config) {
+    StatusPublisher(KubernetesClient client, RealizationTracker tracker, PolicyConfig config, Leadership leadership) {
         this.client = client;
         this.tracker = tracker;
         this.config = config;
+        this.leadership = leadership;
     }
 
     /** Called by the engine under its lock: only queues. */
@@ -74,16 +77,29 @@ public class StatusPublisher {
 
     private void loop(PolicyEngine engine) {
         Set<String> pending = new HashSet<>();
+        boolean wasLeader = false;
         while (running) {
             try {
+                boolean leader = leadership.isLeader();
+                if (leader && !wasLeader) {
+                    // A new term: another replica may have written meanwhile, so every policy is compared again (an
+                    // unchanged annotation costs one patch that changes nothing).
+                    written.clear();
+                    engine.policySpans().forEach(s -> pending.add(s.uid()));
+                }
+                wasLeader = leader;
                 PolicyEngine.PolicyError e;
                 while ((e = errors.poll()) != null) {
-                    emitEvent(e);
+                    if (leader) {
+                        emitEvent(e); // every replica computes the same errors: the leader alone records them
+                    }
                 }
                 // Only policies whose span, generation, error or reports changed: never a scan of all policies.
                 pending.addAll(engine.drainStatusDirty());
                 pending.addAll(tracker.drainChanged());
-                if (config.statusAnnotations()) {
+                if (!leader) {
+                    pending.clear(); // the leader writes; on becoming leader everything is compared again
+                } else if (config.statusAnnotations()) {
                     writeAnnotations(engine, pending);
                 } else {
                     pending.clear();
@@ -100,7 +116,7 @@ public class StatusPublisher {
     /** Writes the changed annotations; what could not be written stays in {@code pending} for the next round. */
     private void writeAnnotations(PolicyEngine engine, Set<String> pending) {
         var it = pending.iterator();
-        while (it.hasNext() && running) {
+        while (it.hasNext() && running && leadership.isLeader()) {
             String uid = it.next();
             PolicyEngine.PolicySpan span = engine.policySpan(uid);
             if (span == null) {
