@@ -59,12 +59,18 @@ record ApiRequest(String verb, String group, String resource, String subresource
         return nonResourcePath == null;
     }
 
-    /** "list pods in all namespaces", "update nodes/status n1", "get /version" */
+    /** "list pods (cluster-wide or all namespaces)", "update nodes/status n1 (...)", "get /version" */
     String describe() {
+        return describe(true);
+    }
+
+    /** What RBAC decides on, with or without the object's name. */
+    String describe(boolean withName) {
         if (!isResource()) {
             return verb + " " + nonResourcePath;
         }
         return verb + " " + (group.isEmpty() ? "" : group + "/") + resource + (subresource == null ? "" : "/" + subresource)
-                + (name == null ? "" : " " + name) + (namespace == null ? " (cluster-wide or all namespaces)" : " in namespace " + namespace);
+                + (name == null || !withName ? "" : " " + name)
+                + (namespace == null ? " (cluster-wide or all namespaces)" : " in namespace " + namespace);
     }
 }
