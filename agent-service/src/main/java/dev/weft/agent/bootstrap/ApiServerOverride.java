@@ -48,6 +48,9 @@ public class ApiServerOverride implements KubernetesConfigCustomizer {
 
     /** An absolute http(s) URL with a host and nothing after the authority but an optional path; else a clear error. */
     static String validate(String url) {
+        if (!url.contains("://")) {
+            throw new IllegalArgumentException(KEY + "=" + url + " must be a URL such as https://192.168.1.10:6443");
+        }
         URI uri;
         try {
             uri = new URI(url);
