@@ -95,7 +95,8 @@ class BundleRbacTest {
                 problems.add("'" + exception + "' is listed as needed but untested, and the bundle does not grant it: remove the entry");
             }
         }
-        assertEquals(List.of(), problems, String.join("\n", problems));
+        assertEquals(List.of(), problems, String.join("\n", problems) + "\n(the logs are those of each module's last test "
+                + "run; one of a partial run, -Dtest=..., lacks requests: run the module's whole suite)");
     }
 
     /** Every value the service is configured with in the bundle: its env values and its non-test properties. */
