@@ -1,26 +1,41 @@
 #!/bin/bash
-# Lays out the shim for installation and trains its AOT cache:
-#   <out>/weft-cni  launcher      <out>/cni-shim.jar (+ lib/ from copy-dependencies)
-#   <out>/java      the JVM used  <out>/native/     Netty's epoll library, pre-extracted
-#   <out>/weft-cni.aot            JDK 25 AOT cache trained by dev.weft.cni.shim.Train
+# Lays out the CNI plugin as a self-contained, relocatable directory and trains its AOT cache:
+#   <out>/weft                 launcher (the conflist's plugin type; copy to the host's CNI bin dir)
+#   <out>/weft.d/java/         JDK 25 runtime made with jlink (modules below), no link to the build machine's JDK
+#   <out>/weft.d/cni-shim.jar  + lib/ (copy-dependencies writes it there)
+#   <out>/weft.d/native/       Netty's epoll library, pre-extracted
+#   <out>/weft.d/weft.aot      JDK 25 AOT cache trained by dev.weft.cni.shim.Train with that runtime
+#   <out>/weft.d/BUILD         what the runtime and the jars were made from (install-cni skips an identical copy)
+#   <out>/weft-cni             symlink to weft (the launcher's former name)
+# Installing is copying weft and weft.d/ side by side with `cp -a` (timestamps keep the AOT cache valid).
 set -euo pipefail
 jar=$1
 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
-mkdir -p "$out/native"
-cp -p "$jar" "$out/cni-shim.jar"
-install -m 0755 "$here/weft-cni" "$out/weft-cni"
-ln -sfn "$java_home/bin/java" "$out/java"
-epoll=$(ls "$out"/lib/netty-transport-native-epoll-*-linux-x86_64.jar | head -1)
-(cd "$out/native" && "$java_home/bin/jar" xf "$epoll" META-INF/native/libnetty_transport_native_epoll_x86_64.so \
+rt="$out/weft.d"
+# What jdeps --print-module-deps reports for the shim and its jars.
+modules=java.base,java.logging,java.naming,java.sql,jdk.unsupported
+mkdir -p "$rt/native"
+# jlink takes ~13 s: reuse the runtime while the JDK and the module list are the same.
+stamp="$("$java_home/bin/java" -XshowSettings:properties -version 2>&1 | grep -E 'java\.(vm\.)?version =' | tr -d ' ' | sort | tr '\n' ' ')modules=$modules"
+if [ ! -x "$rt/java/bin/java" ] || [ "$(cat "$rt/java/.weft-stamp" 2>/dev/null)" != "$stamp" ]; then
+  rm -rf "$rt/java"
+  "$java_home/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --output "$rt/java"
+  echo "$stamp" > "$rt/java/.weft-stamp"
+fi
+cp -p "$jar" "$rt/cni-shim.jar"
+install -m 0755 "$here/weft" "$out/weft"
+ln -sfn weft "$out/weft-cni"
+rm -f "$out/java" "$out/cni-shim.jar" "$out/weft-cni.aot"   # the layout before weft.d/
+rm -rf "$out/lib" "$out/native"
+epoll=$(ls "$rt"/lib/netty-transport-native-epoll-*-linux-x86_64.jar | head -1)
+(cd "$rt/native" && "$java_home/bin/jar" xf "$epoll" META-INF/native/libnetty_transport_native_epoll_x86_64.so \
   && mv META-INF/native/libnetty_transport_native_epoll_x86_64.so . && rm -rf META-INF)
-rm -f "$out/weft-cni.aot"
-# Train with the same class path and flags as the launcher so that the cache is accepted at run time.
-"$out/java" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData -Xss512k -Xmx64m \
-  --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  -XX:AOTCacheOutput="$out/weft-cni.aot" -Xlog:aot=warning,cds=warning \
-  -Dweft.cni.epoll="$out/native/libnetty_transport_native_epoll_x86_64.so" \
-  -Dio.netty.tryReflectionSetAccessible=false \
-  -cp "$out/cni-shim.jar" dev.weft.cni.shim.Train
-echo "weft-cni: laid out in $out (AOT cache $(du -h "$out/weft-cni.aot" | cut -f1))"
+rm -f "$rt/weft.aot"
+WEFT_CNI_AOT_OUTPUT="$rt/weft.aot" "$out/weft"
+{
+  echo "$stamp"
+  (cd "$rt" && find cni-shim.jar lib native -type f -printf '%p %s %T@\n' | sort)
+} | sha256sum | cut -c1-16 > "$rt/BUILD"
+echo "weft CNI plugin: laid out in $out (runtime $(du -sh "$rt/java" | cut -f1), AOT cache $(du -h "$rt/weft.aot" | cut -f1))"

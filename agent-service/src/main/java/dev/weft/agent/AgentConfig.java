@@ -42,10 +42,6 @@ public interface AgentConfig {
     @WithDefault("/etc/cni/net.d")
     Path cniConfDir();
 
-    /** Where the kubelet looks for CNI plugin binaries (the shim's launcher {@code weft-cni} is installed there). */
-    @WithDefault("/opt/cni/bin")
-    Path cniBinDir();
-
     /** The node gateway's OVS internal port (the Antrea walkthrough's gw0). */
     @WithDefault("gw0")
     String gatewayName();
@@ -110,6 +106,27 @@ public interface AgentConfig {
     /** How often the host side (bridge settings, tunnel, forwarding, gateway address, routes, SNAT) is checked and repaired. */
     @WithDefault("30")
     int hostNetworkResyncSeconds();
+
+    // ---- bootstrap without Services (dev.weft.agent.bootstrap, docs/deploy.md) ----
+
+    /**
+     * API server URL to use instead of the in-cluster {@code kubernetes} Service address, e.g.
+     * {@code https://192.168.1.10:6443} (Antrea's kubeAPIServerOverride): that Service needs a Service proxy.
+     */
+    Optional<String> kubeApiServerOverride();
+
+    /**
+     * How the ipam and controlplane gRPC clients find their services: {@code dns} connects to
+     * {@code quarkus.grpc.clients.<client>.host:port} as given; {@code endpointslices} reads host as
+     * SERVICE.NAMESPACE and follows that Service's EndpointSlices through the API (no cluster DNS, no Service proxy).
+     */
+    @WithDefault("dns")
+    ControlPlaneDiscovery controlPlaneDiscovery();
+
+    /** Values of {@link #controlPlaneDiscovery()}; each is the gRPC name-resolver scheme the clients use. */
+    enum ControlPlaneDiscovery {
+        DNS, ENDPOINTSLICES
+    }
 
     default String resolvedOpenflowEndpoint() {
         return openflowEndpoint().filter(s -> !s.isBlank())

@@ -80,7 +80,6 @@ final class Services {
                 "-Dagent.node-netns=" + node.netns(),
                 "-Dagent.cni-socket=" + node.cniSocket(),
                 "-Dagent.cni-conf-dir=" + node.cniConfDir(),
-                "-Dagent.cni-bin-dir=" + node.cniBinDir(),
                 "-Dquarkus.grpc.clients.controlplane.host=127.0.0.1",
                 "-Dquarkus.grpc.clients.controlplane.port=" + cluster.policyPort(),
                 "-Dquarkus.grpc.clients.ipam.host=127.0.0.1",

@@ -42,7 +42,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * category and object (the round and the counters stripped), sorted.
  *
  * <p>A change to the pipeline that changes flows must change the golden file on purpose: regenerate it with
- * {@code ./mvnw -B -o test -pl proto,agent-service -Dtest=DatapathGoldenTest -Dweft.golden.update=true
+ * {@code ./mvnw -B -o test -pl net,proto,kube-api-recorder,agent-service -Dtest=DatapathGoldenTest -Dweft.golden.update=true
  * -Dsurefire.failIfNoSpecifiedTests=false} and review the diff.
  */
 class DatapathGoldenTest {

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Memory of the agent on the JVM flags we ship (docs/agent-datapath.md): (1) the packaged agent (quarkus-run.jar)
  * connected to a real bridge, idle RSS; (2) the datapath with 100 local pods and 10k..40k policy flows in a JVM with the
  * same flags, RSS per step and growth per 10k flows. PRINTS figures. Run after packaging the agent:
- * {@code ./mvnw -q verify -pl net,proto,agent-service -Dtest=AgentFootprintBenchmark -Dsurefire.failIfNoSpecifiedTests=false}.
+ * {@code ./mvnw -q verify -pl net,proto,kube-api-recorder,agent-service -Dtest=AgentFootprintBenchmark -Dsurefire.failIfNoSpecifiedTests=false}.
  */
 class AgentFootprintBenchmark {
 

@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * Flow installation rate of 100 rules x 500 IPs (Antrea's BatchInstallPolicyRuleFlows scale) into a real Open vSwitch,
  * next to {@code ovs-ofctl --bundle add-flows} of the same flows, in the same run. PRINTS figures; asserts only that
- * every flow arrived. Run: {@code ./mvnw -q test -pl net,proto,agent-service -Dtest=PolicyInstallBenchmark
+ * every flow arrived. Run: {@code ./mvnw -q test -pl net,proto,kube-api-recorder,agent-service -Dtest=PolicyInstallBenchmark
  * -Dsurefire.failIfNoSpecifiedTests=false}.
  */
 class PolicyInstallBenchmark {
