@@ -26,7 +26,8 @@ final class RequestLog implements Interceptor {
 
     static final RequestLog INSTANCE = new RequestLog();
     static final Path MODULE = Path.of(System.getProperty("user.dir"));
-    static final Path FILE = MODULE.resolve("target/kube-api-requests.tsv");
+    /** {@code weft.kube-api-log} names another file (the failsafe ITs of a module write their own). */
+    static final Path FILE = MODULE.resolve("target").resolve(System.getProperty("weft.kube-api-log", "kube-api-requests.tsv"));
     static final Path TEST_CLASSES = MODULE.resolve("target/test-classes");
 
     /** Set (JVM-wide) once this JVM has truncated the file. */
