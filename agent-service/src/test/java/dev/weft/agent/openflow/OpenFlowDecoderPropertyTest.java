@@ -5,17 +5,14 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -28,32 +25,45 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * replies go through) return a value or throw an {@link IllegalArgumentException} naming the problem or an
  * {@link IndexOutOfBoundsException} for a truncated message, within a bound, never anything else and never a hang; and the message framing (the same
  * {@link LengthFieldBasedFrameDecoder} configuration as {@link OfConnection}) cuts any split byte stream of messages
- * back into exactly those messages, and refuses a length field below 4 with an error.
+ * back into exactly those messages, and refuses a length field below 4 with an error. Inputs come from a fixed-seed
+ * {@link Random}; the seed is in every failure message, so a failure replays.
  */
 class OpenFlowDecoderPropertyTest {
 
     private static final Duration BOUND = Duration.ofSeconds(2);
 
-    @Provide
-    Arbitrary<byte[]> matches() {
-        // Mostly OXM-shaped: type 1, a length, entries with known and unknown headers.
-        Arbitrary<byte[]> entry = Combinators.combine(Arbitraries.of(0x80000004, 0x80000106, 0x8000080c, 0x80001604,
-                0x00010004, 0x0001d208, 0xffff0104, 0x12345678), Arbitraries.bytes().array(byte[].class).ofMaxSize(12))
-                .as((h, v) -> {
-                    ByteBuf b = Unpooled.buffer();
-                    b.writeInt(h).writeBytes(v);
-                    return copy(b);
-                });
-        Arbitrary<byte[]> oxm = Combinators.combine(entry.list().ofMaxSize(5), Arbitraries.integers().between(-8, 8),
-                Arbitraries.integers().between(0, 9)).as((entries, lengthError, padding) -> {
-            ByteBuf b = Unpooled.buffer();
-            int len = 4 + entries.stream().mapToInt(e -> e.length).sum();
-            b.writeShort(1).writeShort(Math.max(0, len + lengthError));
-            entries.forEach(b::writeBytes);
-            b.writeZero(padding);
-            return copy(b);
-        });
-        return Arbitraries.oneOf(oxm, oxm, Arbitraries.bytes().array(byte[].class).ofMaxSize(64));
+    private static byte[] randomBytes(Random rnd, int maxSize) {
+        byte[] b = new byte[rnd.nextInt(maxSize + 1)];
+        rnd.nextBytes(b);
+        return b;
+    }
+
+    private static int between(Random rnd, int min, int max) {
+        return min + rnd.nextInt(max - min + 1);
+    }
+
+    private static final int[] OXM_HEADERS = {0x80000004, 0x80000106, 0x8000080c, 0x80001604, 0x00010004, 0x0001d208,
+            0xffff0104, 0x12345678};
+
+    /** Mostly OXM-shaped: type 1, a length, entries with known and unknown headers; else arbitrary bytes. */
+    private static byte[] match(Random rnd) {
+        if (rnd.nextInt(3) == 2) {
+            return randomBytes(rnd, 64);
+        }
+        List<byte[]> entries = new ArrayList<>();
+        for (int n = rnd.nextInt(6); n > 0; n--) {
+            ByteBuf e = Unpooled.buffer();
+            e.writeInt(OXM_HEADERS[rnd.nextInt(OXM_HEADERS.length)]).writeBytes(randomBytes(rnd, 12));
+            entries.add(copy(e));
+        }
+        int lengthError = between(rnd, -8, 8);
+        int padding = between(rnd, 0, 9);
+        ByteBuf b = Unpooled.buffer();
+        int len = 4 + entries.stream().mapToInt(e -> e.length).sum();
+        b.writeShort(1).writeShort(Math.max(0, len + lengthError));
+        entries.forEach(b::writeBytes);
+        b.writeZero(padding);
+        return copy(b);
     }
 
     private static byte[] copy(ByteBuf b) {
@@ -63,48 +73,63 @@ class OpenFlowDecoderPropertyTest {
         return out;
     }
 
-    @Property(tries = 3000)
-    void matchDecodeReturnsOrFailsClearly(@ForAll("matches") byte[] bytes) {
-        assertTimeoutPreemptively(BOUND, () -> {
-            try {
-                Match.decode(Unpooled.wrappedBuffer(bytes), new ArrayList<>());
-            } catch (IllegalArgumentException e) {
-                assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), e.toString());
-            } catch (IndexOutOfBoundsException e) {
-                // a truncated message: the type says it (the JIT may drop the message of a hot implicit exception)
-            }
-        });
+    @Test
+    void matchDecodeReturnsOrFailsClearly() {
+        long seed = 31;
+        Random rnd = new Random(seed);
+        for (int i = 0; i < 3000; i++) {
+            byte[] bytes = match(rnd);
+            String what = "seed " + seed + " try " + i + ": " + HexFormat.of().formatHex(bytes);
+            assertTimeoutPreemptively(BOUND, () -> {
+                try {
+                    Match.decode(Unpooled.wrappedBuffer(bytes), new ArrayList<>());
+                } catch (IllegalArgumentException e) {
+                    assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), e + ", " + what);
+                } catch (IndexOutOfBoundsException e) {
+                    // a truncated message: the type says it (the JIT may drop the message of a hot implicit exception)
+                } catch (RuntimeException e) {
+                    throw new AssertionError(what + " threw " + e, e);
+                }
+            }, what);
+        }
     }
 
-    @Provide
-    Arbitrary<byte[]> flowMods() {
-        // A real ADD from the encoder with bytes flipped and the length fields damaged, plus arbitrary bytes.
+    /** A real ADD from the encoder with bytes flipped and the length fields damaged, plus arbitrary bytes. */
+    private static byte[] flowMod(Random rnd, byte[] add) {
+        if (rnd.nextInt(3) == 2) {
+            return randomBytes(rnd, 128);
+        }
+        byte[] m = Arrays.copyOf(add, rnd.nextInt(add.length + 1));
+        for (int n = rnd.nextInt(7); n > 0; n--) {
+            int at = rnd.nextInt(add.length);
+            if (at < m.length) {
+                m[at] = (byte) rnd.nextInt(256);
+            }
+        }
+        return m;
+    }
+
+    @Test
+    void flowModDecodeReturnsOrFailsClearly() {
+        long seed = 32;
+        Random rnd = new Random(seed);
         byte[] add = new FlowMod(0, 100, 0x1234L, Match.builder().inPort(3).build(), List.of(new OfAction.Output(4)), 1)
                 .encode();
-        Arbitrary<byte[]> mutated = Combinators.combine(Arbitraries.integers().between(0, add.length - 1).list().ofMaxSize(6),
-                Arbitraries.bytes().list().ofSize(6), Arbitraries.integers().between(0, add.length)).as((at, values, cut) -> {
-            byte[] m = Arrays.copyOf(add, cut);
-            for (int i = 0; i < at.size(); i++) {
-                if (at.get(i) < m.length) {
-                    m[at.get(i)] = values.get(i);
+        for (int i = 0; i < 3000; i++) {
+            byte[] bytes = flowMod(rnd, add);
+            String what = "seed " + seed + " try " + i + ": " + HexFormat.of().formatHex(bytes);
+            assertTimeoutPreemptively(BOUND, () -> {
+                try {
+                    FlowMod.decodeAdd(bytes);
+                } catch (IllegalArgumentException e) {
+                    assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), e + ", " + what);
+                } catch (IndexOutOfBoundsException e) {
+                    // a truncated message: the type says it (the JIT may drop the message of a hot implicit exception)
+                } catch (RuntimeException e) {
+                    throw new AssertionError(what + " threw " + e, e);
                 }
-            }
-            return m;
-        });
-        return Arbitraries.oneOf(mutated, mutated, Arbitraries.bytes().array(byte[].class).ofMaxSize(128));
-    }
-
-    @Property(tries = 3000)
-    void flowModDecodeReturnsOrFailsClearly(@ForAll("flowMods") byte[] bytes) {
-        assertTimeoutPreemptively(BOUND, () -> {
-            try {
-                FlowMod.decodeAdd(bytes);
-            } catch (IllegalArgumentException e) {
-                assertTrue(e.getMessage() != null && !e.getMessage().isBlank(), e.toString());
-            } catch (IndexOutOfBoundsException e) {
-                // a truncated message: the type says it (the JIT may drop the message of a hot implicit exception)
-            }
-        });
+            }, what);
+        }
     }
 
     /** OfConnection's framing: OpenFlow header version(1) type(1) length(2) xid(4), length counting the header. */
@@ -112,69 +137,72 @@ class OpenFlowDecoderPropertyTest {
         return new EmbeddedChannel(new LengthFieldBasedFrameDecoder(65535, 2, 2, -4, 0));
     }
 
-    @Provide
-    Arbitrary<List<byte[]>> messages() {
-        return Combinators.combine(Arbitraries.integers().between(0, 255), Arbitraries.bytes().array(byte[].class)
-                .ofMaxSize(300)).as((type, body) -> {
+    @Test
+    void anySplitOfAMessageStreamFramesBackToTheMessages() {
+        long seed = 33;
+        Random rnd = new Random(seed);
+        for (int i = 0; i < 1000; i++) {
+            List<byte[]> messages = new ArrayList<>();
+            for (int n = between(rnd, 1, 8); n > 0; n--) {
+                int type = rnd.nextInt(256);
+                byte[] body = randomBytes(rnd, 300);
+                ByteBuf b = Unpooled.buffer();
+                b.writeByte(4).writeByte(type).writeShort(8 + body.length).writeInt(type * 31).writeBytes(body);
+                messages.add(copy(b));
+            }
+            List<Integer> cuts = new ArrayList<>();
+            for (int n = rnd.nextInt(11); n > 0; n--) {
+                cuts.add(rnd.nextInt(401));
+            }
+            String what = "seed " + seed + " try " + i + ": " + messages.size() + " messages, cuts " + cuts;
+            ByteBuf all = Unpooled.buffer();
+            messages.forEach(all::writeBytes);
+            byte[] stream = copy(all);
+            EmbeddedChannel ch = framing();
+            int at = 0;
+            for (int cut : cuts) {
+                int end = Math.min(stream.length, at + cut);
+                ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(stream, at, end)));
+                at = end;
+            }
+            ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(stream, at, stream.length)));
+            for (byte[] expected : messages) {
+                ByteBuf frame = ch.readInbound();
+                assertArrayEquals(expected, frame == null ? null : copy(frame), what);
+            }
+            assertNull(ch.readInbound(), "no bytes left over as a frame: " + what);
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void aLengthShorterThanTheHeaderIsAnErrorNotAHang() {
+        long seed = 34;
+        Random rnd = new Random(seed);
+        for (int i = 0; i < 500; i++) {
+            int length = rnd.nextInt(8);
+            byte[] rest = randomBytes(rnd, 32);
+            String what = "seed " + seed + " try " + i + ": length " + length;
+            EmbeddedChannel ch = framing();
             ByteBuf b = Unpooled.buffer();
-            b.writeByte(4).writeByte(type).writeShort(8 + body.length).writeInt(type * 31).writeBytes(body);
-            return copy(b);
-        }).list().ofMinSize(1).ofMaxSize(8);
-    }
-
-    @Property(tries = 1000)
-    void anySplitOfAMessageStreamFramesBackToTheMessages(@ForAll("messages") List<byte[]> messages,
-                                                         @ForAll("cuts") List<Integer> cuts) {
-        ByteBuf all = Unpooled.buffer();
-        messages.forEach(all::writeBytes);
-        byte[] stream = copy(all);
-        EmbeddedChannel ch = framing();
-        int at = 0;
-        for (int cut : cuts) {
-            int end = Math.min(stream.length, at + cut);
-            ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(stream, at, end)));
-            at = end;
+            b.writeByte(4).writeByte(0).writeShort(length);
+            if (length < 4) {
+                b.writeBytes(rest); // whatever follows a corrupt length is never framed
+                assertThrows(DecoderException.class, () -> ch.writeInbound(b), what);
+            } else {
+                // 4..7 frame that many bytes, shorter than a header: OfConnection's handler then fails reading the xid and
+                // drops the connection (an error, and a reconnect, not a hang)
+                b.writeZero(length - 4);
+                ch.writeInbound(b);
+                ByteBuf frame = ch.readInbound();
+                assertTrue(frame != null && frame.readableBytes() == length, what);
+                frame.release();
+            }
+            try {
+                ch.finishAndReleaseAll(); // the connection is dropped after a corrupt frame; what is left fails again
+            } catch (DecoderException expected) {
+                // the same corrupt length
+            }
         }
-        ch.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(stream, at, stream.length)));
-        for (byte[] expected : messages) {
-            ByteBuf frame = ch.readInbound();
-            assertArrayEquals(expected, copy(frame));
-        }
-        assertNull(ch.readInbound(), "no bytes left over as a frame");
-        ch.finishAndReleaseAll();
-    }
-
-    @Provide
-    Arbitrary<List<Integer>> cuts() {
-        return Arbitraries.integers().between(0, 400).list().ofMaxSize(10);
-    }
-
-    @Property(tries = 500)
-    void aLengthShorterThanTheHeaderIsAnErrorNotAHang(@ForAll("shortLengths") int length, @ForAll byte[] rest) {
-        EmbeddedChannel ch = framing();
-        ByteBuf b = Unpooled.buffer();
-        b.writeByte(4).writeByte(0).writeShort(length);
-        if (length < 4) {
-            b.writeBytes(rest); // whatever follows a corrupt length is never framed
-            assertThrows(DecoderException.class, () -> ch.writeInbound(b), "length " + length);
-        } else {
-            // 4..7 frame that many bytes, shorter than a header: OfConnection's handler then fails reading the xid and
-            // drops the connection (an error, and a reconnect, not a hang)
-            b.writeZero(length - 4);
-            ch.writeInbound(b);
-            ByteBuf frame = ch.readInbound();
-            assertTrue(frame != null && frame.readableBytes() == length, "length " + length);
-            frame.release();
-        }
-        try {
-            ch.finishAndReleaseAll(); // the connection is dropped after a corrupt frame; what is left fails again
-        } catch (DecoderException expected) {
-            // the same corrupt length
-        }
-    }
-
-    @Provide
-    Arbitrary<Integer> shortLengths() {
-        return Arbitraries.integers().between(0, 7);
     }
 }
