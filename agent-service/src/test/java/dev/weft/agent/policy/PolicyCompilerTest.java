@@ -118,4 +118,29 @@ class PolicyCompilerTest {
                 .setKind(dev.weft.proto.controlplane.v1.ObjectKind.NETWORK_POLICY).setName("p").build()) != null);
         assertEquals(0, s.policies().size());
     }
+
+    @Test
+    void egressNamedPortsResolveOnEveryPodOfTheAllPodsGroupNotOnIpBlocksAndOnlyForTheirProtocol() {
+        PolicyState s = new PolicyState();
+        // what policy-service sends for egress [{ports: [{port: serve-80-tcp}]}]: the all-pods group as peers
+        s.apply(addressGroup("ag-all", member("ns", "client", "10.0.0.2"),
+                member("ns", "server-a", "10.0.0.5", namedPort("serve-80-tcp", 80)),
+                member("other", "server-b", "10.0.1.6", namedPort("serve-80-tcp", 80)),
+                member("other", "server-c", "10.0.1.7", namedPort("serve-80-tcp", 8080))));
+        s.apply(appliedToGroup("atg", member("ns", "client", "10.0.0.2")));
+        s.apply(policy(PolicyEvent.Type.ADDED, policy("p", "ns", "p", 1, List.of("atg"), List.of(PolicyType.EGRESS),
+                egressTo(0, List.of("ag-all"), namedPortService("serve-80-tcp")),
+                egressToBlocks(1, List.of(block("10.0.0.0/8")), namedPortService("serve-80-tcp")),
+                egressTo(2, List.of("ag-all"), dev.weft.proto.controlplane.v1.Service.newBuilder()
+                        .setProtocol(Protocol.UDP).setPortName("serve-80-tcp").build()))));
+        List<String> f = flows(s, Map.of("ns/client", pod("ns", "client", "10.0.0.2", 7)));
+        List<String> dsts = f.stream().filter(x -> x.contains("nw_dst=")).map(x -> x.replaceAll(".*nw_dst=(\\S+) .*", "$1"))
+                .sorted().toList();
+        assertEquals(List.of("10.0.0.5", "10.0.1.6", "10.0.1.7"), dsts, "only pods serving the name, each once");
+        assertTrue(f.contains("table=50, priority=200,tcp,tp_dst=80 actions=conjunction(1,3/3)"), f::toString);
+        assertTrue(f.contains("table=50, priority=200,tcp,tp_dst=8080 actions=conjunction(2,3/3)"), f::toString);
+        assertTrue(f.stream().noneMatch(x -> x.contains("udp")), "UDP name served by no pod over UDP: nothing " + f);
+        assertTrue(f.stream().noneMatch(x -> x.contains("10.0.0.0/8")), "a named port cannot resolve on an ipBlock " + f);
+        assertTrue(f.contains("table=60, priority=200,ip,in_port=7 actions=drop"), f::toString);
+    }
 }

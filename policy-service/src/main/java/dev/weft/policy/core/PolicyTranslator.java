@@ -107,14 +107,14 @@ public final class PolicyTranslator {
         if (ingress && spec.getIngress() != null) {
             int i = 0;
             for (var r : spec.getIngress()) {
-                rules.add(rule(Direction.IN, i, ns, r.getFrom(), r.getPorts(), "ingress[" + i + "]"));
+                rules.addAll(rule(Direction.IN, i, ns, r.getFrom(), r.getPorts(), "ingress[" + i + "]"));
                 i++;
             }
         }
         if (egress && spec.getEgress() != null) {
             int i = 0;
             for (var r : spec.getEgress()) {
-                rules.add(rule(Direction.OUT, i, ns, r.getTo(), r.getPorts(), "egress[" + i + "]"));
+                rules.addAll(rule(Direction.OUT, i, ns, r.getTo(), r.getPorts(), "egress[" + i + "]"));
                 i++;
             }
         }
@@ -122,8 +122,19 @@ public final class PolicyTranslator {
                 appliedTo, List.copyOf(rules), ingress, egress);
     }
 
-    private Rule rule(Direction dir, int index, String ns, List<NetworkPolicyPeer> peers, List<NetworkPolicyPort> ports,
-                      String where) {
+    /**
+     * Every pod of the cluster: the destinations of an egress rule with named ports and no {@code to}. A named port is
+     * a container port of the destination pod, so "every destination" narrows to every pod, where the agent resolves
+     * the name (as upstream's "should allow egress access on one named port" expects).
+     */
+    static final GroupKey ALL_PODS = GroupKey.acrossNamespaces(Selector.ALL, Selector.ALL);
+
+    /**
+     * The rule in internal form; an egress rule without peers that mixes named and numbered ports becomes two rules
+     * with the same index: the numbered ports to every address, the named ports to {@link #ALL_PODS}.
+     */
+    private List<Rule> rule(Direction dir, int index, String ns, List<NetworkPolicyPeer> peers, List<NetworkPolicyPort> ports,
+                            String where) {
         List<GroupKey> groups = new ArrayList<>(1);
         List<IpBlock> blocks = new ArrayList<>(0);
         boolean any = peers == null || peers.isEmpty();
@@ -150,7 +161,17 @@ public final class PolicyTranslator {
                 }
             }
         }
-        return new Rule(dir, index, any, List.copyOf(groups), List.copyOf(blocks), ports(ports, where));
+        List<Port> validPorts = ports(ports, where);
+        List<Port> named = validPorts.stream().filter(p -> p.name() != null).toList();
+        if (dir == Direction.OUT && any && !named.isEmpty()) {
+            Rule toPods = new Rule(dir, index, false, List.of(ALL_PODS), List.of(), named);
+            if (named.size() == validPorts.size()) {
+                return List.of(toPods);
+            }
+            List<Port> numbered = intern(validPorts.stream().filter(p -> p.name() == null).toList());
+            return List.of(new Rule(dir, index, true, List.of(), List.of(), numbered), toPods);
+        }
+        return List.of(new Rule(dir, index, any, List.copyOf(groups), List.copyOf(blocks), validPorts));
     }
 
     /**

@@ -202,4 +202,48 @@ class PolicyTranslatorTest {
         assertTrue(invalid(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", "a-very-long-port-name", null))))
                 .contains("port name"));
     }
+
+    private static NetworkPolicy egressPolicy(List<io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer> to,
+                                              List<io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPort> ports) {
+        return new NetworkPolicyBuilder(denyAll("ns1", "p")).editSpec().withPolicyTypes("Egress")
+                .addNewEgress().withTo(to).withPorts(ports).endEgress().endSpec().build();
+    }
+
+    @Test
+    void namedPortEgressWithoutPeersGoesToEveryPodOfTheCluster() {
+        CompiledPolicy c = compile(egressPolicy(List.of(), List.of(port("TCP", "serve-80-tcp", null))));
+        assertEquals(1, c.rules().size());
+        CompiledPolicy.Rule r = c.rules().getFirst();
+        assertFalse(r.anyPeer(), "a named port lives on pods: the destinations are pods, where it is resolved");
+        assertEquals(List.of(GroupKey.acrossNamespaces(Selector.ALL, Selector.ALL)), r.peerGroups());
+        assertEquals(List.of(new Port(Protocol.TCP, 0, "serve-80-tcp", 0)), r.ports());
+    }
+
+    @Test
+    void mixedPortsWithoutPeersSplitIntoNumberedToAnyAddressAndNamedToEveryPod() {
+        CompiledPolicy c = compile(egressPolicy(List.of(), List.of(port("UDP", 53, null), port("TCP", "http", null))));
+        assertEquals(2, c.rules().size());
+        CompiledPolicy.Rule numbered = c.rules().get(0);
+        CompiledPolicy.Rule named = c.rules().get(1);
+        assertEquals(0, numbered.index());
+        assertEquals(0, named.index());
+        assertTrue(numbered.anyPeer());
+        assertEquals(List.of(new Port(Protocol.UDP, 53, null, 0)), numbered.ports());
+        assertFalse(named.anyPeer());
+        assertEquals(List.of(GroupKey.acrossNamespaces(Selector.ALL, Selector.ALL)), named.peerGroups());
+        assertEquals(List.of(new Port(Protocol.TCP, 0, "http", 0)), named.ports());
+    }
+
+    @Test
+    void namedPortEgressWithPeersKeepsThePeersAndIngressWithoutPeersStaysAny() {
+        CompiledPolicy toPods = compile(egressPolicy(List.of(podPeer(sel("app=web"))), List.of(port("TCP", "http", null))));
+        assertEquals(List.of(GroupKey.inNamespace("ns1", Selector.of(sel("app=web")))), toPods.rules().getFirst().peerGroups());
+        // ipBlock peers keep their blocks: a named port cannot resolve on an address, the agent matches nothing there
+        CompiledPolicy toBlock = compile(egressPolicy(List.of(ipPeer("10.0.0.0/8")), List.of(port("TCP", "http", null))));
+        assertTrue(toBlock.rules().getFirst().peerGroups().isEmpty());
+        assertEquals(1, toBlock.rules().getFirst().ipBlocks().size());
+        // ingress: the named port is resolved on the policy's own pods, the sources stay "every address"
+        CompiledPolicy in = compile(ingressPolicy("ns1", "p", sel(""), List.of(), List.of(port("TCP", "http", null))));
+        assertTrue(in.rules().getFirst().anyPeer());
+    }
 }
