@@ -82,6 +82,27 @@ public final class FlowBuilder {
         return this;
     }
 
+    /** {@code set_field:value->field} for any field the encoder knows (arp_op, arp_sha, arp_spa, ...). */
+    public FlowBuilder setField(OfField field, long value) {
+        actions.add(new OfAction.SetField(field, value));
+        return this;
+    }
+
+    /** {@code move:src[]->dst[]}: the whole field (both of one width). */
+    public FlowBuilder move(OfField src, OfField dst) {
+        if (src.length() != dst.length()) {
+            throw new IllegalArgumentException("move between fields of different widths: " + src + " -> " + dst);
+        }
+        actions.add(new OfAction.RegMove(src, 0, dst, 0, src.length() * 8));
+        return this;
+    }
+
+    /** {@code IN_PORT}: back out of the port the packet came in on (an ARP reply). */
+    public FlowBuilder outputInPort() {
+        actions.add(new OfAction.Output(OfAction.OFPP_IN_PORT));
+        return this;
+    }
+
     public FlowBuilder decTtl() {
         actions.add(new OfAction.DecTtl());
         return this;

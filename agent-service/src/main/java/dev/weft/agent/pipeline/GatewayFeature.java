@@ -13,6 +13,7 @@ import static dev.weft.agent.pipeline.FlowBuilder.flow;
 import static dev.weft.agent.pipeline.FlowPriority.HIGH;
 import static dev.weft.agent.pipeline.FlowPriority.NORMAL;
 import static dev.weft.agent.pipeline.PipelineFields.FROM_GATEWAY_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.FROM_TUNNEL_REG_MARK;
 import static dev.weft.agent.pipeline.PipelineFields.TARGET_OF_PORT_FIELD;
 import static dev.weft.agent.pipeline.PipelineTable.*;
 
@@ -24,7 +25,7 @@ final class GatewayFeature implements PipelineFeature {
 
     static final long OWNER = FlowStore.owner(Cookie.Category.GATEWAY, 0);
     private static final Declaration DECLARATION = new Declaration("Gateway",
-            List.of(CLASSIFICATION, SPOOF_GUARD, L2_FORWARDING, INGRESS_RULE), Set.of(Cookie.Category.GATEWAY));
+            List.of(CLASSIFICATION, SPOOF_GUARD, L3_FORWARDING, L2_FORWARDING, INGRESS_RULE), Set.of(Cookie.Category.GATEWAY));
 
     private final Datapath datapath;
 
@@ -59,6 +60,13 @@ final class GatewayFeature implements PipelineFeature {
                     .load(TARGET_OF_PORT_FIELD, gw).resubmit(CONNTRACK_COMMIT).build());
         }
         for (String ip : n.gatewayIps()) {
+            if (IpAddress.parse(ip).family() == AddressFamily.IPV4 && n.gatewayMac() != null && !n.gatewayMac().isBlank()) {
+                // from the tunnel to this node's gateway address (a peer pod's reply to the host): routed to the host,
+                // so the virtual MAC becomes the gateway's
+                f.add(flow(L3_FORWARDING, NORMAL).cookie(c).match(m -> m.ip().regMark(FROM_TUNNEL_REG_MARK).nwDst(ip))
+                        .setEthSrc(PeerNodesFeature.VIRTUAL_MAC).setEthDst(n.gatewayMac()).decTtl()
+                        .resubmit(L2_FORWARDING).build());
+            }
             if (IpAddress.parse(ip).family() == AddressFamily.IPV4) {
                 // the host (kubelet probes) may always reach local pods, as the Antrea walkthrough's nw_src=<gateway> flow
                 f.add(flow(INGRESS_RULE, HIGH).cookie(c).match(m -> m.ip().nwSrc(ip)).resubmit(CONNTRACK_COMMIT).build());

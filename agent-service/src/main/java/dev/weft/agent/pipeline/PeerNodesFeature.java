@@ -5,6 +5,8 @@ import dev.weft.net.IpAddress;
 import dev.weft.net.AddressFamily;
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.openflow.FlowMod;
+import dev.weft.agent.openflow.Match;
+import dev.weft.agent.openflow.OfField;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +30,7 @@ public final class PeerNodesFeature implements PipelineFeature {
     public static final String VIRTUAL_MAC = "aa:bb:cc:dd:ee:ff";
     static final long OWNER = FlowStore.owner(Cookie.Category.PEER_NODE, 0);
     private static final Declaration DECLARATION = new Declaration("PeerNodes",
-            List.of(CLASSIFICATION, L3_FORWARDING, L2_FORWARDING), Set.of(Cookie.Category.PEER_NODE));
+            List.of(CLASSIFICATION, ARP_RESPONDER, L3_FORWARDING, L2_FORWARDING), Set.of(Cookie.Category.PEER_NODE));
 
     public record PeerNode(String name, List<String> podCidrs, String nodeIp) {
     }
@@ -80,11 +82,31 @@ public final class PeerNodesFeature implements PipelineFeature {
                 if (IpPrefix.parseContaining(cidr).family() != AddressFamily.IPV4) {
                     continue;
                 }
+                f.add(arpReply(pc, IpPrefix.parseContaining(cidr).address(1).toString()));
                 f.add(flow(L3_FORWARDING, NORMAL).cookie(pc).match(m -> m.ip().nwDst(cidr))
                         .setEthSrc(n.gatewayMac()).setEthDst(VIRTUAL_MAC).setTunDst(p.nodeIp()).decTtl()
                         .resubmit(L2_FORWARDING).build());
             }
         }
         return f;
+    }
+
+    /** ARP code of a request. */
+    static final int ARP_REQUEST = 1;
+    /** ARP code of a reply. */
+    static final int ARP_REPLY = 2;
+
+    /**
+     * The host routes a peer pod CIDR via the peer's gateway address onlink on the gateway port, so it ARPs for that
+     * address: answered here with the virtual MAC (the packet is then tunnelled by the peer route), the request turned
+     * into a reply in place and sent back where it came from, as Antrea's arpResponder flows do.
+     */
+    static FlowMod arpReply(Cookie c, String peerGatewayIp) {
+        long vmac = Match.parseMac(VIRTUAL_MAC);
+        return flow(ARP_RESPONDER, NORMAL).cookie(c).match(m -> m.arpOp(ARP_REQUEST).arpTpa(peerGatewayIp))
+                .move(OfField.ETH_SRC, OfField.ETH_DST).setEthSrc(VIRTUAL_MAC).setField(OfField.ARP_OP, ARP_REPLY)
+                .move(OfField.ARP_SHA, OfField.ARP_THA).move(OfField.ARP_SPA, OfField.ARP_TPA)
+                .setField(OfField.ARP_SHA, vmac).setField(OfField.ARP_SPA, Match.parseIpv4(peerGatewayIp))
+                .outputInPort().build();
     }
 }

@@ -75,6 +75,19 @@ class FlowEncodingTest {
         c.put("table=20,priority=200,arp,in_port=3,arp_tpa=10.10.1.1,arp_op=1 actions=IN_PORT",
                 flow(20, 200, Match.builder().inPort(3).arpTpa("10.10.1.1").arpOp(1),
                         List.of(new OfAction.Output(OfAction.OFPP_IN_PORT))));
+        c.put("table=20,priority=200,arp,arp_tpa=10.10.2.1,arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+                        + "set_field:aa:bb:cc:dd:ee:ff->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+                        + "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:aa:bb:cc:dd:ee:ff->arp_sha,"
+                        + "set_field:10.10.2.1->arp_spa,IN_PORT",
+                flow(20, 200, Match.builder().arpOp(1).arpTpa("10.10.2.1"),
+                        List.of(new OfAction.RegMove(OfField.ETH_SRC, 0, OfField.ETH_DST, 0, 48),
+                                new OfAction.SetField(OfField.ETH_SRC, Match.parseMac("aa:bb:cc:dd:ee:ff")),
+                                new OfAction.SetField(OfField.ARP_OP, 2),
+                                new OfAction.RegMove(OfField.ARP_SHA, 0, OfField.ARP_THA, 0, 48),
+                                new OfAction.RegMove(OfField.ARP_SPA, 0, OfField.ARP_TPA, 0, 32),
+                                new OfAction.SetField(OfField.ARP_SHA, Match.parseMac("aa:bb:cc:dd:ee:ff")),
+                                new OfAction.SetField(OfField.ARP_SPA, Match.parseIpv4("10.10.2.1")),
+                                new OfAction.Output(OfAction.OFPP_IN_PORT))));
         return c;
     }
 

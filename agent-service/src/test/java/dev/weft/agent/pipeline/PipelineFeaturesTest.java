@@ -61,7 +61,7 @@ class PipelineFeaturesTest {
         PipelineFeature gateway = dp.feature(GatewayFeature.class);
         FlowMod inOutput = flow(OUTPUT, NORMAL).cookie(Cookie.Category.GATEWAY, 2).match(m -> m.ip()).build();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> dp.apply(gateway, 9, List.of(inOutput)));
-        assertEquals("Gateway (tables [0, 10, 80, 90], cookie categories [GATEWAY]) has no flow in table 110 with cookie"
+        assertEquals("Gateway (tables [0, 10, 70, 80, 90], cookie categories [GATEWAY]) has no flow in table 110 with cookie"
                 + " category GATEWAY: table=110, priority=200,ip actions=drop", e.getMessage());
         FlowMod podCookie = flow(CLASSIFICATION, NORMAL).cookie(Cookie.Category.POD, 2).match(m -> m.inPort(2)).build();
         e = assertThrows(IllegalArgumentException.class, () -> dp.apply(gateway, 9, List.of(podCookie)));
