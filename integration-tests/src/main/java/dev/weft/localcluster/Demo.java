@@ -14,9 +14,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The seed's walkthrough on the local cluster: busybox (6 replicas) and nginx (3) over three nodes with a /24 each,
+ * The Antrea walkthrough on the local cluster: busybox (6 replicas) and nginx (3) over three nodes with a /24 each,
  * everything reaches nginx; nginx-allow is applied; busybox no longer connects, nginx pods still talk to each other; the
- * IngressRule flows show the conjunctions. Verifies what it narrates: exit 1 if the datapath does not do what the seed says.
+ * IngressRule flows show the conjunctions. Verifies what it narrates: exit 1 if the datapath does not do what the Antrea walkthrough shows.
  * The before/after matrices are kept in STATE/demo/matrix-{before,after}.json.
  */
 final class Demo {
@@ -49,7 +49,7 @@ final class Demo {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        say("The busybox deployment of the seed: six replicas.");
+        say("The busybox deployment of the Antrea walkthrough: six replicas.");
         show(files.get(0));
         step("apply", "-f", files.get(0).toString());
         step("get", "pods", "-o", "wide");
@@ -65,7 +65,7 @@ final class Demo {
         say("Every pod tries every other pod on TCP port 80 (busybox pods listen on nothing, so only the nginx columns connect):");
         var before = matrix();
         save(dir.resolve("matrix-before.json"), before);
-        say("Now the seed's policy: only app=nginx pods may reach the nginx pods.");
+        say("Now the Antrea walkthrough's policy: only app=nginx pods may reach the nginx pods.");
         show(files.get(2));
         step("apply", "-f", files.get(2).toString());
         step("get", "networkpolicies");
@@ -77,10 +77,10 @@ final class Demo {
         step("antctl", "--node", nginxNode, "get", "networkpolicies");
         List<String> problems = check(before, after);
         if (problems.isEmpty()) {
-            say("As in the seed: before the policy every pod reached nginx; after it only nginx pods do.");
+            say("As in the Antrea walkthrough: before the policy every pod reached nginx; after it only nginx pods do.");
             return 0;
         }
-        say("NOT as in the seed:\n  " + String.join("\n  ", problems));
+        say("NOT as in the Antrea walkthrough:\n  " + String.join("\n  ", problems));
         return 1;
     }
 

@@ -17,7 +17,7 @@ public final class LocalCluster {
               probe --from NS/POD --to NS/POD --port P [--protocol TCP|UDP] [--timeout-ms T]
               matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...
               antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent
-              demo                                  the seed's walkthrough with before/after matrices
+              demo                                  the Antrea walkthrough with before/after matrices
               down                                  remove every process, namespace and interface the cluster made
               restart-agent --node NODE             stop and start one node's agent (state and flows must survive)
               restart-ovs --node NODE               kill and restart one node's ovs-vswitchd (flows are replayed by the agent)

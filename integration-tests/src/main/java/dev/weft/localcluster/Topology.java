@@ -12,7 +12,7 @@ import java.util.Map;
 import static dev.weft.localcluster.Sh.cmd;
 
 /**
- * The network of the local cluster, after /work/shared/reference/multi-node-on-one-machine.md: an underlay netns holding
+ * The network of the local cluster, after the project's reference notes on several nodes on one machine: an underlay netns holding
  * a Linux bridge; per node a netns with {@code eth0} into that bridge, its own ovsdb-server and ovs-vswitchd (userspace
  * datapath), {@code br-phy} carrying the node IP (native tunnelling needs the IP on an OVS bridge) and {@code br-int}
  * (netdev, fail_mode=secure) for the agent. Nothing is created in the root namespace: both veth ends are created

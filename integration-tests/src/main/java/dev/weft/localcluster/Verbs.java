@@ -430,7 +430,7 @@ final class Verbs {
         return builtInAntctl(node, args);
     }
 
-    /** Used only while the weftctl module is not built: the same agent API (AgentQuery), printed in the seed's format. */
+    /** Used only while the weftctl module is not built: the same agent API (AgentQuery), printed in the Antrea walkthrough's format. */
     private int builtInAntctl(NodeState node, List<String> args) {
         Args a = new Args(args, Set.of("-T", "-t", "--table", "-n", "--namespace", "-p", "--pod", "--networkpolicy"), Set.of());
         if (a.positionals().size() != 2 || !a.positionals().getFirst().equals("get")) {

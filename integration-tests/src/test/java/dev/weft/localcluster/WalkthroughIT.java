@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * One three-node cluster, real everything: the seed's walkthrough (demo) with its before/after matrices asserted,
+ * One three-node cluster, real everything: the Antrea walkthrough (demo) with its before/after matrices asserted,
  * same-node and cross-node TCP/UDP, the NetworkPolicy conformance suite, and agent / Open vSwitch restarts during traffic.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
