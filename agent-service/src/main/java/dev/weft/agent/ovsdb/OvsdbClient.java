@@ -159,6 +159,16 @@ public class OvsdbClient implements AutoCloseable {
         setBridgeExternalIds(bridge, put, List.of());
     }
 
+    /**
+     * Removes {@code other_config:flow-restore-wait} from the Open_vSwitch row. An ovs-vswitchd started with it set
+     * (as the bundle's openvswitch container does) keeps its datapath without flows until it is removed, so the
+     * agent clears it only once every flow it has is installed again: a restart of the switch forwards nothing with an
+     * empty table. Removing a key that is not there changes nothing.
+     */
+    public void clearFlowRestoreWait() throws OvsdbException {
+        transact(Op.mutate("Open_vSwitch", Where.all(), Mutation.deleteKeys("other_config", List.of("flow-restore-wait"))));
+    }
+
     /** Sets the given keys of the bridge's other_config and removes {@code remove}; others stay. */
     public void setBridgeOtherConfig(String bridge, Map<String, String> put, Collection<String> remove) throws OvsdbException {
         requireMatched(bridge, transact(mutateMap("Bridge", Where.name(bridge), "other_config", put, remove)).get(0));

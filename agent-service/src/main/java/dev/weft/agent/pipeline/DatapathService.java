@@ -60,11 +60,22 @@ public class DatapathService implements PodDatapath {
     public synchronized Datapath datapath() {
         if (datapath == null) {
             OfEndpoint endpoint = OfEndpoint.parse(config.resolvedOpenflowEndpoint());
-            datapath = new Datapath(endpoint, new OvsdbRoundStore()).start();
+            Datapath dp = new Datapath(endpoint, new OvsdbRoundStore());
+            // registered before the first connection: every (re)connection replays all flows, then lets OVS forward
+            dp.onReady(this::clearFlowRestoreWait);
+            datapath = dp.start();
             // the previous run's flows stay until this run has everything in place (or the grace period ends)
             timer.schedule(this::finishRestartQuietly, config.flowRoundGraceSeconds(), TimeUnit.SECONDS);
         }
         return datapath;
+    }
+
+    private void clearFlowRestoreWait() {
+        try {
+            ovsdb.get().clearFlowRestoreWait();
+        } catch (Exception e) {
+            LOG.warnf("could not clear flow-restore-wait (Open vSwitch may not forward until it is): %s", e.getMessage());
+        }
     }
 
     /** Called when every feature has re-installed its flows after an agent restart. */

@@ -59,6 +59,18 @@ class OvsdbClientTest {
     }
 
     @Test
+    void flowRestoreWaitIsClearedAndOtherSettingsStay() throws Exception {
+        ovs.vsctl("set", "Open_vSwitch", ".", "other_config:flow-restore-wait=true", "other_config:weft-test-key=kept");
+        assertTrue(ovs.vsctl("get", "Open_vSwitch", ".", "other_config").contains("flow-restore-wait"));
+        client.clearFlowRestoreWait();
+        String after = ovs.vsctl("get", "Open_vSwitch", ".", "other_config");
+        assertFalse(after.contains("flow-restore-wait"), after);
+        assertTrue(after.contains("weft-test-key=kept"), after);
+        client.clearFlowRestoreWait(); // absent key: no change, no error
+        ovs.vsctl("remove", "Open_vSwitch", ".", "other_config", "weft-test-key");
+    }
+
+    @Test
     void addListAndDeletePortWithRequestedOfport() throws Exception {
         String name = unique("wti");
         AddedPort added = client.addPort(ovs.bridge, new PortSpec(name, "internal", Map.of(),
