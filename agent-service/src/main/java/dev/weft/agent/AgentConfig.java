@@ -29,7 +29,7 @@ public interface AgentConfig {
     @WithDefault("/var/lib/weft")
     Path stateDir();
 
-    // ---- CNI (owned by the CNI engineer: dev.weft.agent.cni / ipam / ovsdb) ----
+    // ---- CNI (dev.weft.agent.cni / ipam / ovsdb) ----
 
     /** Optional name under /var/run/netns holding the node's OVS, gateway and veth host ends; empty = our own netns. */
     Optional<String> nodeNetns();
@@ -66,7 +66,7 @@ public interface AgentConfig {
     /** Node pod CIDRs to use without asking ipam-service or the API (comma-separated; for tests and static nodes). */
     Optional<java.util.List<String>> podCidrs();
 
-    // ---- datapath (owned by the datapath engineer: dev.weft.agent.openflow / pipeline / policy) ----
+    // ---- datapath (dev.weft.agent.openflow / pipeline / policy) ----
 
     /** OpenFlow endpoint of the bridge: {@code unix:PATH} or {@code tcp:HOST:PORT}; default the bridge's .mgmt socket. */
     Optional<String> openflowEndpoint();
