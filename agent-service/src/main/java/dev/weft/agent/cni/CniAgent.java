@@ -71,6 +71,7 @@ public class CniAgent {
     private Thread init;
     private java.util.concurrent.ScheduledExecutorService leaseGc;
     private volatile String status = "starting";
+    private volatile boolean conflistInstalled;
 
     void start(@Observes StartupEvent ev) {
         try {
@@ -97,9 +98,13 @@ public class CniAgent {
         }
     }
 
-    /** Null when the node network is ready, otherwise what it waits for. */
+    /**
+     * Null when the node network is ready, otherwise what it waits for. Ready means the conflist is installed too:
+     * the pod service knows the node a moment earlier, but the kubelet (and a test) must not see "ready" before it can
+     * read the configuration that names our socket.
+     */
     public String notReadyReason() {
-        return pods.node().isPresent() ? null : status;
+        return conflistInstalled && pods.node().isPresent() ? null : status;
     }
 
     private void bringUp() {
@@ -125,6 +130,7 @@ public class CniAgent {
                     reconciler.reconcile();
                     pods.nodeReady(node);
                     writeConflist();
+                    conflistInstalled = true;
                     startLeaseGc();
                     status = "ready";
                     LOG.infof("node network ready: %s from %s, gateway %s (ofport %d)", c.cidrs(), c.source(),
