@@ -90,4 +90,56 @@ final class Render {
                 "rssBytes", i.getRssBytes(), "uptimeSeconds", i.getUptimeSeconds(), "gatewayIP", i.getGatewayIp(),
                 "nodeIP", i.getNodeIp()));
     }
+
+    /** IPv4 / IPv6 as people write them. */
+    private static String family(dev.weft.proto.ipam.v1.IpFamily f) {
+        return switch (f) {
+            case IPV4 -> "IPv4";
+            case IPV6 -> "IPv6";
+            default -> "";
+        };
+    }
+
+    static String ipamPools(List<dev.weft.proto.ipam.v1.PoolUtilization> pools, Output.Format f) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (var p : pools) {
+            String used = String.format(java.util.Locale.ROOT, "%.1f%%", p.getUtilization() * 100);
+            rows.add(f == Output.Format.TABLE
+                    ? row("POOL", p.getPoolCidr(), "FAMILY", family(p.getFamily()), "NODE-MASK", "/" + p.getNodeMaskSize(),
+                    "TOTAL", p.getTotalBlocks(), "ALLOCATED", p.getAllocatedBlocks(), "RESERVED", p.getReservedBlocks(),
+                    "FREE", p.getFreeBlocks(), "USED", used)
+                    : row("pool", p.getPoolCidr(), "family", family(p.getFamily()), "nodeMaskSize", p.getNodeMaskSize(),
+                    "totalBlocks", p.getTotalBlocks(), "allocatedBlocks", p.getAllocatedBlocks(),
+                    "reservedBlocks", p.getReservedBlocks(), "freeBlocks", p.getFreeBlocks(),
+                    "utilization", p.getUtilization()));
+        }
+        return f == Output.Format.TABLE ? Output.table(List.of("POOL", "FAMILY", "NODE-MASK", "TOTAL", "ALLOCATED",
+                "RESERVED", "FREE", "USED"), rows) : Output.structured(f, rows);
+    }
+
+    static String ipamNode(dev.weft.proto.ipam.v1.NodeAllocation n, Output.Format f) {
+        List<String> cidrs = n.getCidrsList().stream().map(dev.weft.proto.ipam.v1.PodCidr::getCidr).toList();
+        if (f == Output.Format.TABLE) {
+            return Output.table(List.of("NODE", "STATE", "POD-CIDRS", "POOLS", "MESSAGE"), List.of(row("NODE", n.getNodeName(),
+                    "STATE", n.getState().name(), "POD-CIDRS", cidrs.isEmpty() ? "-" : cidrs,
+                    "POOLS", n.getCidrsList().stream().map(c -> c.getPool().isEmpty() ? "-" : c.getPool()).toList(),
+                    "MESSAGE", n.getMessage())));
+        }
+        List<Map<String, Object>> blocks = new ArrayList<>();
+        for (var c : n.getCidrsList()) {
+            blocks.add(row("cidr", c.getCidr(), "family", family(c.getFamily()), "pool", c.getPool()));
+        }
+        return Output.structured(f, row("nodeName", n.getNodeName(), "nodeUID", n.getNodeUid(),
+                "state", n.getState().name(), "podCIDRs", blocks, "message", n.getMessage()));
+    }
+
+    static String ipamLookup(dev.weft.proto.ipam.v1.LookupIpResponse r, Output.Format f) {
+        if (f == Output.Format.TABLE) {
+            return Output.table(List.of("IP", "FAMILY", "NODE", "POD-CIDR", "POOL"), List.of(row("IP", r.getIp(),
+                    "FAMILY", family(r.getFamily()), "NODE", r.getNodeName().isEmpty() ? "<none>" : r.getNodeName(),
+                    "POD-CIDR", r.getPodCidr().isEmpty() ? "-" : r.getPodCidr(), "POOL", r.getPool().isEmpty() ? "-" : r.getPool())));
+        }
+        return Output.structured(f, row("ip", r.getIp(), "family", family(r.getFamily()), "nodeName", r.getNodeName(),
+                "podCIDR", r.getPodCidr(), "pool", r.getPool()));
+    }
 }

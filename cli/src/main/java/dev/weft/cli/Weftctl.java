@@ -23,8 +23,8 @@ import java.util.function.Function;
 /** weftctl: asks the local agent (gRPC AgentQuery on --server) about its datapath, as antctl does for Antrea. */
 @TopCommand
 @Command(name = "weftctl", mixinStandardHelpOptions = true, version = "weftctl 0.1.0",
-        description = "Weft's command line: query the agent of this node.",
-        subcommands = {Weftctl.Get.class})
+        description = "Weft's command line: query the agent of this node, or ipam-service.",
+        subcommands = {Weftctl.Get.class, IpamCommand.class})
 public class Weftctl {
 
     @Option(names = "--server", defaultValue = "127.0.0.1:9093", description = "Agent address host:port (default ${DEFAULT-VALUE}).")

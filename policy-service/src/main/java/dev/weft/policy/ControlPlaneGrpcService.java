@@ -35,9 +35,12 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     private final PolicyConfig config;
     private final Leadership leadership;
     private final ReportForwarder forwarder;
+    private final PolicyMetrics metrics;
 
     ControlPlaneGrpcService(PolicyComputation computation, RealizationTracker tracker, ClusterInformers informers,
-                            PolicyConfig config, Leadership leadership, ReportForwarder forwarder) {
+                            PolicyConfig config, Leadership leadership, ReportForwarder forwarder,
+                            PolicyMetrics metrics) {
+        this.metrics = metrics;
         this.computation = computation;
         this.tracker = tracker;
         this.informers = informers;
@@ -56,13 +59,15 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         var observer = (ServerCallStreamObserver<PolicyEvent>) responseObserver;
         PolicyEngine engine = computation.engine();
         NodeStream stream = new NodeStream(request.getNodeName(), request.getAgentId(), observer,
-                config.streamBufferSize());
+                config.streamBufferSize(), metrics::overflow);
         observer.setOnReadyHandler(stream::drain);
+        metrics.streamOpened(stream);
         // This replica speaks for the node's reports while the stream is open (closed by either side, once).
         forwarder.streamOpened(request.getNodeName());
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
         Runnable streamEnded = () -> {
             if (ended.compareAndSet(false, true)) {
+                metrics.streamClosed(stream);
                 forwarder.streamClosed(request.getNodeName());
             }
         };

@@ -23,16 +23,19 @@ final class NodeStream implements NodeSink {
     private final String agentId;
     private final ServerCallStreamObserver<PolicyEvent> observer;
     private final int bufferSize;
+    private final Runnable onOverflow;
     private final ArrayDeque<PolicyEvent> queue = new ArrayDeque<>();
     private int snapshotRemaining = -1;
     private long sequence;
     private boolean closed;
 
-    NodeStream(String node, String agentId, ServerCallStreamObserver<PolicyEvent> observer, int bufferSize) {
+    NodeStream(String node, String agentId, ServerCallStreamObserver<PolicyEvent> observer, int bufferSize,
+               Runnable onOverflow) {
         this.node = node;
         this.agentId = agentId;
         this.observer = observer;
         this.bufferSize = bufferSize;
+        this.onOverflow = onOverflow;
     }
 
     @Override
@@ -52,6 +55,7 @@ final class NodeStream implements NodeSink {
         if (queue.size() - snapshotRemaining > bufferSize) {
             closed = true;
             queue.clear();
+            onOverflow.run();
             LOG.warnf("Agent %s (node %s) is more than %d events behind: closing its stream, it will re-sync",
                     agentId, node, bufferSize);
             observer.onError(Status.RESOURCE_EXHAUSTED
@@ -72,6 +76,11 @@ final class NodeStream implements NodeSink {
             }
             observer.onNext(e.toBuilder().setSequence(++sequence).build());
         }
+    }
+
+    /** Events waiting for the transport. */
+    synchronized int queued() {
+        return queue.size();
     }
 
     synchronized void cancelled() {

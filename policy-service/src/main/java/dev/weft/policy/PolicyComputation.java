@@ -27,10 +27,12 @@ public class PolicyComputation {
     }
 
     void start(@Observes StartupEvent ev, ClusterInformers informers, StatusPublisher publisher,
-               dev.weft.policy.status.Leadership leadership) {
-        informers.namespaces().addEventHandler(handler("Namespace", engine::onNamespace, engine::onNamespaceDeleted));
-        informers.pods().addEventHandler(handler("Pod", engine::onPod, engine::onPodDeleted));
-        informers.networkPolicies().addEventHandler(handler("NetworkPolicy", engine::onPolicy, engine::onPolicyDeleted));
+               dev.weft.policy.status.Leadership leadership, PolicyMetrics metrics) {
+        informers.namespaces().addEventHandler(handler(metrics.computeTimer("Namespace"), "Namespace",
+                engine::onNamespace, engine::onNamespaceDeleted));
+        informers.pods().addEventHandler(handler(metrics.computeTimer("Pod"), "Pod", engine::onPod, engine::onPodDeleted));
+        informers.networkPolicies().addEventHandler(handler(metrics.computeTimer("NetworkPolicy"), "NetworkPolicy",
+                engine::onPolicy, engine::onPolicyDeleted));
         informers.run();
         publisher.start(engine);
         leadership.start();
@@ -38,7 +40,7 @@ public class PolicyComputation {
 
     /** An exception in one object's handling is logged; it must never stop the informer's delivery to the others. */
     private static <T extends io.fabric8.kubernetes.api.model.HasMetadata> ResourceEventHandler<T> handler(
-            String kind, Consumer<T> upsert, Consumer<T> delete) {
+            io.micrometer.core.instrument.Timer timer, String kind, Consumer<T> upsert, Consumer<T> delete) {
         return new ResourceEventHandler<>() {
             @Override
             public void onAdd(T obj) {
@@ -57,7 +59,7 @@ public class PolicyComputation {
 
             private void run(T obj, Consumer<T> c) {
                 try {
-                    c.accept(obj);
+                    timer.record(() -> c.accept(obj));
                 } catch (RuntimeException e) {
                     LOG.errorf(e, "Handling %s %s/%s failed", kind, obj.getMetadata().getNamespace(),
                             obj.getMetadata().getName());

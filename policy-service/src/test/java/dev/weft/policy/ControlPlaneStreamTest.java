@@ -200,6 +200,83 @@ class ControlPlaneStreamTest {
         assertNull(a2.error);
     }
 
+    /** The value of the one sample of {@code name} whose labels contain every fragment; fails if there is none. */
+    static double sample(String scrape, String name, String... labelFragments) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^" + java.util.regex.Pattern.quote(name)
+                + "(\\{[^}]*})? ([-+0-9.eE]+|NaN)$", java.util.regex.Pattern.MULTILINE).matcher(scrape);
+        while (m.find()) {
+            String labels = m.group(1) == null ? "" : m.group(1);
+            if (java.util.Arrays.stream(labelFragments).allMatch(labels::contains)) {
+                return Double.parseDouble(m.group(2));
+            }
+        }
+        throw new AssertionError("no sample " + name + " with " + List.of(labelFragments) + " in:\n" + scrape);
+    }
+
+    private String scrape() {
+        return io.restassured.RestAssured.given().port(port).get("/q/metrics").then().statusCode(200).extract().asString();
+    }
+
+    @Test
+    void metricsFollowAgentsPoliciesAndEvents() {
+        String before = scrape();
+        double agentsBefore = sample(before, "weft_policy_connected_agents");
+        double policiesBefore = sample(before, "weft_policy_networkpolicies");
+        String ns = "metrics-" + suffix;
+        client.resource(namespace(ns, "m=" + suffix)).create();
+        client.resource(pod(ns, "web", "app=web", n("m1"), "10.1.9.1")).create();
+        GrpcAgent agent = watch(n("m1"));
+        String node = "node=\"" + n("m1") + "\"";
+        String withAgent = scrape();
+        assertEquals(agentsBefore + 1, sample(withAgent, "weft_policy_connected_agents"));
+        assertEquals(0, sample(withAgent, "weft_policy_stream_queued_events", node), "a reading agent has no backlog");
+
+        client.resource(ingressPolicy(ns, "web", sel("app=web"), List.of(podPeer(sel("app=client"))),
+                List.of(port("TCP", 80, null)))).create();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            String s = scrape();
+            assertEquals(policiesBefore + 1, sample(s, "weft_policy_networkpolicies"));
+            assertTrue(sample(s, "weft_policy_groups") >= 2, "applied-to and address group");
+            assertTrue(sample(s, "weft_policy_event_compute_seconds_count", "kind=\"NetworkPolicy\"") >= 1);
+            assertTrue(sample(s, "weft_policy_event_compute_seconds_count", "kind=\"Pod\"") >= 1);
+        });
+        assertEquals(1, sample(scrape(), "weft_policy_leader"), "the only replica leads");
+
+        agent.disconnect();
+        agents.remove(agent);
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            String s = scrape();
+            assertEquals(agentsBefore, sample(s, "weft_policy_connected_agents"));
+            assertFalse(s.contains("weft_policy_stream_queued_events{" + node), "the closed stream's gauge is gone");
+        });
+    }
+
+    @Test
+    void reflectionListsTheControlPlaneService() throws Exception {
+        var answer = new java.util.concurrent.CompletableFuture<io.grpc.reflection.v1.ServerReflectionResponse>();
+        var requests = io.grpc.reflection.v1.ServerReflectionGrpc.newStub(channel).serverReflectionInfo(
+                new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(io.grpc.reflection.v1.ServerReflectionResponse r) {
+                        answer.complete(r);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        answer.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        requests.onNext(io.grpc.reflection.v1.ServerReflectionRequest.newBuilder().setListServices("*").build());
+        List<String> services = answer.get(30, TimeUnit.SECONDS).getListServicesResponse().getServiceList().stream()
+                .map(io.grpc.reflection.v1.ServiceResponse::getName).toList();
+        requests.onCompleted();
+        assertTrue(services.contains("weft.controlplane.v1.ControlPlane"), services.toString());
+    }
+
     @Test
     void invalidPolicyIsReportedAndOthersStillComputed() {
         String ns = "bad-" + suffix;

@@ -1,0 +1,102 @@
+package dev.weft.cli;
+
+import dev.weft.proto.ipam.v1.GetNodeCidrsRequest;
+import dev.weft.proto.ipam.v1.GetPoolUtilizationRequest;
+import dev.weft.proto.ipam.v1.IpamGrpc;
+import dev.weft.proto.ipam.v1.LookupIpRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * {@code weftctl ipam}: questions for ipam-service (the cluster's pod CIDR allocator), not the node's agent: how full
+ * each pool is, which CIDRs a Node has, who owns an address.
+ */
+@Command(name = "ipam", mixinStandardHelpOptions = true,
+        description = "Ask ipam-service about pools, Nodes' pod CIDRs and addresses.",
+        subcommands = {IpamCommand.Pools.class, IpamCommand.NodeCidrs.class, IpamCommand.Lookup.class},
+        footer = {"", "Examples:",
+                "  $ weftctl ipam pools",
+                "  $ weftctl ipam node worker-1 -o yaml",
+                "  $ weftctl ipam lookup 10.10.1.7"})
+class IpamCommand {
+
+    @Option(names = "--ipam-server", defaultValue = "${env:WEFT_IPAM_SERVER:-127.0.0.1:9091}",
+            description = "ipam-service address host:port (default ${DEFAULT-VALUE}; env WEFT_IPAM_SERVER).")
+    String server;
+
+    @ParentCommand
+    Weftctl root;
+
+    <T> T call(Function<IpamGrpc.IpamBlockingStub, T> rpc) {
+        ManagedChannel ch = ManagedChannelBuilder.forTarget(server).usePlaintext().build();
+        try {
+            return rpc.apply(IpamGrpc.newBlockingStub(ch).withDeadlineAfter(root.timeoutSeconds, TimeUnit.SECONDS));
+        } catch (StatusRuntimeException e) {
+            String d = e.getStatus().getDescription();
+            throw new IllegalStateException("ipam-service at " + server + ": " + e.getStatus().getCode()
+                    + (d == null ? "" : ": " + d));
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    abstract static class Base implements Callable<Integer> {
+        @ParentCommand
+        IpamCommand ipam;
+
+        @Option(names = {"-o", "--output"}, defaultValue = "table", description = "Output format: table, json or yaml.")
+        String output;
+
+        @Override
+        public final Integer call() {
+            try {
+                System.out.print(render(Output.Format.parse(output)));
+                return 0;
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                System.err.println("error: " + e.getMessage());
+                return 1;
+            }
+        }
+
+        abstract String render(Output.Format f);
+    }
+
+    @Command(name = "pools", mixinStandardHelpOptions = true, description = "Each pool's node blocks: total, allocated, reserved, free.")
+    static class Pools extends Base {
+        @Override
+        String render(Output.Format f) {
+            return Render.ipamPools(ipam.call(s -> s.getPoolUtilization(GetPoolUtilizationRequest.getDefaultInstance())).getPoolsList(), f);
+        }
+    }
+
+    @Command(name = "node", mixinStandardHelpOptions = true, description = "A Node's pod CIDRs and allocation state.")
+    static class NodeCidrs extends Base {
+        @Parameters(index = "0", description = "Node name.")
+        String node;
+
+        @Override
+        String render(Output.Format f) {
+            return Render.ipamNode(ipam.call(s -> s.getNodeCidrs(GetNodeCidrsRequest.newBuilder().setNodeName(node).build())), f);
+        }
+    }
+
+    @Command(name = "lookup", mixinStandardHelpOptions = true, description = "Which Node's pod CIDR (and pool) holds an address.")
+    static class Lookup extends Base {
+        @Parameters(index = "0", description = "IPv4 or IPv6 address.")
+        String ip;
+
+        @Override
+        String render(Output.Format f) {
+            return Render.ipamLookup(ipam.call(s -> s.lookupIp(LookupIpRequest.newBuilder().setIp(ip).build())), f);
+        }
+    }
+}
