@@ -36,11 +36,13 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     private final Leadership leadership;
     private final ReportForwarder forwarder;
     private final PolicyMetrics metrics;
+    private final dev.weft.policy.status.StatusPublisher publisher;
 
     ControlPlaneGrpcService(PolicyComputation computation, RealizationTracker tracker, ClusterInformers informers,
                             PolicyConfig config, Leadership leadership, ReportForwarder forwarder,
-                            PolicyMetrics metrics) {
+                            PolicyMetrics metrics, dev.weft.policy.status.StatusPublisher publisher) {
         this.metrics = metrics;
+        this.publisher = publisher;
         this.computation = computation;
         this.tracker = tracker;
         this.informers = informers;
@@ -105,6 +107,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
             return;
         }
         tracker.report(request);
+        publisher.wake();
         forwarder.received(request);
         responseObserver.onNext(ReportStatusResponse.getDefaultInstance());
         responseObserver.onCompleted();

@@ -28,11 +28,13 @@ public class PolicyComputation {
 
     void start(@Observes StartupEvent ev, ClusterInformers informers, StatusPublisher publisher,
                dev.weft.policy.status.Leadership leadership, PolicyMetrics metrics) {
-        informers.namespaces().addEventHandler(handler(metrics.computeTimer("Namespace"), "Namespace",
+        Runnable computed = publisher::wake;
+        informers.namespaces().addEventHandler(handler(metrics.computeTimer("Namespace"), computed, "Namespace",
                 engine::onNamespace, engine::onNamespaceDeleted));
-        informers.pods().addEventHandler(handler(metrics.computeTimer("Pod"), "Pod", engine::onPod, engine::onPodDeleted));
-        informers.networkPolicies().addEventHandler(handler(metrics.computeTimer("NetworkPolicy"), "NetworkPolicy",
-                engine::onPolicy, engine::onPolicyDeleted));
+        informers.pods().addEventHandler(handler(metrics.computeTimer("Pod"), computed, "Pod", engine::onPod,
+                engine::onPodDeleted));
+        informers.networkPolicies().addEventHandler(handler(metrics.computeTimer("NetworkPolicy"), computed,
+                "NetworkPolicy", engine::onPolicy, engine::onPolicyDeleted));
         informers.run();
         publisher.start(engine);
         leadership.start();
@@ -40,7 +42,8 @@ public class PolicyComputation {
 
     /** An exception in one object's handling is logged; it must never stop the informer's delivery to the others. */
     private static <T extends io.fabric8.kubernetes.api.model.HasMetadata> ResourceEventHandler<T> handler(
-            io.micrometer.core.instrument.Timer timer, String kind, Consumer<T> upsert, Consumer<T> delete) {
+            io.micrometer.core.instrument.Timer timer, Runnable computed, String kind, Consumer<T> upsert,
+            Consumer<T> delete) {
         return new ResourceEventHandler<>() {
             @Override
             public void onAdd(T obj) {
@@ -60,6 +63,7 @@ public class PolicyComputation {
             private void run(T obj, Consumer<T> c) {
                 try {
                     timer.record(() -> c.accept(obj));
+                    computed.run();
                 } catch (RuntimeException e) {
                     LOG.errorf(e, "Handling %s %s/%s failed", kind, obj.getMetadata().getNamespace(),
                             obj.getMetadata().getName());

@@ -20,7 +20,10 @@ public interface PolicyConfig {
     @WithDefault("true")
     boolean statusAnnotations();
 
-    /** How often status changes are published (annotations, Events). */
+    /**
+     * Longest wait between two status rounds (annotations, Events) when nothing wakes the publisher: how soon a new
+     * leader compares every policy and a failed write is retried. Changes themselves are published at once.
+     */
     @WithDefault("500ms")
     Duration statusInterval();
 

@@ -47,6 +47,8 @@ public class StatusPublisher {
     private final Map<String, String> written = new HashMap<>();
     private volatile boolean running = true;
     private Thread thread;
+    /** Released when there is something to publish; the loop waits on it instead of polling. */
+    private final java.util.concurrent.Semaphore wake = new java.util.concurrent.Semaphore(0);
 
     StatusPublisher(KubernetesClient client, RealizationTracker tracker, PolicyConfig config, Leadership leadership) {
         this.client = client;
@@ -58,6 +60,18 @@ public class StatusPublisher {
     /** Called by the engine under its lock: only queues. */
     public void invalidPolicy(PolicyEngine.PolicyError e) {
         errors.add(e);
+        wake();
+    }
+
+    /**
+     * Something may have changed (an informer event was computed, an agent reported): publish now. Changes that come
+     * while a round is writing are batched into the next round, so a burst costs one round per write, not one per
+     * change, and an idle service answers a single change at once.
+     */
+    public void wake() {
+        if (wake.availablePermits() == 0) {
+            wake.release();
+        }
     }
 
     public synchronized void start(PolicyEngine engine) {
@@ -104,7 +118,9 @@ public class StatusPublisher {
                 } else {
                     pending.clear();
                 }
-                Thread.sleep(config.statusInterval().toMillis());
+                // Woken by a change, or after the interval to notice a new term and retry failed writes.
+                wake.tryAcquire(config.statusInterval().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                wake.drainPermits();
             } catch (InterruptedException ie) {
                 return;
             } catch (RuntimeException re) {
