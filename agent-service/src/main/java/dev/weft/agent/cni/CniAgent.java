@@ -67,6 +67,9 @@ public class CniAgent {
     @Inject
     WatchdogConfig watchdogConfig;
 
+    @Inject
+    dev.weft.agent.AgentMetrics metrics;
+
     private CniSocketServer server;
     private Thread init;
     private java.util.concurrent.ScheduledExecutorService leaseGc;
@@ -75,7 +78,7 @@ public class CniAgent {
 
     void start(@Observes StartupEvent ev) {
         try {
-            CniGrpcService service = new CniGrpcService(pods, attachmentGc);
+            CniGrpcService service = new CniGrpcService(pods, attachmentGc, metrics::cniRequest);
             watchdog.watch(service.heartbeat(), watchdogConfig.cniRequestBound());
             server = CniSocketServer.start(config.cniSocket(), service);
         } catch (IOException | RuntimeException e) {

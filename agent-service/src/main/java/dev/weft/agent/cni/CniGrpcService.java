@@ -26,10 +26,18 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
     private final AttachmentGc gc;
     /** Each request is one unit of work for the agent's watchdog (liveness DOWN if one never ends). */
     private final LoopHeartbeat heartbeat = new LoopHeartbeat("cni-requests");
+    private final CniRequestRecorder recorder;
 
-    CniGrpcService(PodNetworkService pods, AttachmentGc gc) {
+    /** Where each request's command, outcome and duration go (the agent's metrics). */
+    interface CniRequestRecorder {
+        /** @param result {@code ok} or the CNI error code's name */
+        void record(String command, String result, long nanos);
+    }
+
+    CniGrpcService(PodNetworkService pods, AttachmentGc gc, CniRequestRecorder recorder) {
         this.pods = pods;
         this.gc = gc;
+        this.recorder = recorder;
     }
 
     private interface Op {
@@ -42,6 +50,7 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
 
     private void answer(String what, CniRequest req, StreamObserver<CniResponse> out, Op op) {
         CniResponse response;
+        long start = System.nanoTime();
         try (var unit = heartbeat.begin(what + " " + req.getContainerId() + "/" + req.getIfname())) {
             response = CniResponse.newBuilder().setResult(op.run()).build();
         } catch (CniFailure f) {
@@ -51,6 +60,7 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
             LOG.errorf(e, "CNI %s %s failed unexpectedly", what, req.getContainerId());
             response = error(ErrorCode.INTERNAL_ERROR, "internal error: " + e, "");
         }
+        recorder.record(what, response.hasError() ? response.getError().getCode().name() : "ok", System.nanoTime() - start);
         out.onNext(response);
         out.onCompleted();
     }
@@ -75,6 +85,7 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
     @Override
     public void cmdGc(GcRequest request, StreamObserver<GcResponse> out) {
         GcResponse response;
+        long start = System.nanoTime();
         try (var unit = heartbeat.begin("GC")) {
             AttachmentGc.Outcome o = gc.gc(GcInvocation.parse(request));
             GcResult.Builder r = GcResult.newBuilder();
@@ -88,6 +99,7 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
             LOG.errorf(e, "CNI GC failed unexpectedly");
             response = GcResponse.newBuilder().setError(error(ErrorCode.INTERNAL_ERROR, "internal error: " + e, "").getError()).build();
         }
+        recorder.record("GC", response.hasError() ? response.getError().getCode().name() : "ok", System.nanoTime() - start);
         out.onNext(response);
         out.onCompleted();
     }

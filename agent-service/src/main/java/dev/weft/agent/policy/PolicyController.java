@@ -66,13 +66,25 @@ public final class PolicyController implements AutoCloseable {
     private final java.util.Set<String> dirty = new java.util.HashSet<>();
     private boolean allDirty;
 
-    private record StreamItem(long generation, PolicyEvent event) {
+    /** {@code receivedNanos}: when the event came off the stream, for the realization lag. */
+    private record StreamItem(long generation, PolicyEvent event, long receivedNanos) {
     }
+
+    /** Told, after each batch that changed flows and was realized, how long its oldest event waited. */
+    private volatile java.util.function.LongConsumer realizationLag = nanos -> {
+    };
+    /** Oldest event of the batch being worked on (worker thread). */
+    private long batchOldestNanos;
 
     private record StreamEnded(long generation, String why) {
     }
 
     private static final Object RECOMPUTE = new Object();
+
+    /** Where the realization lag of each batch goes (the agent's metrics). */
+    public void onRealizationLag(java.util.function.LongConsumer consumer) {
+        realizationLag = consumer;
+    }
 
     public PolicyController(String nodeName, Channel channel, Datapath datapath) {
         this.nodeName = nodeName;
@@ -145,7 +157,7 @@ public final class PolicyController implements AutoCloseable {
                     @Override
                     public void onNext(PolicyEvent e) {
                         connected = true;
-                        queue.add(new StreamItem(gen, e));
+                        queue.add(new StreamItem(gen, e, System.nanoTime()));
                     }
 
                     @Override
@@ -172,6 +184,7 @@ public final class PolicyController implements AutoCloseable {
             // not closed in a finally: a worker that dies on an exception is a stuck loop for the watchdog
             LoopHeartbeat.Unit unit = heartbeat.begin("batch of " + batch.size() + " policy events");
             boolean changed = false;
+            batchOldestNanos = Long.MAX_VALUE;
             for (Object o : batch) {
                 if (o == RECOMPUTE) {
                     allDirty |= synced;
@@ -182,6 +195,7 @@ public final class PolicyController implements AutoCloseable {
                     }
                 } else if (o instanceof StreamItem item && item.generation == streamGeneration.get()) {
                     changed |= onEvent(item.event);
+                    batchOldestNanos = Math.min(batchOldestNanos, item.receivedNanos);
                 }
             }
             batch.clear();
@@ -270,6 +284,9 @@ public final class PolicyController implements AutoCloseable {
         }
         report(flows.views());
         if (realized) {
+            if (batchOldestNanos != Long.MAX_VALUE) {
+                realizationLag.accept(System.nanoTime() - batchOldestNanos);
+            }
             onSynced.forEach(Runnable::run);
         }
     }
