@@ -58,9 +58,11 @@ public class AgentQueryGrpcService implements AgentQuery {
     private final PolicyAgent policy;
     private final Instance<PodInterfaceStore> podStore;
     private final Instance<OvsdbClient> ovsdb;
+    private final AgentState state;
 
     AgentQueryGrpcService(AgentConfig config, DatapathService datapath, PolicyAgent policy,
-                          Instance<PodInterfaceStore> podStore, Instance<OvsdbClient> ovsdb) {
+                          Instance<PodInterfaceStore> podStore, Instance<OvsdbClient> ovsdb, AgentState state) {
+        this.state = state;
         this.config = config;
         this.datapath = datapath;
         this.policy = policy;
@@ -71,54 +73,7 @@ public class AgentQueryGrpcService implements AgentQuery {
     @Override
     @Blocking
     public Uni<AgentInfo> getAgentInfo(GetAgentInfoRequest request) {
-        Datapath dp = datapath.datapath();
-        boolean ovsdbUp = OvsdbProbe.check(config.resolvedOvsdbSocket(), Duration.ofMillis(500)) == null;
-        AgentInfo.Builder info = AgentInfo.newBuilder()
-                .setNodeName(config.resolvedNodeName())
-                .setVersion(AgentQueryGrpcService.class.getPackage().getImplementationVersion() == null
-                        ? "dev" : AgentQueryGrpcService.class.getPackage().getImplementationVersion())
-                .setBridge(config.bridge())
-                .setOvsdbConnected(ovsdbUp)
-                .setOpenflowConnected(dp.isReady())
-                .setControllerConnected(policy.controller().isSynced())
-                .setLocalPods(dp.localPods().size())
-                .setNetworkPolicies(policy.controller().views().size())
-                .setFlows(dp.flowCount())
-                .setRound(dp.round())
-                .setRssBytes(residentSetBytes())
-                .setUptimeSeconds(ManagementFactory.getRuntimeMXBean().getUptime() / 1000);
-        NodeNetwork n = dp.nodeNetwork();
-        if (n != null) {
-            info.addAllPodCidrs(n.podCidrs());
-            if (!n.gatewayIps().isEmpty()) {
-                info.setGatewayIp(n.gatewayIps().get(0));
-            }
-            if (n.nodeIp() != null) {
-                info.setNodeIp(n.nodeIp());
-            }
-        }
-        if (ovsdbUp && ovsdb.isResolvable()) {
-            try {
-                info.setOvsVersion(ovsdb.get().ovsVersion());
-            } catch (Exception e) {
-                // shown as empty
-            }
-        }
-        return Uni.createFrom().item(info.build());
-    }
-
-    /** VmRSS from /proc: what the node pays for this agent (heap figures hide metaspace, code cache, direct buffers). */
-    static long residentSetBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            // not Linux: unknown
-        }
-        return 0;
+        return Uni.createFrom().item(state.info());
     }
 
     @Override

@@ -1,0 +1,28 @@
+package dev.weft.agent.info;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/** The agent's WeftAgentInfo object (docs/metrics.md): whether and how often it is written. */
+@ConfigMapping(prefix = "agent.info")
+public interface AgentInfoConfig {
+
+    /** Off for agents that must not write to the API (a node run by hand). */
+    @WithDefault("true")
+    boolean enabled();
+
+    /**
+     * How often the object is refreshed. Each write is one PUT of a small object: 1,000 nodes at the default make about
+     * 17 writes per second, the same budget Antrea's agents take for AntreaAgentInfo.
+     */
+    @WithDefault("60s")
+    Duration interval();
+
+    /** The agent's own pod (the bundle sets them from the downward API), shown in the object. */
+    Optional<String> podName();
+
+    Optional<String> podNamespace();
+}
