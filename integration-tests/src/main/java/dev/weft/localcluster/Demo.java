@@ -16,7 +16,8 @@ import java.util.Map;
 /**
  * The Antrea walkthrough on the local cluster: busybox (6 replicas) and nginx (3) over three nodes with a /24 each,
  * everything reaches nginx; nginx-allow is applied; busybox no longer connects, nginx pods still talk to each other; the
- * IngressRule flows show the conjunctions. Verifies what it narrates: exit 1 if the datapath does not do what the Antrea walkthrough shows.
+ * IngressRule flows show the conjunctions. In between, a busybox pod reaches the outside host (TCP and UDP), which sees
+ * the pod's node IP, and the outside host reaches no pod. Verifies what it narrates: exit 1 if the datapath does not do what the Antrea walkthrough shows.
  * The before/after matrices are kept in STATE/demo/matrix-{before,after}.json.
  */
 final class Demo {
@@ -121,10 +122,10 @@ final class Demo {
                     .orElseThrow(() -> new IllegalStateException("no running busybox pod"));
             busybox = "default/" + pod.getMetadata().getName();
             nodeIp = cluster.node(pod.getSpec().getNodeName()).ip();
-            say("Outside the cluster: the outside host " + cluster.outside().ip() + " sits on the underlay like a server on the"
-                    + "\ninternet (no route to any pod CIDR) and answers port 80 with the source address it saw. " + busybox
-                    + "\n(IP " + pod.getStatus().getPodIP() + ", on " + pod.getSpec().getNodeName() + " = " + nodeIp
-                    + ") reaches it; the agent's nftables table masquerades the pod to its node's IP:");
+            say("Outside the cluster: the outside host " + cluster.outside().ip() + " sits on the underlay like a server on the internet"
+                    + "\n(no route to any pod CIDR) and answers port 80 with the source address it saw. The busybox pod"
+                    + "\n" + busybox + " (IP " + pod.getStatus().getPodIP() + ", on " + pod.getSpec().getNodeName() + " = " + nodeIp
+                    + ") reaches it:\nthe agent's nftables table masquerades the pod to its node's IP.");
         }
         List<String> problems = new ArrayList<>();
         for (String protocol : List.of("TCP", "UDP")) {
@@ -141,8 +142,8 @@ final class Demo {
                 problems.add("probe printed no JSON: " + json);
             }
         }
-        say("The other way round, the outside host has no route to any pod: even " + nginx + ", which every pod reached,"
-                + "\nis out of its reach (pods are reachable from outside only through a Service):");
+        say("The other way round, the outside host has no route to any pod, not even to " + nginx
+                + "\nwhich every pod reached (from outside, pods are reachable only through a Service):");
         String back = capture("probe", "--from", Probes.OUTSIDE, "--to", nginx, "--port", "80", "--timeout-ms", "1000");
         if (back.contains(": connected")) {
             problems.add("the outside host reached " + nginx);
