@@ -59,7 +59,8 @@ final class Cluster {
             nodes.add(Topology.plan(layout, id, i, freePort()));
         }
         ClusterState cluster = new ClusterState(id, layout.home().toString(), "http://127.0.0.1:" + apiPort, ipamPort, policyPort,
-                Topology.underlayNetns(id), Topology.UNDERLAY_PREFIX + "0/24", CLUSTER_CIDR, List.copyOf(nodes));
+                Topology.underlayNetns(id), Topology.UNDERLAY_PREFIX + "0/24", CLUSTER_CIDR, List.copyOf(nodes),
+                Topology.planOutside(id));
         try {
             Services.mkdirs(layout.logs());
             layout.writeCluster(cluster);
@@ -69,11 +70,14 @@ final class Cluster {
             services.startApiServer(apiPort);
 
             topology.createUnderlay(cluster.underlayNetns());
+            topology.createOutside(cluster);
             for (int i = 0; i < nodes.size(); i++) {
                 topology.createNode(cluster, nodes.get(i), i + 1);
             }
             topology.primeTunnelNeighbours(cluster);
-            out.printf("topology: %d nodes on %s (underlay netns %s)%n", nodeCount, cluster.underlayCidr(), cluster.underlayNetns());
+            services.startHostResponders();
+            out.printf("topology: %d nodes and the outside host %s on %s (underlay netns %s)%n", nodeCount,
+                    cluster.outside().ip(), cluster.underlayCidr(), cluster.underlayNetns());
 
             services.awaitApiServer();
             try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
@@ -99,6 +103,8 @@ final class Cluster {
                 out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d, OVS %s%n", node.name(), node.netns(), node.ip(),
                         node.agentPort(), node.ovsRunDir());
             }
+            out.printf("  outside: netns %s, IP %s (not in the cluster, no route to pods; answers TCP and UDP port 80)%n",
+                    cluster.outside().netns(), cluster.outside().ip());
             return cluster;
         } catch (RuntimeException | Error e) {
             out.println("up failed: " + e.getMessage());
@@ -140,7 +146,7 @@ final class Cluster {
         }
         int removed = 0;
         List<String> netns = new ArrayList<>(layout.rememberedNetns());
-        java.util.Collections.reverse(netns); // pods, then nodes, then the underlay
+        java.util.Collections.reverse(netns); // pods, then nodes, the outside host, then the underlay
         for (String ns : netns) {
             if (Files.exists(Path.of("/var/run/netns", ns))) {
                 Sh.Result r = Sh.run("ip", "netns", "delete", ns);
@@ -160,7 +166,7 @@ final class Cluster {
 
     private static int stopOrder(Path pidFile) {
         String name = pidFile.getFileName().toString();
-        if (name.startsWith("pod-")) return 0;
+        if (name.startsWith("pod-") || name.startsWith("host-")) return 0;
         if (name.startsWith("cluster-controller")) return 1;
         if (name.startsWith("agent-")) return 2;
         if (name.startsWith("ipam") || name.startsWith("policy")) return 3;
@@ -201,9 +207,9 @@ final class Cluster {
         if (!"root".equals(System.getProperty("user.name"))) {
             problems.add("must run as root (network namespaces, Open vSwitch)");
         }
-        for (String tool : List.of("ip", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ovs-appctl", "setsid")) {
+        for (String tool : List.of("ip", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ovs-appctl", "setsid", "ethtool")) {
             if (!Sh.run("sh", "-c", "command -v " + tool).ok()) {
-                problems.add("missing tool " + tool + " (apt-get install openvswitch-switch iproute2 util-linux)");
+                problems.add("missing tool " + tool + " (apt-get install openvswitch-switch iproute2 util-linux ethtool)");
             }
         }
         for (String module : List.of("ipam-service", "policy-service", "agent-service")) {

@@ -45,7 +45,6 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 
-import static dev.weft.localcluster.Sh.cmd;
 
 /**
  * The cluster-controller process of the local cluster: a tiny scheduler (unbound pods round-robin over the nodes), a
@@ -384,16 +383,7 @@ public final class ClusterController {
     }
 
     private long startResponder(String key, String netns, Path control, List<Integer> tcp, List<Integer> udp) {
-        List<String> command = cmd("ip", "netns", "exec", netns, "setsid", layout.javaBin(), "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1", "-Xmx24m", "-Xss256k", "-XX:MaxMetaspaceSize=48m", "-Djava.net.preferIPv4Stack=true",
-                "-cp", layout.repo().resolve("integration-tests/target/classes"), PodResponder.class.getName(), "--pod", key,
-                "--control", control);
-        if (!tcp.isEmpty()) {
-            command.addAll(List.of("--tcp", tcp.stream().map(String::valueOf).collect(Collectors.joining(","))));
-        }
-        if (!udp.isEmpty()) {
-            command.addAll(List.of("--udp", udp.stream().map(String::valueOf).collect(Collectors.joining(","))));
-        }
+        List<String> command = PodResponder.command(layout, netns, key, control, tcp, udp);
         try {
             Path log = layout.logs().resolve("pods").resolve(key.replace('/', '_') + ".log");
             Files.createDirectories(log.getParent());

@@ -2,9 +2,12 @@ package dev.weft.localcluster;
 
 import java.util.List;
 
-/** The running local cluster, as written to cluster.json by {@code up} and read by every other verb and process. */
+/**
+ * The running local cluster, as written to cluster.json by {@code up} and read by every other verb and process.
+ * {@code outside} is the host standing for the world outside the cluster (null in the state of an older {@code up}).
+ */
 record ClusterState(String id, String home, String apiUrl, int ipamPort, int policyPort, String underlayNetns,
-                    String underlayCidr, String clusterCidr, List<NodeState> nodes) {
+                    String underlayCidr, String clusterCidr, List<NodeState> nodes, HostState outside) {
 
     NodeState node(String name) {
         return nodes.stream().filter(n -> n.name().equals(name)).findFirst()
@@ -15,5 +18,12 @@ record ClusterState(String id, String home, String apiUrl, int ipamPort, int pol
     /** One simulated node: its netns, underlay address, Open vSwitch instance and agent. */
     record NodeState(String name, String netns, String ip, String underlayMac, String brPhyMac, String ovsRunDir,
                      int agentPort, String agentStateDir, String cniSocket, String cniConfDir, String cniBinDir) {
+    }
+
+    /**
+     * A host on the underlay that is not a node: its own netns with {@code eth0} in the underlay bridge, an address on
+     * the underlay subnet outside every cluster CIDR, and no route to any pod CIDR.
+     */
+    record HostState(String name, String netns, String ip, String mac) {
     }
 }

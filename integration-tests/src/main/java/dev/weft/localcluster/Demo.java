@@ -16,7 +16,8 @@ import java.util.Map;
 /**
  * The Antrea walkthrough on the local cluster: busybox (6 replicas) and nginx (3) over three nodes with a /24 each,
  * everything reaches nginx; nginx-allow is applied; busybox no longer connects, nginx pods still talk to each other; the
- * IngressRule flows show the conjunctions. Verifies what it narrates: exit 1 if the datapath does not do what the Antrea walkthrough shows.
+ * IngressRule flows show the conjunctions. In between, a busybox pod reaches the outside host (TCP and UDP), which sees
+ * the pod's node IP, and the outside host reaches no pod. Verifies what it narrates: exit 1 if the datapath does not do what the Antrea walkthrough shows.
  * The before/after matrices are kept in STATE/demo/matrix-{before,after}.json.
  */
 final class Demo {
@@ -65,6 +66,7 @@ final class Demo {
         say("Every pod tries every other pod on TCP port 80 (busybox pods listen on nothing, so only the nginx columns connect):");
         var before = matrix();
         save(dir.resolve("matrix-before.json"), before);
+        List<String> outsideProblems = outside();
         say("Now the Antrea walkthrough's policy: only app=nginx pods may reach the nginx pods.");
         show(files.get(2));
         step("apply", "-f", files.get(2).toString());
@@ -75,9 +77,11 @@ final class Demo {
         say("The conjunctive flows of the policy in IngressRule (nw_src of the nginx pods, reg1 of the local nginx port, conj_id):");
         step("antctl", "--node", nginxNode, "get", "ovsflows", "-T", "IngressRule");
         step("antctl", "--node", nginxNode, "get", "networkpolicies");
-        List<String> problems = check(before, after);
+        List<String> problems = new ArrayList<>(check(before, after));
+        problems.addAll(outsideProblems);
         if (problems.isEmpty()) {
-            say("As in the Antrea walkthrough: before the policy every pod reached nginx; after it only nginx pods do.");
+            say("As in the Antrea walkthrough: before the policy every pod reached nginx; after it only nginx pods do."
+                    + "\nAnd busybox reached the outside host from its node's IP (SNAT); the outside host reached no pod.");
             return 0;
         }
         say("NOT as in the Antrea walkthrough:\n  " + String.join("\n  ", problems));
@@ -97,6 +101,66 @@ final class Demo {
         }));
         if (before.size() != 9) problems.add("expected the 9 pods of the walkthrough in namespace default, found " + before.size());
         return problems;
+    }
+
+    /**
+     * A busybox pod reaches the outside host (TCP and UDP port 80), which sees the pod's node IP (SNAT); the outside
+     * host cannot open a connection to the pod. Returns what did not happen as it should.
+     */
+    private List<String> outside() {
+        ClusterState cluster = layout.requireCluster();
+        String busybox;
+        String nodeIp;
+        String nginx;
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            nginx = "default/" + client.pods().inNamespace("default").withLabel("app", "nginx").list().getItems().stream()
+                    .map(p -> p.getMetadata().getName()).sorted().findFirst()
+                    .orElseThrow(() -> new IllegalStateException("no nginx pod"));
+            Pod pod = client.pods().inNamespace("default").withLabel("app", "busybox").list().getItems().stream()
+                    .filter(p -> p.getStatus() != null && p.getStatus().getPodIP() != null)
+                    .min(java.util.Comparator.comparing(p -> p.getMetadata().getName()))
+                    .orElseThrow(() -> new IllegalStateException("no running busybox pod"));
+            busybox = "default/" + pod.getMetadata().getName();
+            nodeIp = cluster.node(pod.getSpec().getNodeName()).ip();
+            say("Outside the cluster: the outside host " + cluster.outside().ip() + " sits on the underlay like a server on the internet"
+                    + "\n(no route to any pod CIDR) and answers port 80 with the source address it saw. The busybox pod"
+                    + "\n" + busybox + " (IP " + pod.getStatus().getPodIP() + ", on " + pod.getSpec().getNodeName() + " = " + nodeIp
+                    + ") reaches it:\nthe agent's nftables table masquerades the pod to its node's IP.");
+        }
+        List<String> problems = new ArrayList<>();
+        for (String protocol : List.of("TCP", "UDP")) {
+            String json = capture("probe", "--from", busybox, "--to", Probes.OUTSIDE, "--port", "80", "--protocol", protocol, "-o", "json");
+            try {
+                var o = Layout.JSON.readTree(json);
+                if (!o.path("connected").asBoolean()) {
+                    problems.add(busybox + " -> outside " + protocol + "/80 did not connect: " + o.path("detail").asText());
+                } else if (!nodeIp.equals(o.path("sourceSeen").asText())) {
+                    problems.add(busybox + " -> outside " + protocol + "/80: the outside host saw " + o.path("sourceSeen").asText()
+                            + ", not the node IP " + nodeIp);
+                }
+            } catch (IOException e) {
+                problems.add("probe printed no JSON: " + json);
+            }
+        }
+        say("The other way round, the outside host has no route to any pod, not even to " + nginx
+                + "\nwhich every pod reached (from outside, pods are reachable only through a Service):");
+        String back = capture("probe", "--from", Probes.OUTSIDE, "--to", nginx, "--port", "80", "--timeout-ms", "1000");
+        if (back.contains(": connected")) {
+            problems.add("the outside host reached " + nginx);
+        }
+        return problems;
+    }
+
+    /** Runs a verb like {@link #step} (whatever its exit code), printing its output and returning it. */
+    private String capture(String... args) {
+        out.println("$ ./localcluster " + String.join(" ", args));
+        var bytes = new java.io.ByteArrayOutputStream();
+        var tee = new PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
+        LocalCluster.run(args, tee, tee, layout);
+        String text = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+        out.print(text);
+        out.println();
+        return text;
     }
 
     private String nginxNode() {

@@ -22,6 +22,7 @@ import java.util.Optional;
  *   nodes/NODE/ovs        that node's Open vSwitch run/db/log directory (pidfiles of ovsdb-server, ovs-vswitchd)
  *   nodes/NODE/agent      the agent's state dir, CNI socket, conf and bin dirs
  *   pods/NS_NAME.json     the kubelet's record of a started pod (netns, IP, responder PID, control socket)
+ *   hosts/NAME.sock       the probe socket of a host's responder: each node's host network, the outside host
  *   logs/                 every process's log (kept by {@code down})
  * </pre>
  */
@@ -73,6 +74,15 @@ record Layout(Path home, Path repo) {
 
     Path pods() {
         return home.resolve("pods");
+    }
+
+    Path hosts() {
+        return home.resolve("hosts");
+    }
+
+    /** The control socket of the responder on a host ("outside", or a node's name for its host network). */
+    Path hostControl(String host) {
+        return hosts().resolve(host + ".sock");
     }
 
     Path javaBin() {

@@ -14,7 +14,8 @@ public final class LocalCluster {
               delete -f FILE                        delete the objects of a manifest
               delete KIND NAME [-n NS]              e.g. delete networkpolicy nginx-allow -n default
               get pods|nodes|networkpolicies|deployments|namespaces [-n NS | -A] [-o wide|json|yaml]
-              probe --from NS/POD --to NS/POD --port P [--protocol TCP|UDP] [--timeout-ms T]
+              probe --from A --to B --port P [--protocol TCP|UDP] [--timeout-ms T] [-o json]
+                                                    A, B: NS/POD, node/NODE (its host network) or outside (the outside host)
               matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...
               antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent
               demo                                  the Antrea walkthrough with before/after matrices

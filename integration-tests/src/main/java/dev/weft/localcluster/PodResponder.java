@@ -26,11 +26,21 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * What runs "in" a pod of the local cluster: started inside the pod's network namespace ({@code ip netns exec}), it
- * serves every declared container port (TCP: a tiny HTTP responder answering with the pod's name; UDP: echo) and, on a
- * UNIX socket (filesystem, so reachable from the root namespace), executes probes FROM the pod:
- * {@code PROBE TCP|UDP <ip> <port> <timeout-ms>} answers {@code OK <reply>} or {@code FAIL <reason>}.
- * <p>Usage: {@code PodResponder --pod NS/NAME --tcp 80,81 --udp 80 --control /path/probe.sock}
+ * What runs "in" a pod of the local cluster (and on its hosts: each node's host network and the outside host): started
+ * inside the network namespace ({@code ip netns exec}), it serves every declared port and, on a UNIX socket
+ * (filesystem, so reachable from the root namespace), executes probes FROM that namespace.
+ * <ul>
+ *   <li>TCP: a tiny HTTP responder answering {@code <name> source=<ip>:<port>}, the address the connection came from
+ *       as this namespace saw it (after any NAT on the way: that is how SNAT is observed). A request head of
+ *       {@code STREAM} instead turns the connection into a line echo (first line {@code <name> source=...}), the far
+ *       end of a long-lived connection.</li>
+ *   <li>UDP: replies {@code <payload> <name> source=<ip>:<port>}.</li>
+ *   <li>Control: {@code PROBE TCP|UDP <ip> <port> <timeout-ms>} answers {@code OK <reply>} or {@code FAIL <reason>};
+ *       {@code STREAM <ip> <port> <interval-ms>} opens one TCP connection in STREAM mode and sends a numbered line
+ *       every interval, each checked when it comes back, until the caller sends {@code STOP} on the same control
+ *       connection (or closes it), then answers {@code OK messages=N bytes=B ...} or {@code FAIL ...} with what broke.</li>
+ * </ul>
+ * <p>Usage: {@code PodResponder --pod NAME --tcp 80,81 --udp 80 --control /path/probe.sock}
  */
 public final class PodResponder {
     private final String pod;
@@ -112,9 +122,14 @@ public final class PodResponder {
             } catch (SocketTimeoutException ignored) {
                 // a raw TCP client: answer what we have
             }
-            byte[] body = (pod + "\n").getBytes(StandardCharsets.UTF_8);
-            String head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+            String seen = pod + " " + source(s.getInetAddress(), s.getPort());
             OutputStream out = s.getOutputStream();
+            if (new String(buf, 0, total, StandardCharsets.ISO_8859_1).startsWith(STREAM_HEAD)) {
+                echoStream(s, seen);
+                return;
+            }
+            byte[] body = (seen + "\n").getBytes(StandardCharsets.UTF_8);
+            String head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
             out.write(head.getBytes(StandardCharsets.ISO_8859_1));
             out.write(body);
             out.flush();
@@ -123,13 +138,40 @@ public final class PodResponder {
         }
     }
 
+    /** The far end of a STREAM: who we see, then every line back as it comes, until the client closes. */
+    private static void echoStream(Socket s, String seen) throws IOException {
+        s.setSoTimeout(0);
+        OutputStream out = s.getOutputStream();
+        out.write((seen + "\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        BufferedReader lines = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = lines.readLine()) != null) {
+            out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
+    }
+
+    /** How a responder names the peer it saw: {@code source=IP:PORT} (parsed back by {@link #sourceOf}). */
+    static String source(InetAddress ip, int port) {
+        return "source=" + ip.getHostAddress() + ":" + port;
+    }
+
+    /** The source address a responder reported in a reply, if it reported one. */
+    static java.util.Optional<String> sourceOf(String reply) {
+        var m = java.util.regex.Pattern.compile("source=([0-9.]+):\\d+").matcher(reply);
+        return m.find() ? java.util.Optional.of(m.group(1)) : java.util.Optional.empty();
+    }
+
     private void serveUdp(DatagramSocket socket) {
         byte[] buf = new byte[65535];
         while (true) {
             try {
                 DatagramPacket p = new DatagramPacket(buf, buf.length);
                 socket.receive(p);
-                socket.send(new DatagramPacket(p.getData(), p.getLength(), p.getSocketAddress()));
+                String payload = new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8);
+                byte[] reply = (payload + " " + pod + " " + source(p.getAddress(), p.getPort())).getBytes(StandardCharsets.UTF_8);
+                socket.send(new DatagramPacket(reply, reply.length, p.getSocketAddress()));
             } catch (IOException e) {
                 return;
             }
@@ -151,7 +193,9 @@ public final class PodResponder {
         try (ch; var reader = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
              var writer = Channels.newOutputStream(ch)) {
             String line = reader.readLine();
-            String answer = line == null ? "FAIL empty request" : probe(line.trim().split("\\s+"));
+            String[] req = line == null ? new String[0] : line.trim().split("\\s+");
+            String answer = line == null ? "FAIL empty request"
+                    : req[0].equals("STREAM") ? stream(req, reader) : probe(req);
             writer.write((answer.replace('\n', ' ').strip() + "\n").getBytes(StandardCharsets.UTF_8));
             writer.flush();
         } catch (IOException ignored) {
@@ -204,10 +248,92 @@ public final class PodResponder {
             DatagramPacket reply = new DatagramPacket(buf, buf.length);
             s.receive(reply);
             String echoed = new String(reply.getData(), 0, reply.getLength(), StandardCharsets.UTF_8);
-            return echoed.equals(nonce) ? "OK echo" : "FAIL unexpected reply " + echoed;
+            return echoed.startsWith(nonce + " ") ? "OK " + echoed.substring(nonce.length() + 1)
+                    : "FAIL unexpected reply " + echoed;
         } catch (IOException e) {
             return "FAIL " + e.getClass().getSimpleName() + ": " + e.getMessage();
         }
+    }
+
+    static final String STREAM_HEAD = "STREAM\r\n\r\n";
+    /** A message not back within this is a broken stream (the connection may still be open, but it carries nothing). */
+    static final int STREAM_ECHO_TIMEOUT_MS = 15_000;
+
+    /**
+     * {@code STREAM IP PORT INTERVAL_MS}: one TCP connection, a numbered line every interval, each echoed back in
+     * order, until {@code STOP} (or EOF) arrives on the control connection. Any error, timeout or wrong echo breaks it.
+     */
+    static String stream(String[] req, BufferedReader control) {
+        if (req.length != 4) {
+            return "FAIL bad request, expected: STREAM IP PORT INTERVAL_MS";
+        }
+        InetAddress ip;
+        int port;
+        int interval;
+        try {
+            ip = InetAddress.getByName(req[1]);
+            port = Integer.parseInt(req[2]);
+            interval = Integer.parseInt(req[3]);
+        } catch (IOException | NumberFormatException e) {
+            return "FAIL " + e;
+        }
+        var stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread.ofVirtual().start(() -> {
+            try {
+                String l;
+                while ((l = control.readLine()) != null && !l.trim().equals("STOP")) {
+                    // only STOP means anything
+                }
+            } catch (IOException ignored) {
+                // the caller went away: stop as well
+            }
+            stop.set(true);
+        });
+        long started = System.nanoTime();
+        long messages = 0;
+        long bytes = 0;
+        long maxRoundTripMs = 0;
+        String seen = "";
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(ip, port), 5000);
+            s.setSoTimeout(STREAM_ECHO_TIMEOUT_MS);
+            s.setTcpNoDelay(true);
+            OutputStream out = s.getOutputStream();
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            out.write(STREAM_HEAD.getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            seen = in.readLine();
+            if (seen == null) {
+                return "FAIL the far end closed before greeting";
+            }
+            while (!stop.get()) {
+                String msg = "weft-stream " + (messages + 1) + " " + "x".repeat(64);
+                long t0 = System.nanoTime();
+                out.write((msg + "\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                String back = in.readLine();
+                if (!msg.equals(back)) {
+                    return "FAIL after messages=" + messages + " bytes=" + bytes + " ms=" + ms(started)
+                            + ": " + (back == null ? "the far end closed the connection" : "wrong echo " + back);
+                }
+                messages++;
+                bytes += msg.length() + 1;
+                maxRoundTripMs = Math.max(maxRoundTripMs, (System.nanoTime() - t0) / 1_000_000);
+                Thread.sleep(interval);
+            }
+            return "OK messages=" + messages + " bytes=" + bytes + " ms=" + ms(started) + " maxRoundTripMs=" + maxRoundTripMs
+                    + " " + seen;
+        } catch (IOException e) {
+            return "FAIL after messages=" + messages + " bytes=" + bytes + " ms=" + ms(started) + ": "
+                    + e.getClass().getSimpleName() + ": " + e.getMessage() + (seen.isEmpty() ? "" : " " + seen);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "FAIL interrupted";
+        }
+    }
+
+    private static long ms(long startedNanos) {
+        return (System.nanoTime() - startedNanos) / 1_000_000;
     }
 
     /** Asks the responder of a pod (through its control socket) to probe a destination. */
@@ -225,5 +351,67 @@ public final class PodResponder {
     }
 
     record ProbeResult(boolean ok, String detail) {
+        /** The source address the destination reported seeing, if it did. */
+        java.util.Optional<String> sourceSeen() {
+            return ok ? sourceOf(detail) : java.util.Optional.empty();
+        }
+    }
+
+    /** Starts a STREAM from the responder behind {@code control}; {@link Stream#stop} ends it and returns its outcome. */
+    static Stream openStream(Path control, String ip, int port, int intervalMs) throws IOException {
+        SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(control));
+        ch.write(java.nio.ByteBuffer.wrap(("STREAM " + ip + " " + port + " " + intervalMs + "\n").getBytes(StandardCharsets.UTF_8)));
+        return new Stream(ch);
+    }
+
+    /** A running STREAM (see the class comment); its outcome comes when it is stopped or when it breaks. */
+    static final class Stream implements AutoCloseable {
+        private final SocketChannel control;
+
+        private Stream(SocketChannel control) {
+            this.control = control;
+        }
+
+        ProbeResult stop() {
+            try {
+                control.write(java.nio.ByteBuffer.wrap("STOP\n".getBytes(StandardCharsets.UTF_8)));
+                String line = new BufferedReader(new InputStreamReader(Channels.newInputStream(control), StandardCharsets.UTF_8)).readLine();
+                if (line == null) {
+                    return new ProbeResult(false, "no answer from the responder");
+                }
+                return new ProbeResult(line.startsWith("OK"), line.length() > 3 ? line.substring(line.indexOf(' ') + 1) : "");
+            } catch (IOException e) {
+                return new ProbeResult(false, "responder unreachable: " + e.getMessage());
+            } finally {
+                close();
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                control.close();
+            } catch (IOException ignored) {
+                // already closed
+            }
+        }
+    }
+
+    /**
+     * The command that starts a responder named {@code name} in {@code netns} (small heap: dozens run at once), for the
+     * kubelet's pods and for the cluster's hosts alike.
+     */
+    static List<String> command(Layout layout, String netns, String name, Path control, List<Integer> tcp, List<Integer> udp) {
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", netns, "setsid", layout.javaBin().toString(),
+                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx24m", "-Xss256k", "-XX:MaxMetaspaceSize=48m",
+                "-Djava.net.preferIPv4Stack=true", "-cp", layout.repo().resolve("integration-tests/target/classes").toString(),
+                PodResponder.class.getName(), "--pod", name, "--control", control.toString()));
+        if (!tcp.isEmpty()) {
+            command.addAll(List.of("--tcp", String.join(",", tcp.stream().map(String::valueOf).toList())));
+        }
+        if (!udp.isEmpty()) {
+            command.addAll(List.of("--udp", String.join(",", udp.stream().map(String::valueOf).toList())));
+        }
+        return command;
     }
 }

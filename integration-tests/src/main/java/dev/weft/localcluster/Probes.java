@@ -17,12 +17,23 @@ import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.stream.Stream;
 
-/** Real traffic between pods: each probe is executed by the source pod's responder, inside the source pod's netns. */
+/**
+ * Real traffic between pods and hosts: each probe is executed by the source's responder, inside the source's netns.
+ * A source or destination is a pod ({@code NS/NAME}, or {@code NAME} in default), {@code outside} (the outside host) or
+ * {@code node/NODE} (that node's host network, as a hostNetwork process or the kubelet sees it).
+ */
 final class Probes {
+    static final String OUTSIDE = "outside";
+    static final String NODE_PREFIX = "node/";
+
     record Target(String key, String ip, Path control) {
     }
 
-    record Outcome(String from, String to, boolean ok, String detail) {
+    /** {@code sourceSeen}: the address the destination's responder saw the traffic come from (null if none answered). */
+    record Outcome(String from, String to, boolean ok, String detail, String sourceSeen) {
+        Outcome(String from, String to, boolean ok, String detail) {
+            this(from, to, ok, detail, null);
+        }
     }
 
     private final Layout layout;
@@ -69,9 +80,24 @@ final class Probes {
                 .orElseThrow(() -> new UserError("pod " + k + " is not running in the local cluster"));
     }
 
+    /** A pod, {@code outside} or {@code node/NODE} (see the class comment). */
+    Target endpoint(ClusterState cluster, KubernetesClient client, String spec) {
+        if (spec.equals(OUTSIDE)) {
+            if (cluster.outside() == null) {
+                throw new UserError("this cluster has no outside host (brought up by an older ./localcluster); run down and up");
+            }
+            return new Target(OUTSIDE, cluster.outside().ip(), layout.hostControl(OUTSIDE));
+        }
+        if (spec.startsWith(NODE_PREFIX)) {
+            var node = cluster.node(spec.substring(NODE_PREFIX.length()));
+            return new Target(NODE_PREFIX + node.name(), node.ip(), layout.hostControl(node.name()));
+        }
+        return find(client, spec);
+    }
+
     static Outcome probe(Target from, Target to, String protocol, int port, int timeoutMs) {
         var r = PodResponder.probeVia(from.control(), protocol, to.ip(), port, timeoutMs);
-        return new Outcome(from.key(), to.key(), r.ok(), r.detail());
+        return new Outcome(from.key(), to.key(), r.ok(), r.detail(), r.sourceSeen().orElse(null));
     }
 
     /** Every ordered pair (self pairs omitted), in parallel. */

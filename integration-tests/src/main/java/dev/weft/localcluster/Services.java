@@ -45,6 +45,29 @@ final class Services {
                 layout.log("api-server"), READY_TIMEOUT);
     }
 
+    /** Port the hosts' responders serve, TCP and UDP (the outside host's "web server", a hostNetwork server on nodes). */
+    static final int HOST_PORT = 80;
+
+    /**
+     * A responder in each node's netns (its host network: probes from the node, a hostNetwork server on port 80) and in
+     * the outside host's; started like a pod's, recorded as {@code host-NAME}, ready when its control socket appears.
+     */
+    void startHostResponders() {
+        mkdirs(layout.hosts());
+        List<ClusterState.HostState> hosts = new ArrayList<>();
+        hosts.add(cluster.outside());
+        for (NodeState node : cluster.nodes()) {
+            hosts.add(new ClusterState.HostState(node.name(), node.netns(), node.ip(), node.brPhyMac()));
+        }
+        for (ClusterState.HostState host : hosts) {
+            String name = "host-" + host.name();
+            Path control = layout.hostControl(host.name());
+            String key = host.name().equals("outside") ? "outside" : "node/" + host.name();
+            startAsIs(name, PodResponder.command(layout, host.netns(), key, control, List.of(HOST_PORT), List.of(HOST_PORT)));
+            pendingReadiness.put(name, "file:" + control);
+        }
+    }
+
     void startControlPlane() {
         startQuarkus("ipam-service", cluster.ipamPort(), List.of(
                 "-Dipam.cluster-cidrs=" + cluster.clusterCidr(),
@@ -155,10 +178,18 @@ final class Services {
     }
 
     private void start(String name, List<String> command) {
-        mkdirs(layout.logs());
         List<String> full = new ArrayList<>();
         full.add("setsid");
         full.addAll(command);
+        startAsIs(name, full);
+    }
+
+    /**
+     * Starts {@code command} as given (a responder's command begins with {@code ip netns exec NS setsid}: a second
+     * setsid in front would make the inner one fork, and the recorded PID would not be the responder's).
+     */
+    private void startAsIs(String name, List<String> full) {
+        mkdirs(layout.logs());
         ProcessBuilder pb = new ProcessBuilder(full)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.log(name).toFile()))

@@ -20,6 +20,12 @@ import static dev.weft.localcluster.Sh.cmd;
  */
 final class Topology {
     static final String UNDERLAY_PREFIX = "192.168.77.";
+    /**
+     * The outside host: the last address of the underlay subnet (nodes take .11 upwards), outside the cluster CIDR;
+     * the nodes' default route points at it, as a node's points at the router towards the internet.
+     */
+    static final String OUTSIDE_IP = UNDERLAY_PREFIX + "254";
+    static final String OUTSIDE_MAC = "02:77:00:00:fe:01";
     static final String OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema";
 
     private final Layout layout;
@@ -34,6 +40,31 @@ final class Topology {
 
     static String nodeNetns(String id, String node) {
         return "wft-" + id + "-" + node;
+    }
+
+    static ClusterState.HostState planOutside(String id) {
+        return new ClusterState.HostState("outside", "wft-" + id + "-outside", OUTSIDE_IP, OUTSIDE_MAC);
+    }
+
+    /**
+     * The outside host: its netns, {@code eth0} into the underlay bridge with {@link #OUTSIDE_IP}/24 and nothing else.
+     * No route to any pod CIDR and no default route, like a server on the internet: it can answer the node IPs that
+     * masqueraded pod traffic comes from, but it cannot reach a pod.
+     */
+    void createOutside(ClusterState cluster) {
+        ClusterState.HostState host = cluster.outside();
+        String ulPort = "wu" + cluster.id() + "out";
+        addNetns(host.netns());
+        Sh.check("ip", "-n", host.netns(), "link", "set", "lo", "up");
+        Sh.check("ip", "link", "add", "eth0", "netns", host.netns(), "address", host.mac(), "type", "veth",
+                "peer", "name", ulPort, "netns", cluster.underlayNetns());
+        Sh.check("ip", "-n", cluster.underlayNetns(), "link", "set", ulPort, "master", "br0", "up");
+        Sh.check("ip", "-n", host.netns(), "addr", "add", host.ip() + "/24", "dev", "eth0");
+        // Its replies reach the nodes' eth0 through the bridge and are read by the userspace datapath, which does not
+        // complete a checksum a veth left to offload: without this every reply arrives with a bad checksum (the nodes'
+        // conntrack then cannot undo the SNAT). The agent does the same on pod interfaces.
+        Sh.check("ip", "netns", "exec", host.netns(), "ethtool", "-K", "eth0", "tx", "off");
+        Sh.check("ip", "-n", host.netns(), "link", "set", "eth0", "up");
     }
 
     /** Node i (1-based): IP 192.168.77.(10+i), locally administered MACs that differ between eth0 and br-phy. */
@@ -86,6 +117,12 @@ final class Topology {
         Sh.check("ip", "-n", ns, "link", "set", "br-phy", "address", node.brPhyMac());
         Sh.check("ip", "-n", ns, "addr", "add", node.ip() + "/24", "dev", "br-phy");
         Sh.check("ip", "-n", ns, "link", "set", "br-phy", "up");
+        defaultRoute(node);
+    }
+
+    /** Everything that is not the underlay or a pod CIDR goes to the outside host (the node's "internet router"). */
+    private static void defaultRoute(NodeState node) {
+        Sh.check("ip", "-n", node.netns(), "route", "replace", "default", "via", OUTSIDE_IP, "dev", "br-phy");
     }
 
     /** Pre-resolves every peer's MAC for native tunnelling: the first encapsulated packet is dropped otherwise. */
@@ -131,14 +168,22 @@ final class Topology {
         recordDaemon(node, "ovs-vswitchd");
     }
 
-    /** Kills this node's ovs-vswitchd (flows are lost, ports stay in OVSDB) and starts it again. */
+    /**
+     * Kills this node's ovs-vswitchd (flows are lost, ports stay in OVSDB) and starts it again the way the bundle's
+     * openvswitch container does: with {@code other_config:flow-restore-wait=true}, so that the new ovs-vswitchd
+     * forwards nothing until the agent has replayed its flows and removed the key (a switch with half its flows would
+     * send packets where they must not go). br-phy, a tap of the userspace datapath, comes back without its address and
+     * routes: they are put back here, as the node's network configuration would on a real host.
+     */
     void restartVswitchd(ClusterState cluster, NodeState node) {
         Procs.read(layout.pidFile(node.name() + "-ovs-vswitchd")).ifPresent(p -> Procs.stop(p, 5000));
+        vsctl(node, "--no-wait", "set", "Open_vSwitch", ".", "other_config:flow-restore-wait=true");
         startVswitchd(node);
         waitForLink(node.netns(), "br-phy");
         Sh.run("ip", "-n", node.netns(), "link", "set", "br-phy", "address", node.brPhyMac());
         Sh.run("ip", "-n", node.netns(), "addr", "replace", node.ip() + "/24", "dev", "br-phy");
         Sh.run("ip", "-n", node.netns(), "link", "set", "br-phy", "up");
+        defaultRoute(node);
         primeTunnelNeighbours(cluster);
     }
 

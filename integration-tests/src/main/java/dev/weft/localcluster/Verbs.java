@@ -356,18 +356,47 @@ final class Verbs {
     // ------------------------------------------------------------------ probe / matrix
 
     int probe(List<String> rest) {
-        Args a = new Args(rest, Set.of("--from", "--to", "--port", "--protocol", "--timeout-ms"), Set.of());
+        Args a = new Args(rest, Set.of("--from", "--to", "--port", "--protocol", "--timeout-ms", "-o", "--output"), Set.of());
         ClusterState cluster = layout.requireCluster();
         String protocol = protocol(a);
         int port = port(a);
         int timeout = a.intOption("--timeout-ms", 2000);
+        String output = a.get("-o", "--output").orElse("text");
+        if (!Set.of("text", "json").contains(output)) {
+            throw new UserError("-o must be text or json");
+        }
+        String fromSpec = a.require("NS/POD|node/NODE|outside", "--from");
+        String toSpec = a.require("NS/POD|node/NODE|outside", "--to");
+        if (fromSpec.equals(toSpec)) {
+            throw new UserError("--from and --to are the same: " + fromSpec);
+        }
         try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
             Probes probes = new Probes(layout);
-            var from = probes.find(client, a.require("NS/POD", "--from"));
-            var to = probes.find(client, a.require("NS/POD", "--to"));
+            var from = probes.endpoint(cluster, client, fromSpec);
+            var to = probes.endpoint(cluster, client, toSpec);
+            long t0 = System.nanoTime();
             var o = Probes.probe(from, to, protocol, port, timeout);
-            out.printf("%s -> %s (%s) %s/%d: %s%s%n", from.key(), to.key(), to.ip(), protocol, port, o.ok() ? "connected" : "no connection",
-                    o.detail().isBlank() ? "" : " (" + o.detail() + ")");
+            double ms = (System.nanoTime() - t0) / 1e6;
+            if (output.equals("json")) {
+                Map<String, Object> json = new LinkedHashMap<>();
+                json.put("from", from.key());
+                json.put("to", to.key());
+                json.put("toIP", to.ip());
+                json.put("protocol", protocol);
+                json.put("port", port);
+                json.put("connected", o.ok());
+                json.put("sourceSeen", o.sourceSeen());
+                json.put("detail", o.detail());
+                json.put("ms", Math.round(ms * 10) / 10.0);
+                try {
+                    out.println(Layout.JSON.writeValueAsString(json));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            } else {
+                out.printf("%s -> %s (%s) %s/%d: %s%s%n", from.key(), to.key(), to.ip(), protocol, port, o.ok() ? "connected" : "no connection",
+                        o.detail().isBlank() ? "" : " (" + o.detail() + ")");
+            }
             return o.ok() ? 0 : 1;
         }
     }
@@ -503,6 +532,9 @@ final class Verbs {
         out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d%n", cluster.ipamPort(), cluster.policyPort());
         for (NodeState n : cluster.nodes()) {
             out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
+        }
+        if (cluster.outside() != null) {
+            out.printf("  outside: netns %s, IP %s%n", cluster.outside().netns(), cluster.outside().ip());
         }
         for (Path f : layout.pidFiles()) {
             var p = Procs.read(f);

@@ -48,10 +48,25 @@ class TopologyIT {
                 String peer = node.get("name").asText().equals("node1") ? "192.168.77.12" : "192.168.77.11";
                 Sh.check("ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "2", peer);
             }
+            // The outside host: recorded, on the underlay, outside the cluster CIDR, the nodes' default route, no route to pods.
+            JsonNode outside = cluster.get("outside");
+            String outsideNetns = outside.get("netns").asText();
+            assertEquals("wft-" + id + "-outside", outsideNetns);
+            assertEquals("192.168.77.254", outside.get("ip").asText());
+            assertTrue(Files.readString(cli.home.resolve("netns.list")).contains(outsideNetns + "\n"), "down must know it");
+            for (JsonNode node : cluster.get("nodes")) {
+                Sh.check("ip", "netns", "exec", outsideNetns, "ping", "-c", "1", "-W", "2", node.get("ip").asText());
+                assertTrue(Sh.check("ip", "-n", node.get("netns").asText(), "route", "show", "default").out().contains("via 192.168.77.254"));
+            }
+            String outsideRoutes = Sh.check("ip", "-n", outsideNetns, "route", "show").out();
+            assertTrue(outsideRoutes.strip().lines().count() == 1 && outsideRoutes.startsWith("192.168.77.0/24 dev eth0"),
+                    "the outside host has the underlay's route only (no pod CIDR, no default): " + outsideRoutes);
+            assertFalse(Sh.run("ip", "-n", outsideNetns, "route", "get", "10.10.0.1").ok(), "no route to the cluster CIDR");
+            assertTrue(Files.exists(cli.home.resolve("pids/host-outside.pid")) && Files.exists(cli.home.resolve("pids/host-node1.pid")));
             assertNotEquals(0, cli.run("up", "--nodes", "2").exitCode(), "a second up while running must refuse");
 
             List<Procs.Recorded> procs = recorded(cli.home);
-            assertTrue(procs.size() >= 2 * 3 + 4, "processes recorded: " + procs);
+            assertTrue(procs.size() >= 2 * 3 + 4 + 3, "processes recorded (with the 3 host responders): " + procs);
             assertTrue(procs.stream().allMatch(Procs.Recorded::alive));
 
             assertEquals(0, cli.launch(120, "down").exitCode());
