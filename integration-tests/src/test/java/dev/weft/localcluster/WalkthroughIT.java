@@ -122,16 +122,20 @@ class WalkthroughIT {
             assertEquals(node2, e3.get("sourceSeen").asText(), "outside sees node2's IP: " + e3);
             System.out.printf("FIGURE pod -> outside %s: %s ms (node1), %s ms (node2)%n", proto, e1.get("ms"), e3.get("ms"));
         }
-        // Pod -> pod keeps the pod IP, on the same node and across the tunnel; pod -> node too.
+        // Pod -> pod keeps the pod IP, on the same node and across the tunnel; pod -> its own node too.
         String e1Ip = podIp("edge", "e1");
         for (String proto : List.of("TCP", "UDP")) {
             assertEquals(e1Ip, probeJson("edge/e1", "edge/e2", proto).get("sourceSeen").asText(), "same node, " + proto);
             assertEquals(e1Ip, probeJson("edge/e1", "edge/e3", proto).get("sourceSeen").asText(), "across the tunnel, " + proto);
             assertEquals(e1Ip, probeJson("edge/e1", "node/node1", proto).get("sourceSeen").asText(), "to its own node, " + proto);
         }
-        // To another node's IP only UDP: a TCP reply from that node's host enters its bridge at the gateway as the first
-        // packet of the connection its conntrack sees, and ConntrackState drops it as invalid (docs/localcluster.md).
-        assertEquals(e1Ip, probeJson("edge/e1", "node/node2", "UDP").get("sourceSeen").asText(), "to another node, UDP");
+        // To another node: masqueraded to node1's IP, so that node's reply comes back on the uplink (with the pod's
+        // address it would return through node2's gateway and tunnel, whose conntrack never saw the request).
+        for (String proto : List.of("TCP", "UDP")) {
+            JsonNode toNode2 = probeJson("edge/e1", "node/node2", proto);
+            assertTrue(toNode2.get("connected").asBoolean(), proto + ": " + toNode2);
+            assertEquals(node1, toNode2.get("sourceSeen").asText(), "to another node, " + proto);
+        }
         // Outside -> pod: no route to any pod CIDR.
         for (String pod : List.of("edge/e1", "edge/e3")) {
             Cli.Run in = cli.run("probe", "--from", "outside", "--to", pod, "--port", "80", "--timeout-ms", "1000", "-o", "json");

@@ -128,10 +128,7 @@ public final class HostNetworkReconciler {
             cluster.addAll(node.podCidrs());
             peers.forEach(p -> cluster.addAll(p.podCidrs()));
         }
-        Set<String> nodeIps = new LinkedHashSet<>();
-        nodeIps.add(node.nodeIp());
-        peers.forEach(p -> nodeIps.add(p.nodeIp()));
-        return new SnatTable.Rules(node.podCidrs(), List.copyOf(cluster), List.copyOf(nodeIps));
+        return new SnatTable.Rules(node.podCidrs(), List.copyOf(cluster));
     }
 
     private static String gatewayAddress(NodeNetwork n) {

@@ -1,7 +1,6 @@
 package dev.weft.agent.host;
 
 import dev.weft.net.AddressFamily;
-import dev.weft.net.IpAddress;
 import dev.weft.net.IpPrefix;
 
 import java.io.IOException;
@@ -10,9 +9,14 @@ import java.util.List;
 import java.util.TreeSet;
 
 /**
- * SNAT of pod traffic leaving the cluster, in one nftables table owned by Weft ({@code table ip weft}): pod traffic
- * from this node's pod CIDRs to a destination outside the cluster CIDRs and not a node IP is masqueraded to the address
- * of the interface it leaves by (the node IP on the uplink); pod to pod and pod to node keep the pod's source.
+ * SNAT of pod traffic leaving the node, in one nftables table owned by Weft ({@code table ip weft}): pod traffic from
+ * this node's pod CIDRs to a destination outside the cluster CIDRs is masqueraded to the address of the interface it
+ * leaves by (the node IP on the uplink). Pod to pod keeps the pod's source (it goes through the tunnel), and so does pod
+ * to its own node (delivered locally, it never reaches postrouting).
+ *
+ * <p>Pod to another node is masqueraded too, as Antrea does in encap mode: that node would answer the pod's address
+ * through its own gateway and the tunnel, and its switch, whose conntrack never saw the request (it came in on the
+ * uplink), drops the reply as invalid; TCP to a hostNetwork server on another node would never connect.
  *
  * <p>The table is always replaced whole in one {@code nft -f} batch ({@code add table; delete table; table {...}} is a
  * single transaction: there is no instant without the rule, and nothing else's tables are touched). Established
@@ -26,16 +30,13 @@ public final class SnatTable {
     public static final String NAME = "weft";
 
     /**
-     * What to masquerade: from {@code localPodCidrs} to anything not in {@code clusterCidrs} and not one of
-     * {@code nodeIps}. Values are validated and written canonically (they reach nft as text).
+     * What to masquerade: from {@code localPodCidrs} to anything not in {@code clusterCidrs}. Values are validated and
+     * written canonically (they reach nft as text).
      */
-    public record Rules(List<String> localPodCidrs, List<String> clusterCidrs, List<String> nodeIps) {
+    public record Rules(List<String> localPodCidrs, List<String> clusterCidrs) {
         public Rules {
             localPodCidrs = canonicalCidrs(localPodCidrs);
             clusterCidrs = canonicalCidrs(clusterCidrs);
-            nodeIps = nodeIps.stream().filter(s -> s != null && !s.isBlank())
-                    .flatMap(s -> IpAddress.tryParse(s.trim()).stream()).filter(a -> a.family() == AddressFamily.IPV4)
-                    .map(IpAddress::toString).distinct().sorted().toList();
             if (localPodCidrs.isEmpty()) {
                 throw new IllegalArgumentException("no IPv4 pod CIDR to masquerade from");
             }
@@ -73,16 +74,10 @@ public final class SnatTable {
         lines.add("\tcomment \"owned by the Weft agent: replaced whole on every change, edits are reverted\"");
         lines.addAll(intervalSet("local_pod_cidrs", r.localPodCidrs()));
         lines.addAll(intervalSet("cluster_cidrs", r.clusterCidrs()));
-        lines.add("\tset node_ips {");
-        lines.add("\t\ttype ipv4_addr");
-        if (!r.nodeIps().isEmpty()) {
-            lines.add("\t\telements = { " + String.join(", ", r.nodeIps()) + " }");
-        }
-        lines.add("\t}");
         lines.add("\tchain postrouting {");
         lines.add("\t\ttype nat hook postrouting priority srcnat; policy accept;");
-        lines.add("\t\tip saddr @local_pod_cidrs ip daddr != @cluster_cidrs ip daddr != @node_ips masquerade"
-                + " comment \"pod to outside the cluster: node IP\"");
+        lines.add("\t\tip saddr @local_pod_cidrs ip daddr != @cluster_cidrs masquerade"
+                + " comment \"pod to outside the cluster and to other nodes: node IP\"");
         lines.add("\t}");
         lines.add("}");
         return String.join("\n", lines) + "\n";
