@@ -45,9 +45,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ChaosIT {
     private static final long SEED = Long.getLong("weft.chaos.seed", 20261202L);
-    private static final int SECONDS = Integer.getInteger("weft.chaos.seconds", 75);
-    private static final int MAX_OPS = Integer.getInteger("weft.chaos.ops", 40);
-    private static final int CHECKPOINT_EVERY = Integer.getInteger("weft.chaos.checkpoint-every", 14);
+    private static final int SECONDS = Integer.getInteger("weft.chaos.seconds", 100);
+    private static final int MAX_OPS = Integer.getInteger("weft.chaos.ops", 60);
+    private static final int CHECKPOINT_EVERY = Integer.getInteger("weft.chaos.checkpoint-every", 15);
     private static final long SETTLE_MS = 60_000;
 
     private Cli cli;
@@ -175,7 +175,10 @@ class ChaosIT {
 
     // ------------------------------------------------------------------ kills
 
-    /** Kills one component at a time, at random, every 2-6 s; {@link #paused} holds it off during a checkpoint. */
+    /**
+     * Kills one component at a time, 1-3 s after the last one is back; the kinds come in rounds of four in a seeded
+     * random order (so every kind is killed), on a random node; {@link #paused} holds it off during a checkpoint.
+     */
     private final class Killer implements Runnable {
         final AtomicBoolean stop = new AtomicBoolean();
         final ReentrantLock lock = new ReentrantLock();
@@ -198,26 +201,28 @@ class ChaosIT {
 
         @Override
         public void run() {
+            List<Integer> round = new ArrayList<>();
             while (!stop.get()) {
-                Procs.sleep(2000 + rnd.nextInt(4000));
+                Procs.sleep(1000 + rnd.nextInt(2000));
                 if (stop.get()) {
                     return;
                 }
-                int what = rnd.nextInt(10);
+                if (round.isEmpty()) {
+                    round.addAll(List.of(0, 1, 2, 3));
+                    java.util.Collections.shuffle(round, rnd);
+                }
+                int what = round.removeFirst();
                 String node = ChaosWorld.NODES.get(rnd.nextInt(ChaosWorld.NODES.size()));
                 lock.lock();
                 try {
                     if (failure != null) {
                         return;
                     }
-                    if (what < 4) {
-                        killAgent(node);
-                    } else if (what < 6) {
-                        restartOvs(node);
-                    } else if (what < 8) {
-                        killService("policy-service");
-                    } else {
-                        killService("ipam-service");
+                    switch (what) {
+                        case 0 -> killAgent(node);
+                        case 1 -> restartOvs(node);
+                        case 2 -> killService("policy-service");
+                        default -> killService("ipam-service");
                     }
                 } catch (RuntimeException | AssertionError e) {
                     failure = e;
