@@ -39,8 +39,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  *   <li>flows: each switch holds exactly as many flows of the agent's current round as the agent's desired-flow store
  *       (AgentInfo.flows), and none of an older round once the agent's grace period after its restart is over.</li>
  * </ul>
- * Bounded in time and count ({@code -Dweft.chaos.seconds}, {@code -Dweft.chaos.ops}); prints the counts and the seed,
- * and {@code -Dweft.chaos.seed=N} replays the same operations and kills (their timing differs from run to run).
+ * Bounded in time and count ({@code -Dweft.chaos.seconds}, {@code -Dweft.chaos.ops}); prints the counts and the
+ * random seed, and {@code -Dweft.chaos.seed=N} replays the same operations and kills (their timing differs from run to
+ * run).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ChaosIT {

@@ -28,8 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the real encodings of {@link FlowEncodingTest#cases()} mutated (truncated, bits flipped, length fields lying, bytes
  * inserted, removed or spliced from another flow) and arbitrary bytes, drawn from a fixed-seed {@link Random}. The only
  * outcomes allowed are a decoded value (which must also print) or an {@link OfException} whose message says what was
- * malformed; anything else fails with the seed, the try and the input in hex, so it replays. Each loop runs under one
- * preemptive bound, far above its run time, that only a hang or a runaway loop reaches.
+ * malformed; anything else fails with the random seed, the try and the input in hex, so it replays. Each loop runs
+ * under one preemptive bound, far above its run time, that only a hang or a runaway loop reaches.
  */
 class OpenFlowDecoderFuzzTest {
 
