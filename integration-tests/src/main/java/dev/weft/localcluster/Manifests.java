@@ -135,7 +135,23 @@ final class Manifests {
         return applied;
     }
 
+    /**
+     * Applies one object; an edit that loses the race with a controller writing the same object (policy-service's
+     * realization annotations on a NetworkPolicy: 409 Conflict) is read and applied again.
+     */
     private static Applied applyOne(KubernetesClient client, HasMetadata o) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return applyOnce(client, o);
+            } catch (KubernetesClientException e) {
+                if (e.getCode() != 409 || attempt == 5) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static Applied applyOnce(KubernetesClient client, HasMetadata o) {
         HasMetadata existing = client.resource(o).get();
         if (existing == null) {
             o.getMetadata().setResourceVersion(null);

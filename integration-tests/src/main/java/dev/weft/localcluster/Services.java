@@ -69,10 +69,19 @@ final class Services {
     }
 
     void startControlPlane() {
-        startQuarkus("ipam-service", cluster.ipamPort(), List.of(
-                "-Dipam.cluster-cidrs=" + cluster.clusterCidr(),
-                "-Dipam.leader-election.enabled=false"));
-        startQuarkus("policy-service", cluster.policyPort(), List.of());
+        startControlPlaneService("ipam-service");
+        startControlPlaneService("policy-service");
+    }
+
+    /** Starts ipam-service or policy-service with the cluster's configuration (also again, after it was killed). */
+    void startControlPlaneService(String name) {
+        switch (name) {
+            case "ipam-service" -> startQuarkus("ipam-service", cluster.ipamPort(), List.of(
+                    "-Dipam.cluster-cidrs=" + cluster.clusterCidr(),
+                    "-Dipam.leader-election.enabled=false"));
+            case "policy-service" -> startQuarkus("policy-service", cluster.policyPort(), List.of());
+            default -> throw new IllegalArgumentException("not a control-plane service: " + name);
+        }
     }
 
     void startAgents() {

@@ -65,31 +65,70 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
         }
     }
 
-    /** Reads an encoded flow_mod back (for display and error messages). */
+    /**
+     * Reads an encoded flow_mod back (for display and error messages). Bytes that are no OpenFlow 1.3 flow_mod, or
+     * whose lengths do not add up, are an {@link OfException} naming what is wrong.
+     */
     public static FlowMod decodeAdd(byte[] msg) {
+        // header, cookie, mask, table, command, timeouts, priority, buffer, out_port, out_group, flags, pad, match header
+        if (msg.length < EncodedFlow.OFS_MATCH + 8) {
+            throw new OfException("malformed flow_mod: " + msg.length + " bytes, less than the "
+                    + (EncodedFlow.OFS_MATCH + 8) + " of a flow_mod with an empty match");
+        }
         ByteBuf in = Unpooled.wrappedBuffer(msg);
-        return decodeAt(in, EncodedFlow.OFS_MATCH, in.getUnsignedShort(2), msg[EncodedFlow.OFS_TABLE] & 0xff,
+        if (msg[0] != 4 || msg[1] != OFPT_FLOW_MOD) {
+            throw new OfException("malformed flow_mod: version " + (msg[0] & 0xff) + " type " + (msg[1] & 0xff)
+                    + " (expected an OpenFlow 1.3 flow_mod: version 4 type " + OFPT_FLOW_MOD + ")");
+        }
+        int length = in.getUnsignedShort(2);
+        if (length != msg.length) {
+            throw new OfException("malformed flow_mod: length field " + length + " but " + msg.length + " bytes");
+        }
+        return decodeAt(in, EncodedFlow.OFS_MATCH, length, msg[EncodedFlow.OFS_TABLE] & 0xff,
                 in.getUnsignedShort(EncodedFlow.OFS_PRIORITY), in.getLong(EncodedFlow.OFS_COOKIE));
     }
 
-    /** Reads a match and instructions from {@code matchOffset} to {@code end} (flow_mod or flow-stats entry). */
-    static FlowMod decodeAt(ByteBuf in, int matchOffset, int end, int table, int priority, long cookie) {
-        in.readerIndex(matchOffset);
+    /**
+     * Reads a match and instructions from {@code matchOffset} to {@code end} (flow_mod or flow-stats entry); nothing
+     * outside that range is read. An instruction or action whose length does not fit is an {@link OfException} naming
+     * it and its offset.
+     */
+    static FlowMod decodeAt(ByteBuf buf, int matchOffset, int end, int table, int priority, long cookie) {
+        if (matchOffset < 0 || end < matchOffset || end > buf.writerIndex()) {
+            throw new OfException("malformed flow: match at " + matchOffset + " and end at " + end + " outside the "
+                    + buf.writerIndex() + "-byte message");
+        }
+        // Everything below reads this slice, so a length that lies cannot reach into the next entry or beyond.
+        ByteBuf in = buf.slice(matchOffset, end - matchOffset);
+        int limit = in.writerIndex();
         List<String> unknown = new ArrayList<>();
         Match m = Match.decode(in, unknown);
         List<OfAction> actions = new ArrayList<>();
         int gotoTable = -1;
-        while (in.readerIndex() < end) {
+        while (in.readerIndex() < limit) {
             int start = in.readerIndex();
+            int at = matchOffset + start;
+            if (limit - start < 4) {
+                throw new OfException("malformed flow: " + (limit - start) + " bytes at offset " + at
+                        + ", less than an instruction header");
+            }
             int type = in.readUnsignedShort();
             int len = in.readUnsignedShort();
-            if (len < 4) {
-                break;
+            if (len < 4 || len > limit - start) {
+                throw new OfException("malformed flow: instruction type " + type + " at offset " + at + " has length "
+                        + len + (len < 4 ? ", less than its 4-byte header" : ", " + (limit - start) + " bytes left"));
             }
             if (type == 4 || type == 3) {
-                in.skipBytes(4);
-                actions.addAll(OfAction.decodeList(in, start + len));
+                if (len < 8) {
+                    throw new OfException("malformed flow: actions instruction at offset " + at + " has length " + len
+                            + ", less than its 8-byte header");
+                }
+                actions.addAll(decodeActions(in.slice(start + 8, len - 8), matchOffset + start + 8));
             } else if (type == 1) {
+                if (len < 8) {
+                    throw new OfException("malformed flow: goto_table instruction at offset " + at + " has length "
+                            + len + ", expected 8");
+                }
                 gotoTable = in.readUnsignedByte();
             }
             in.readerIndex(start + len);
@@ -101,8 +140,45 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
             return new FlowMod(table, priority, cookie, m, actions, gotoTable);
         } catch (IllegalArgumentException e) {
             // a flow someone else installed that our checks would refuse: still show it
-            return new FlowMod(table, priority, cookie, m, List.of(new OfAction.Opaque(new byte[0])), -1);
+            try {
+                return new FlowMod(table, priority, cookie, m, List.of(new OfAction.Opaque(new byte[0])), -1);
+            } catch (IllegalArgumentException again) {
+                throw new OfException("malformed flow: " + again.getMessage());
+            }
         }
+    }
+
+    /**
+     * The action list of one instruction, {@code actions} being exactly its bytes. Each action's header is checked
+     * here (length at least 8, a multiple of 8, inside the list) and the action is read from a slice of its own
+     * length, so an action (or a ct action's nested list) whose content does not fit its length is an OfException
+     * naming it, never a read of the next action's bytes.
+     */
+    private static List<OfAction> decodeActions(ByteBuf actions, int offset) {
+        int size = actions.writerIndex();
+        List<OfAction> out = new ArrayList<>();
+        for (int at = 0; at < size; ) {
+            if (size - at < 4) {
+                throw new OfException("malformed flow: " + (size - at) + " bytes at offset " + (offset + at)
+                        + ", less than an action header");
+            }
+            int type = actions.getUnsignedShort(at);
+            int len = actions.getUnsignedShort(at + 2);
+            if (len < 8 || len % 8 != 0 || len > size - at) {
+                throw new OfException("malformed flow: action type " + type + " at offset " + (offset + at)
+                        + " has length " + len + (len > size - at ? ", " + (size - at) + " bytes left in its list"
+                        : ", not a positive multiple of 8"));
+            }
+            try {
+                out.add(OfAction.decode(actions.slice(at, len)));
+            } catch (IndexOutOfBoundsException | IllegalArgumentException e) {
+                // IndexOutOfBounds: the action's content runs past its own length; IllegalArgument: a bad value
+                throw new OfException("malformed flow: action type " + type + " at offset " + (offset + at)
+                        + " (length " + len + "): " + e.getMessage());
+            }
+            at += len;
+        }
+        return out;
     }
 
     /** A DELETE of every flow whose cookie matches under the mask, in all tables. */

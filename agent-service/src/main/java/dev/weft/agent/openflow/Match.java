@@ -77,19 +77,43 @@ public record Match(List<MatchEntry> entries) {
         out.writeZero((8 - length % 8) % 8);
     }
 
-    /** Reads an ofp_match at the reader index (consuming its padding); unknown fields are kept in {@code unknown}. */
+    /**
+     * Reads an ofp_match at the reader index (consuming its padding); unknown fields are kept in {@code unknown}. The
+     * match must lie between the reader index and the writer index (callers hand a slice bounded by the message or
+     * entry it is in); anything else, an entry that does not fit its match or a known field with the wrong length, is
+     * an {@link OfException} saying which, never an index exception or a read into the next structure.
+     */
     public static Match decode(ByteBuf in, List<String> unknown) {
         int start = in.readerIndex();
+        int available = in.writerIndex() - start;
+        if (available < 4) {
+            throw new OfException("malformed match: " + available + " bytes, less than its 4-byte header");
+        }
         int type = in.readUnsignedShort();
         int length = in.readUnsignedShort();
         if (type != 1) {
-            throw new IllegalArgumentException("not an OXM match (type " + type + ")");
+            throw new OfException("malformed match: not an OXM match (type " + type + ")");
         }
+        int padded = length + (8 - length % 8) % 8;
+        if (length < 4 || padded > available) {
+            throw new OfException("malformed match: length " + length + (length < 4 ? " is less than its 4-byte header"
+                    : " (padded " + padded + ") but only " + available + " bytes left"));
+        }
+        int end = start + length;
         List<MatchEntry> entries = new ArrayList<>();
-        while (in.readerIndex() < start + length) {
+        while (in.readerIndex() < end) {
+            int at = in.readerIndex() - start;
+            if (end - in.readerIndex() < 4) {
+                throw new OfException("malformed match: " + (end - in.readerIndex()) + " bytes at offset " + at
+                        + " of a " + length + "-byte match, less than an OXM header");
+            }
             int header = in.readInt();
             int len = header & 0xff;
             boolean masked = (header & 0x100) != 0;
+            if (len > end - in.readerIndex()) {
+                throw new OfException(String.format("malformed match: OXM entry 0x%08x at offset %d claims %d bytes,"
+                        + " %d left in the match", header, at, len, end - in.readerIndex()));
+            }
             OfField f = OfField.byWireHeader(header);
             if (f == null) {
                 byte[] raw = new byte[len];
@@ -98,6 +122,10 @@ public record Match(List<MatchEntry> entries) {
                 continue;
             }
             int n = f.length();
+            if (len != (masked ? 2 * n : n)) {
+                throw new OfException("malformed match: " + f.ofctlName + (masked ? " (masked)" : "") + " at offset "
+                        + at + " has length " + len + ", expected " + (masked ? 2 * n : n));
+            }
             long value = readN(in, n);
             if (masked) {
                 entries.add(MatchEntry.masked(f, value, readN(in, n)));
@@ -105,8 +133,12 @@ public record Match(List<MatchEntry> entries) {
                 entries.add(MatchEntry.exact(f, value));
             }
         }
-        in.readerIndex(start + length + (8 - length % 8) % 8);
-        return new Match(entries);
+        in.readerIndex(start + padded);
+        try {
+            return new Match(entries);
+        } catch (IllegalArgumentException e) {
+            throw new OfException("malformed match: " + e.getMessage());
+        }
     }
 
     static void writeN(ByteBuf out, long v, int n) {

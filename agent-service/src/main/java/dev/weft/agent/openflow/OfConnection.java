@@ -17,7 +17,7 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -61,6 +61,13 @@ public final class OfConnection implements AutoCloseable {
     private static final int BUNDLE_OPEN = 0, BUNDLE_COMMIT = 4, BUNDLE_DISCARD = 6;
     private static final long MAX_BACKOFF_MS = 5000;
     private static final int CHUNK_BYTES = 256 * 1024;
+    /**
+     * Bound on the parts of one multipart reply held until its last part: at most 64 KiB each, so at most 256 MiB
+     * (a dump of a million flows is about 3,000 parts).
+     */
+    static final int MAX_MULTIPART_PARTS = 4096;
+    /** Shortest body of each message type we read (header included): a shorter one is malformed. */
+    private static final int MIN_ERROR = 12, MIN_FEATURES_REPLY = 32, MIN_MULTIPART_REPLY = 16, MIN_AGGREGATE_REPLY = 40;
 
     /** Told about (re)connections, on a thread of its own; the callback may send flows and wait. */
     public interface Listener {
@@ -131,7 +138,7 @@ public final class OfConnection implements AutoCloseable {
         Bootstrap b = new Bootstrap().group(group).handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(65535, 2, 2, -4, 0),
+                ch.pipeline().addLast(new OfFrameDecoder(),
                         new IdleStateHandler(15, 5, 0, TimeUnit.SECONDS), new Handler());
             }
         }).option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 3000);
@@ -285,33 +292,53 @@ public final class OfConnection implements AutoCloseable {
         ch.writeAndFlush(flowStatsRequest(xid, 1, table, cookie, cookieMask));
         return f.thenApply(parts -> {
             try {
-                List<FlowStats> out = new ArrayList<>();
-                for (ByteBuf p : parts) {
-                    int end = p.getUnsignedShort(2);
-                    int at = 16;
-                    while (at + 56 <= end) {
-                        int len = p.getUnsignedShort(at);
-                        if (len < 56 || at + len > end) {
-                            // a zero length would never advance: a malformed reply is an error, not a hang
-                            throw new OfException("malformed flow-stats entry at offset " + at + ": length " + len
-                                    + " (reply length " + end + ")");
-                        }
-                        int tableId = p.getUnsignedByte(at + 2);
-                        double duration = p.getUnsignedInt(at + 4) + p.getUnsignedInt(at + 8) / 1e9;
-                        int priority = p.getUnsignedShort(at + 12);
-                        long ck = p.getLong(at + 24);
-                        long packets = p.getLong(at + 32);
-                        long bytes = p.getLong(at + 40);
-                        FlowMod flow = FlowMod.decodeAt(p, at + 48, at + len, tableId, priority, ck);
-                        out.add(new FlowStats(flow, packets, bytes, duration));
-                        at += len;
-                    }
-                }
-                return out;
+                return decodeFlowStats(parts);
             } finally {
                 release(parts);
             }
         });
+    }
+
+    /**
+     * The flows of a flow-stats reply (its multipart parts, each exactly one message as {@link OfFrameDecoder} cut
+     * it). An entry whose length is short, zero (which would never advance) or past its part, or trailing bytes, is an
+     * {@link OfException} naming the offset: a malformed reply is an error, not a hang or a wrong dump.
+     */
+    static List<FlowStats> decodeFlowStats(List<ByteBuf> parts) {
+        List<FlowStats> out = new ArrayList<>();
+        for (ByteBuf p : parts) {
+            int end = p.writerIndex();
+            if (end < MIN_MULTIPART_REPLY) {
+                throw new OfException("malformed flow-stats reply: a part of " + end + " bytes, less than its "
+                        + MIN_MULTIPART_REPLY);
+            }
+            if (p.getUnsignedShort(8) != 1) {
+                throw new OfException("malformed flow-stats reply: multipart type " + p.getUnsignedShort(8)
+                        + " (expected 1, OFPMP_FLOW)");
+            }
+            int at = 16;
+            while (at < end) {
+                if (end - at < 56) {
+                    throw new OfException("malformed flow-stats reply: " + (end - at) + " bytes at offset " + at
+                            + ", less than a 56-byte flow-stats entry");
+                }
+                int len = p.getUnsignedShort(at);
+                if (len < 56 || at + len > end) {
+                    throw new OfException("malformed flow-stats entry at offset " + at + ": length " + len
+                            + " (reply length " + end + ")");
+                }
+                int tableId = p.getUnsignedByte(at + 2);
+                double duration = p.getUnsignedInt(at + 4) + p.getUnsignedInt(at + 8) / 1e9;
+                int priority = p.getUnsignedShort(at + 12);
+                long ck = p.getLong(at + 24);
+                long packets = p.getLong(at + 32);
+                long bytes = p.getLong(at + 40);
+                FlowMod flow = FlowMod.decodeAt(p, at + 48, at + len, tableId, priority, ck);
+                out.add(new FlowStats(flow, packets, bytes, duration));
+                at += len;
+            }
+        }
+        return out;
     }
 
     /** Number of flows whose cookie matches (OFPMP_AGGREGATE): how the agent notices a switch that lost its flows. */
@@ -322,7 +349,15 @@ public final class OfConnection implements AutoCloseable {
         ch.writeAndFlush(flowStatsRequest(xid, 2, 0xff, cookie, cookieMask));
         return f.thenApply(parts -> {
             try {
-                return parts.isEmpty() ? 0L : parts.get(0).getUnsignedInt(16 + 16);
+                if (parts.isEmpty()) {
+                    return 0L;
+                }
+                ByteBuf p = parts.get(0);
+                if (p.readableBytes() < MIN_AGGREGATE_REPLY || p.getUnsignedShort(8) != 2) {
+                    throw new OfException("malformed aggregate-stats reply: " + p.readableBytes() + " bytes, multipart"
+                            + " type " + p.getUnsignedShort(8) + " (expected " + MIN_AGGREGATE_REPLY + " bytes, type 2)");
+                }
+                return p.getUnsignedInt(16 + 16);
             } finally {
                 release(parts);
             }
@@ -420,6 +455,14 @@ public final class OfConnection implements AutoCloseable {
 
         private boolean helloSeen;
         private int featuresXid;
+        /** Set when this side drops the connection for a reason already in lastError (kept over "closed"). */
+        private boolean droppedWithReason;
+
+        private void drop(ChannelHandlerContext ctx, String why) {
+            lastError = why;
+            droppedWithReason = true;
+            ctx.close();
+        }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
@@ -436,7 +479,7 @@ public final class OfConnection implements AutoCloseable {
             boolean wasReady = ready;
             ready = false;
             channel = null;
-            if (!closed) {
+            if (!closed && !droppedWithReason) {
                 lastError = "connection to " + endpoint + " closed";
             }
             failAll(lastError);
@@ -451,8 +494,7 @@ public final class OfConnection implements AutoCloseable {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof IdleStateEvent e) {
                 if (e.state() == IdleState.READER_IDLE) {
-                    lastError = "no message from the switch for 15 s (echo unanswered)";
-                    ctx.close();
+                    drop(ctx, "no message from the switch for 15 s (echo unanswered)");
                 } else if (e.state() == IdleState.WRITER_IDLE && helloSeen) {
                     ctx.writeAndFlush(toBuf(OF13.buildEchoRequest().setXid(nextXid(1)).setData(new byte[0]).build()));
                 }
@@ -461,24 +503,27 @@ public final class OfConnection implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            lastError = "OpenFlow connection error: " + cause.getMessage();
-            ctx.close();
+            // a malformed message (OfException from the framing or the checks below) arrives wrapped by Netty
+            Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+            if (c instanceof OfException) {
+                LOG.warnf("OpenFlow connection to %s: %s; reconnecting", endpoint, c.getMessage());
+            }
+            drop(ctx, "OpenFlow connection error: " + (c.getMessage() != null ? c.getMessage() : c.toString()));
         }
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, ByteBuf msg) {
+            // OfFrameDecoder hands on exactly one message of at least 8 bytes; the bodies are checked per type
             int version = msg.getUnsignedByte(0);
             int type = msg.getUnsignedByte(1);
             int xid = msg.getInt(4);
             if (!helloSeen) {
                 if (type != 0) {
-                    lastError = "switch did not start with HELLO (type " + type + ")";
-                    ctx.close();
+                    drop(ctx, "switch did not start with HELLO (type " + type + ")");
                     return;
                 }
                 if (!supports13(msg, version)) {
-                    lastError = "switch does not speak OpenFlow 1.3 (offered version " + version + ")";
-                    ctx.close();
+                    drop(ctx, "switch does not speak OpenFlow 1.3 (offered version " + version + ")");
                     return;
                 }
                 helloSeen = true;
@@ -486,6 +531,12 @@ public final class OfConnection implements AutoCloseable {
                 ctx.writeAndFlush(toBuf(OF13.buildFeaturesRequest().setXid(featuresXid).build()));
                 return;
             }
+            requireLength(msg, type, switch (type) {
+                case OFPT_ERROR -> MIN_ERROR;
+                case OFPT_FEATURES_REPLY -> MIN_FEATURES_REPLY;
+                case OFPT_MULTIPART_REPLY -> MIN_MULTIPART_REPLY;
+                default -> OfFrameDecoder.HEADER_BYTES;
+            });
             switch (type) {
                 case OFPT_ECHO_REQUEST -> {
                     ByteBuf reply = msg.copy();
@@ -511,16 +562,43 @@ public final class OfConnection implements AutoCloseable {
                         completeReply(xid, List.of());
                     }
                 }
-                case OFPT_MULTIPART_REPLY -> {
-                    boolean more = (msg.getUnsignedShort(10) & 1) != 0;
-                    multipartParts.computeIfAbsent(xid, k -> new ArrayList<>()).add(msg.retainedDuplicate());
-                    if (!more) {
-                        completeReply(xid, multipartParts.remove(xid));
-                    }
-                }
+                case OFPT_MULTIPART_REPLY -> onMultipartPart(xid, msg);
                 default -> {
                     // port status, flow removed, ...: not used
                 }
+            }
+        }
+
+        private static void requireLength(ByteBuf msg, int type, int min) {
+            if (msg.readableBytes() < min) {
+                throw new OfException("malformed OpenFlow message: type " + type + " of " + msg.readableBytes()
+                        + " bytes, less than its " + min);
+            }
+        }
+
+        /**
+         * Collects the parts of a reply somebody waits for (parts for an unknown xid are dropped, not kept), up to a
+         * bound: a switch that sends parts without end fails the request instead of filling the heap.
+         */
+        private void onMultipartPart(int xid, ByteBuf msg) {
+            boolean more = (msg.getUnsignedShort(10) & 1) != 0;
+            if (!replies.containsKey(xid)) {
+                release(multipartParts.remove(xid));
+                return;
+            }
+            List<ByteBuf> parts = multipartParts.computeIfAbsent(xid, k -> new ArrayList<>());
+            parts.add(msg.retainedDuplicate());
+            if (parts.size() > MAX_MULTIPART_PARTS) {
+                release(multipartParts.remove(xid));
+                CompletableFuture<List<ByteBuf>> f = replies.remove(xid);
+                if (f != null) {
+                    f.completeExceptionally(new OfException("multipart reply " + xid + " has more than "
+                            + MAX_MULTIPART_PARTS + " parts; refused"));
+                }
+                return;
+            }
+            if (!more) {
+                completeReply(xid, multipartParts.remove(xid));
             }
         }
 
@@ -567,13 +645,14 @@ public final class OfConnection implements AutoCloseable {
 
     /** HELLO version bitmap (OpenFlow 1.3.1+) or, without one, the header version. */
     private static boolean supports13(ByteBuf hello, int version) {
-        int len = hello.getUnsignedShort(2);
+        int len = hello.readableBytes();
         int at = 8;
         while (at + 4 <= len) {
             int type = hello.getUnsignedShort(at);
             int elen = hello.getUnsignedShort(at + 2);
-            if (elen < 4) {
-                break;
+            if (elen < 4 || elen > len - at) {
+                throw new OfException("malformed HELLO: element type " + type + " at offset " + at + " has length "
+                        + elen + " (" + (len - at) + " bytes left)");
             }
             if (type == 1 && elen >= 8) {
                 return (hello.getInt(at + 4) & (1 << 4)) != 0;

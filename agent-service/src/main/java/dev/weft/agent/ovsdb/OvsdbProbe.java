@@ -15,6 +15,8 @@ import java.time.Duration;
  */
 public final class OvsdbProbe {
 
+    private static final int MAX_REPLY_CHARS = 64 * 1024;
+
     private OvsdbProbe() {
     }
 
@@ -39,6 +41,10 @@ public final class OvsdbProbe {
                     buf.flip();
                     reply.append(StandardCharsets.UTF_8.decode(buf));
                     buf.clear();
+                    if (reply.length() > MAX_REPLY_CHARS) {
+                        // list_dbs is a few dozen bytes: a peer streaming more is not answering the probe
+                        return "OVSDB sent " + reply.length() + " characters without answering list_dbs";
+                    }
                     if (reply.indexOf("\"id\":\"probe\"") >= 0) {
                         return reply.indexOf("Open_vSwitch") >= 0 ? null : "OVSDB has no Open_vSwitch database: " + reply;
                     }

@@ -47,16 +47,30 @@ public final class OvsdbTransport implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonNodeFactory N = JsonNodeFactory.instance;
 
+    /**
+     * Largest JSON-RPC message read from the server. Open vSwitch's replies to the agent are rows of one bridge's
+     * ports (kilobytes to a few megabytes); a peer sending more without ending a message is refused instead of being
+     * buffered until the heap is gone.
+     */
+    static final int MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
     private final Path socket;
     private final Duration requestTimeout;
+    private final int maxMessageBytes;
     private final AtomicLong ids = new AtomicLong();
     private final Object connectLock = new Object();
     private volatile Connection connection;
     private volatile boolean closed;
 
     public OvsdbTransport(Path socket, Duration requestTimeout) {
+        this(socket, requestTimeout, MAX_MESSAGE_BYTES);
+    }
+
+    /** With another bound on one message's size (tests). */
+    OvsdbTransport(Path socket, Duration requestTimeout, int maxMessageBytes) {
         this.socket = socket;
         this.requestTimeout = requestTimeout;
+        this.maxMessageBytes = maxMessageBytes;
     }
 
     public Path socket() {
@@ -279,13 +293,15 @@ public final class OvsdbTransport implements AutoCloseable {
 
         private void readLoop() {
             String why = "closed by the server";
-            try (JsonParser parser = new JsonFactory(JSON).createParser(new ChannelInput(channel))) {
+            ChannelInput input = new ChannelInput(channel, maxMessageBytes);
+            try (JsonParser parser = new JsonFactory(JSON).createParser(input)) {
                 while (true) {
                     JsonToken t = parser.nextToken();
                     if (t == null) {
                         break;
                     }
                     JsonNode msg = JSON.readTree(parser);
+                    input.messageDone();
                     dispatch(msg);
                 }
             } catch (JsonProcessingException e) {
@@ -362,12 +378,23 @@ public final class OvsdbTransport implements AutoCloseable {
         }
     }
 
-    /** Blocking reads straight from the channel; reads and writes then use separate locks (no stream wrappers). */
+    /**
+     * Blocking reads straight from the channel; reads and writes then use separate locks (no stream wrappers). Counts
+     * the bytes read since the last complete message and refuses to read on past {@code maxMessageBytes} (the
+     * parser reads ahead by one buffer, so the bound is met within a few KiB).
+     */
     private static final class ChannelInput extends InputStream {
         private final SocketChannel ch;
+        private final int maxMessageBytes;
+        private long sinceLastMessage;
 
-        ChannelInput(SocketChannel ch) {
+        ChannelInput(SocketChannel ch, int maxMessageBytes) {
             this.ch = ch;
+            this.maxMessageBytes = maxMessageBytes;
+        }
+
+        void messageDone() {
+            sinceLastMessage = 0;
         }
 
         @Override
@@ -379,7 +406,15 @@ public final class OvsdbTransport implements AutoCloseable {
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
-            return ch.read(ByteBuffer.wrap(b, off, len));
+            if (sinceLastMessage > maxMessageBytes) {
+                throw new ProtocolViolation("a message larger than " + maxMessageBytes + " bytes (" + sinceLastMessage
+                        + " read without its end); refused");
+            }
+            int n = ch.read(ByteBuffer.wrap(b, off, len));
+            if (n > 0) {
+                sinceLastMessage += n;
+            }
+            return n;
         }
     }
 }

@@ -1,0 +1,461 @@
+package dev.weft.localcluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.weft.proto.agent.v1.AgentInfo;
+import dev.weft.proto.agent.v1.AgentQueryGrpc;
+import dev.weft.proto.agent.v1.GetAgentInfoRequest;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Chaos on a three-node local cluster: a seeded-random stream of pod creates and deletes, label changes and
+ * NetworkPolicy creates, updates and deletes, while a second thread kills (SIGKILL) and restarts agents, ipam-service
+ * and policy-service and restarts ovs-vswitchd, at random. At checkpoints (every few operations, kills paused) and at
+ * the end the cluster must settle to exactly what was asked for:
+ * <ul>
+ *   <li>reachability: the TCP/80 matrix of every pod equals what the policies say ({@link ChaosWorld#expected}, the
+ *       NetworkPolicy semantics of the generated family);</li>
+ *   <li>no two pods share an IP;</li>
+ *   <li>no IP lease and no OVS port leaked: each agent's leases and its bridge's pod ports are exactly the pods the API
+ *       places on its node;</li>
+ *   <li>flows: each switch holds exactly as many flows of the agent's current round as the agent's desired-flow store
+ *       (AgentInfo.flows), and none of an older round once the agent's grace period after its restart is over.</li>
+ * </ul>
+ * Bounded in time and count ({@code -Dweft.chaos.seconds}, {@code -Dweft.chaos.ops}); prints the counts and the
+ * random seed, and {@code -Dweft.chaos.seed=N} replays the same operations and kills (their timing differs from run to
+ * run).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ChaosIT {
+    private static final long SEED = Long.getLong("weft.chaos.seed", 20261202L);
+    private static final int SECONDS = Integer.getInteger("weft.chaos.seconds", 100);
+    private static final int MAX_OPS = Integer.getInteger("weft.chaos.ops", 60);
+    private static final int CHECKPOINT_EVERY = Integer.getInteger("weft.chaos.checkpoint-every", 15);
+    private static final long SETTLE_MS = 60_000;
+    /**
+     * The agent keeps the previous run's flows until every feature re-installed its own, at most this long after it
+     * started (agent.flow-round-grace-seconds, default 120 s): until then flows of the older round are allowed.
+     */
+    private static final long FLOW_ROUND_GRACE_MS = 120_000 + 15_000;
+    private final Map<String, Long> agentStarted = new java.util.concurrent.ConcurrentHashMap<>();
+    private int staleWithinGrace;
+
+    private Cli cli;
+    private Layout layout;
+    private final ChaosWorld world = new ChaosWorld();
+    private final Map<String, Integer> ops = new TreeMap<>();
+    private final Map<String, Integer> kills = new TreeMap<>();
+    private final Map<String, Integer> checks = new TreeMap<>();
+
+    @BeforeAll
+    void up() {
+        Cli.requireRootAndOvs();
+        cli = new Cli("chaos");
+        cli.ok("up", "--nodes", "3");
+        layout = new Layout(cli.home, cli.repo);
+    }
+
+    @AfterAll
+    void down() {
+        if (cli != null) {
+            cli.run("down");
+        }
+    }
+
+    private static void count(Map<String, Integer> m, String what) {
+        synchronized (m) {
+            m.merge(what, 1, Integer::sum);
+        }
+    }
+
+    private static int total(Map<String, Integer> m) {
+        synchronized (m) {
+            return m.values().stream().mapToInt(Integer::intValue).sum();
+        }
+    }
+
+    @Test
+    void podsPoliciesAndKillsSettleToWhatWasAsked() throws Exception {
+        System.out.printf("CHAOS seed %d (replay with -Dweft.chaos.seed=%d), %d s, at most %d operations%n", SEED, SEED,
+                SECONDS, MAX_OPS);
+        long t0 = System.nanoTime();
+        Random rnd = new Random(SEED);
+        cli.ok("apply", "-f", cli.write("chaos-ns.yaml", ChaosWorld.namespaces()).toString());
+        for (int i = 0; i < 4; i++) {
+            ChaosWorld.Pod p = world.newPod(rnd);
+            world.pods.put(p.key(), p);
+        }
+        cli.ok("apply", "-f", cli.write("chaos-initial.yaml", world.allYaml()).toString());
+        checkpoint("start");
+
+        Killer killer = new Killer(new Random(SEED * 31 + 7));
+        Thread killerThread = Thread.ofPlatform().name("chaos-killer").start(killer);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SECONDS);
+        int n = 0;
+        try {
+            while (n < MAX_OPS && System.nanoTime() < deadline && killer.failure == null) {
+                operation(rnd, n);
+                n++;
+                // a pace, not a wait for anything: operations spread over the kills instead of racing past them
+                Procs.sleep(200 + rnd.nextInt(400));
+                if (n % CHECKPOINT_EVERY == 0) {
+                    killer.paused(() -> checkpoint("after " + total(ops) + " operations"));
+                }
+            }
+        } finally {
+            killer.stop.set(true);
+            killerThread.join(300_000);
+        }
+        if (killer.failure != null) {
+            throw new AssertionError("CHAOS seed " + SEED + ": a kill or restart failed after " + total(ops)
+                    + " operations: " + killer.failure + cli.logs(), killer.failure);
+        }
+        checkpoint("end");
+        System.out.printf("CHAOS done in %.0f s: seed %d; %d operations %s; %d kills %s; %d checks passed %s;"
+                        + " %d flow checks found the previous round's flows still within the agent's grace period%n",
+                (System.nanoTime() - t0) / 1e9, SEED, total(ops), ops, total(kills), kills, total(checks), checks,
+                staleWithinGrace);
+    }
+
+    // ------------------------------------------------------------------ operations
+
+    private void operation(Random rnd, int n) {
+        int dice = rnd.nextInt(100);
+        List<ChaosWorld.Pod> pods = new ArrayList<>(world.pods.values());
+        if (dice < 18 && world.pods.size() < 7) {
+            ChaosWorld.Pod p = world.newPod(rnd);
+            world.pods.put(p.key(), p);
+            apply("create-pod", "pod-" + p.name() + ".yaml", ChaosWorld.yaml(p));
+        } else if (dice < 30 && world.pods.size() > 3) {
+            ChaosWorld.Pod p = pods.get(rnd.nextInt(pods.size()));
+            world.pods.remove(p.key());
+            run("delete-pod", "delete", "pod", p.name(), "-n", p.ns());
+        } else if (dice < 48) {
+            ChaosWorld.Pod p = pods.get(rnd.nextInt(pods.size()));
+            String role = ChaosWorld.ROLES.get(rnd.nextInt(ChaosWorld.ROLES.size()));
+            ChaosWorld.Pod relabelled = new ChaosWorld.Pod(p.ns(), p.name(), p.node(), role);
+            world.pods.put(p.key(), relabelled);
+            apply("relabel-pod", "relabel-" + n + ".yaml", ChaosWorld.yaml(relabelled));
+        } else if (dice < 70 || world.policies.isEmpty()) {
+            String ns = ChaosWorld.NAMESPACES.get(rnd.nextInt(ChaosWorld.NAMESPACES.size()));
+            ChaosWorld.Policy p = world.newPolicy(rnd, ns, world.newPolicyName());
+            world.policies.put(p.ns() + "/" + p.name(), p);
+            apply("create-policy", "policy-" + n + ".yaml", ChaosWorld.yaml(p));
+        } else if (dice < 85) {
+            List<ChaosWorld.Policy> ps = new ArrayList<>(world.policies.values());
+            ChaosWorld.Policy old = ps.get(rnd.nextInt(ps.size()));
+            ChaosWorld.Policy p = world.newPolicy(rnd, old.ns(), old.name());
+            world.policies.put(p.ns() + "/" + p.name(), p);
+            apply("update-policy", "policy-" + n + ".yaml", ChaosWorld.yaml(p));
+        } else {
+            List<ChaosWorld.Policy> ps = new ArrayList<>(world.policies.values());
+            ChaosWorld.Policy p = ps.get(rnd.nextInt(ps.size()));
+            world.policies.remove(p.ns() + "/" + p.name());
+            run("delete-policy", "delete", "networkpolicy", p.name(), "-n", p.ns());
+        }
+    }
+
+    /** Applies without waiting (the checkpoints wait): operations keep coming while components are down. */
+    private void apply(String kind, String file, String yaml) {
+        run(kind, "apply", "--no-wait", "-f", cli.write(file, yaml).toString());
+    }
+
+    private void run(String kind, String... args) {
+        Cli.Run r = cli.run(120, args);
+        // The API server is never killed: every operation must be accepted there.
+        assertEquals(0, r.exitCode(), () -> kind + " failed: " + r.output());
+        count(ops, kind);
+    }
+
+    // ------------------------------------------------------------------ kills
+
+    /**
+     * Kills one component at a time, 1-3 s after the last one is back; the kinds come in rounds of four in a seeded
+     * random order (so every kind is killed), on a random node; {@link #paused} holds it off during a checkpoint.
+     */
+    private final class Killer implements Runnable {
+        final AtomicBoolean stop = new AtomicBoolean();
+        final ReentrantLock lock = new ReentrantLock();
+        /** A kill or restart that failed (a component that did not come back): ends the test. */
+        volatile Throwable failure;
+        private final Random rnd;
+
+        Killer(Random rnd) {
+            this.rnd = rnd;
+        }
+
+        void paused(Runnable r) {
+            lock.lock();
+            try {
+                r.run();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void run() {
+            List<Integer> round = new ArrayList<>();
+            while (!stop.get()) {
+                Procs.sleep(1000 + rnd.nextInt(2000));
+                if (stop.get()) {
+                    return;
+                }
+                if (round.isEmpty()) {
+                    round.addAll(List.of(0, 1, 2, 3));
+                    java.util.Collections.shuffle(round, rnd);
+                }
+                int what = round.removeFirst();
+                String node = ChaosWorld.NODES.get(rnd.nextInt(ChaosWorld.NODES.size()));
+                lock.lock();
+                try {
+                    if (failure != null) {
+                        return;
+                    }
+                    switch (what) {
+                        case 0 -> killAgent(node);
+                        case 1 -> restartOvs(node);
+                        case 2 -> killService("policy-service");
+                        default -> killService("ipam-service");
+                    }
+                } catch (RuntimeException | AssertionError e) {
+                    failure = e;
+                    return;
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+
+    private ClusterState cluster() {
+        return layout.requireCluster();
+    }
+
+    /** SIGKILL of the recorded process (only if it still is the process the cluster started), until it is gone. */
+    private void sigkill(String name) {
+        Procs.Recorded p = Procs.read(layout.pidFile(name)).orElseThrow(() -> new AssertionError("no pid file for " + name));
+        if (p.alive()) {
+            ProcessHandle.of(p.pid()).ifPresent(ProcessHandle::destroyForcibly);
+            long until = System.currentTimeMillis() + 10_000;
+            while (p.alive() && System.currentTimeMillis() < until) {
+                Procs.sleep(20);
+            }
+        }
+    }
+
+    private void killAgent(String node) {
+        long t = System.nanoTime();
+        sigkill("agent-" + node);
+        Services s = new Services(layout, cluster());
+        agentStarted.put(node, System.currentTimeMillis());
+        s.startAgent(cluster().node(node));
+        s.awaitAll();
+        count(kills, "agent");
+        System.out.printf("CHAOS kill -9 agent of %s, restarted and ready in %.1f s%n", node, (System.nanoTime() - t) / 1e9);
+    }
+
+    private void killService(String name) {
+        long t = System.nanoTime();
+        sigkill(name);
+        Services s = new Services(layout, cluster());
+        s.startControlPlaneService(name);
+        s.awaitAll();
+        count(kills, name);
+        System.out.printf("CHAOS kill -9 %s, restarted and ready in %.1f s%n", name, (System.nanoTime() - t) / 1e9);
+    }
+
+    private void restartOvs(String node) {
+        new Topology(layout).restartVswitchd(cluster(), cluster().node(node));
+        count(kills, "ovs-vswitchd");
+        System.out.printf("CHAOS ovs-vswitchd of %s restarted%n", node);
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    /** Waits (up to SETTLE_MS) for {@code check} to give no problem; fails with the last problem otherwise. */
+    private void settle(String checkpoint, String what, Supplier<String> check) {
+        long until = System.currentTimeMillis() + SETTLE_MS;
+        String problem;
+        while ((problem = check.get()) != null && System.currentTimeMillis() < until) {
+            Procs.sleep(500);
+        }
+        if (problem != null) {
+            throw new AssertionError("CHAOS seed " + SEED + ", checkpoint " + checkpoint + " after " + total(ops)
+                    + " operations and " + total(kills) + " kills: " + what + ": " + problem + cli.logs());
+        }
+        count(checks, what);
+    }
+
+    private void checkpoint(String name) {
+        long t = System.nanoTime();
+        // Re-applying what is asked for waits until every pod runs and every policy is realized on every node.
+        cli.ok("apply", "-f", cli.write("chaos-world.yaml", world.allYaml()).toString());
+        settle(name, "reachability", this::reachabilityProblem);
+        settle(name, "unique pod IPs", this::duplicateIps);
+        for (ClusterState.NodeState node : cluster().nodes()) {
+            settle(name, "leases", () -> leaseProblem(node));
+            settle(name, "ovs ports", () -> portProblem(node));
+            settle(name, "flows", () -> flowProblem(node));
+        }
+        System.out.printf("CHAOS checkpoint %s: %d pods, %d policies, all checks passed in %.1f s%n", name,
+                world.pods.size(), world.policies.size(), (System.nanoTime() - t) / 1e9);
+    }
+
+    private String reachabilityProblem() {
+        var expected = world.expected(80);
+        try {
+            List<String> args = new ArrayList<>(List.of("matrix", "--port", "80", "--protocol", "TCP", "-o", "json",
+                    "--timeout-ms", "800"));
+            ChaosWorld.NAMESPACES.forEach(ns -> args.addAll(List.of("-n", ns)));
+            Map<String, Map<String, Boolean>> actual = Layout.JSON.readValue(cli.ok(args.toArray(String[]::new)),
+                    WalkthroughIT.MATRIX);
+            return actual.equals(expected) ? null : "expected\n" + Probes.table(expected) + "actual\n" + Probes.table(actual);
+        } catch (java.io.IOException e) {
+            return e.toString();
+        }
+    }
+
+    /** Pods of the chaos namespaces as the API has them: key to node and IP. */
+    private Map<String, String[]> apiPods() {
+        Map<String, String[]> out = new TreeMap<>();
+        try {
+            for (String ns : ChaosWorld.NAMESPACES) {
+                JsonNode pods = Layout.JSON.readTree(cli.ok("get", "pods", "-n", ns, "-o", "json"));
+                for (JsonNode p : pods.get("items")) {
+                    out.put(ns + "/" + p.at("/metadata/name").asText(),
+                            new String[]{p.at("/spec/nodeName").asText(), p.at("/status/podIP").asText()});
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return out;
+    }
+
+    private Set<String> podsOn(String node) {
+        Set<String> keys = new TreeSet<>();
+        apiPods().forEach((k, v) -> {
+            if (v[0].equals(node)) {
+                keys.add(k);
+            }
+        });
+        return keys;
+    }
+
+    private String duplicateIps() {
+        Map<String, String> byIp = new TreeMap<>();
+        Map<String, String[]> pods = apiPods();
+        if (!pods.keySet().equals(world.pods.keySet())) {
+            return "the API has pods " + pods.keySet() + ", asked for " + world.pods.keySet();
+        }
+        for (var e : pods.entrySet()) {
+            String ip = e.getValue()[1];
+            if (ip.isEmpty()) {
+                return e.getKey() + " has no IP";
+            }
+            String other = byIp.put(ip, e.getKey());
+            if (other != null) {
+                return e.getKey() + " and " + other + " share " + ip;
+            }
+        }
+        return null;
+    }
+
+    private String leaseProblem(ClusterState.NodeState node) {
+        Path file = Path.of(node.agentStateDir(), "ipam", "leases.json");
+        Set<String> leased = new TreeSet<>();
+        try {
+            if (Files.exists(file)) {
+                for (JsonNode l : Layout.JSON.readTree(file.toFile()).path("leases")) {
+                    leased.add(l.path("namespace").asText() + "/" + l.path("name").asText());
+                }
+            }
+        } catch (java.io.IOException e) {
+            return "cannot read " + file + ": " + e;
+        }
+        Set<String> pods = podsOn(node.name());
+        return leased.equals(pods) ? null : node.name() + " leases " + leased + ", pods on the node " + pods;
+    }
+
+    private String portProblem(ClusterState.NodeState node) {
+        Sh.Result r = Topology.vsctl(node, "--format=json", "--columns=external_ids", "find", "Port",
+                "external_ids:weft.dev/owner=weft-cni");
+        Set<String> ported = new TreeSet<>();
+        try {
+            for (JsonNode row : Layout.JSON.readTree(r.out()).path("data")) {
+                Map<String, String> ids = new TreeMap<>();
+                for (JsonNode pair : row.get(0).get(1)) {
+                    ids.put(pair.get(0).asText(), pair.get(1).asText());
+                }
+                ported.add(ids.get("weft.dev/pod-namespace") + "/" + ids.get("weft.dev/pod-name"));
+            }
+        } catch (java.io.IOException e) {
+            return "cannot read ovs-vsctl output: " + e;
+        }
+        Set<String> pods = podsOn(node.name());
+        return ported.equals(pods) ? null : node.name() + " OVS pod ports " + ported + ", pods on the node " + pods;
+    }
+
+    private String flowProblem(ClusterState.NodeState node) {
+        AgentInfo info;
+        try (Grpc grpc = new Grpc(node.agentPort())) {
+            info = AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .getAgentInfo(GetAgentInfoRequest.getDefaultInstance());
+        } catch (RuntimeException e) {
+            return node.name() + " agent: " + e;
+        }
+        Sh.Result dump = Topology.ofctl(node, "-O", "OpenFlow13", "dump-flows",
+                "unix:" + Path.of(node.ovsRunDir(), "br-int.mgmt"));
+        if (dump.exitCode() != 0) {
+            return node.name() + " ovs-ofctl dump-flows: " + dump.err();
+        }
+        long current = 0, stale = 0;
+        List<String> staleLines = new ArrayList<>();
+        for (String line : dump.out().split("\n")) {
+            if (!line.contains("actions=")) {
+                continue;
+            }
+            int at = line.indexOf("cookie=0x");
+            long cookie = at < 0 ? 0 : Long.parseUnsignedLong(line.substring(at + 9).split("[, ]")[0], 16);
+            if (cookie >>> 48 == info.getRound()) {
+                current++;
+            } else {
+                stale++;
+                if (staleLines.size() < 5) {
+                    staleLines.add(line.strip());
+                }
+            }
+        }
+        boolean inGrace = System.currentTimeMillis() - agentStarted.getOrDefault(node.name(), 0L) < FLOW_ROUND_GRACE_MS;
+        if (current == info.getFlows() && (stale == 0 || inGrace)) {
+            if (stale > 0) {
+                staleWithinGrace++;
+                System.out.printf("CHAOS %s: %d flows of the previous round still on the switch, within the agent's"
+                        + " grace period after its restart, e.g. %s%n", node.name(), stale, staleLines);
+            }
+            return null;
+        }
+        return node.name() + ": the switch has " + current + " flows of round " + info.getRound() + " and " + stale
+                + " of other rounds" + (inGrace ? "" : " (past the agent's grace period)") + "; the agent's store has "
+                + info.getFlows() + "; e.g. " + staleLines;
+    }
+}
