@@ -255,6 +255,10 @@ class ServiceOvsTest {
         return sb.toString();
     }
 
+    static String groupDump(OvsSandbox ovs) throws IOException {
+        return ovs.ofctl("dump-groups", ovs.mgmtSocket().toString());
+    }
+
     static List<String> groupIds(OvsSandbox ovs) throws IOException {
         return ovs.ofctl("dump-groups", ovs.mgmtSocket().toString()).lines()
                 .filter(l -> l.contains("group_id=")).map(l -> l.trim().split(",")[0]).toList();
