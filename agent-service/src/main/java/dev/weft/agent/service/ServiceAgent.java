@@ -38,7 +38,10 @@ public class ServiceAgent {
         dp.register(f);
         feature = f;
         try {
-            watcher = new ServiceWatcher(kubernetes.get(), config.resolvedNodeName(), f).start();
+            ServiceWatcher w = new ServiceWatcher(kubernetes.get(), config.resolvedNodeName(), f).start();
+            watcher = w;
+            // after every (re)connection: whatever a failed install left undone is retried
+            dp.onReady(() -> w.schedule(0));
         } catch (RuntimeException ex) {
             LOG.warnf("no Service informers (Services are not served): %s", ex.getMessage());
         }

@@ -17,7 +17,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -122,7 +121,12 @@ public final class ServiceFeature implements PipelineFeature {
         synchronized (datapath) {
             if (!ready) {
                 ready = true;
-                sync();
+                try {
+                    sync();
+                } catch (RuntimeException e) {
+                    // logged by sync; the next update (every reconnection schedules one) retries. Not thrown: the
+                    // datapath's other reactions to the switch being back must still run
+                }
             }
         }
     }
@@ -287,6 +291,6 @@ public final class ServiceFeature implements PipelineFeature {
 
     @Override
     public String toString() {
-        return "Services(" + Objects.requireNonNullElse(installed.size(), 0) + " ports)";
+        return "Services(" + installed.size() + " ports)";
     }
 }
