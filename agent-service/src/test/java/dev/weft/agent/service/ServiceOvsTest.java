@@ -255,6 +255,56 @@ class ServiceOvsTest {
         return sb.toString();
     }
 
+    /**
+     * NetworkPolicy sees the connection after DNAT: a policy on the endpoint allowing TCP 8080 (the target port, not
+     * the Service port 80) only from one pod lets that pod through the Service and not another.
+     */
+    @Test
+    void ingressPolicyOfTheEndpointAppliesAfterDnat() throws Exception {
+        dev.weft.agent.policy.FakeControlPlane cp = new dev.weft.agent.policy.FakeControlPlane();
+        io.grpc.Server server = io.grpc.netty.NettyServerBuilder.forAddress(new java.net.InetSocketAddress("127.0.0.1", 0))
+                .addService(cp).build().start();
+        io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+        try (OvsSandbox ovs = OvsSandbox.start();
+             NetnsPod busybox = NetnsPod.create(ovs, "10.252.9.2/24", null, 11);
+             NetnsPod nginx = NetnsPod.create(ovs, "10.252.9.3/24", null, 12);
+             NetnsPod nginx2 = NetnsPod.create(ovs, "10.252.9.4/24", null, 13)) {
+            routeServicesViaGateway(busybox);
+            routeServicesViaGateway(nginx2);
+            cp.snapshot = List.of(
+                    dev.weft.agent.policy.Events.addressGroup("ag", dev.weft.agent.policy.Events.member("default", "nginx-2", nginx2.ip)),
+                    dev.weft.agent.policy.Events.appliedToGroup("atg", dev.weft.agent.policy.Events.member("default", "nginx", nginx.ip)),
+                    dev.weft.agent.policy.Events.policy(dev.weft.proto.controlplane.v1.PolicyEvent.Type.ADDED,
+                            dev.weft.agent.policy.Events.policy("uid-allow", "default", "nginx-allow", 1, List.of("atg"),
+                                    List.of(dev.weft.proto.controlplane.v1.PolicyType.INGRESS),
+                                    dev.weft.agent.policy.Events.ingressFrom(0, List.of("ag"), List.of(),
+                                            dev.weft.agent.policy.Events.port(dev.weft.proto.controlplane.v1.Protocol.TCP, 8080)))));
+            Datapath dp = startDatapath(ovs);
+            dev.weft.agent.policy.PolicyController pc = new dev.weft.agent.policy.PolicyController("n1", channel, dp);
+            Process web = nginx.serve("tcp", 8080);
+            try {
+                dp.podAdded(busybox.asInterface("default", "busybox"));
+                dp.podAdded(nginx.asInterface("default", "nginx"));
+                dp.podAdded(nginx2.asInterface("default", "nginx-2"));
+                ServiceFeature services = new ServiceFeature(dp);
+                dp.register(services);
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 80, "http", new ServiceEndpoint(nginx.ip, 8080))));
+                assertTrue(busybox.talk("tcp", VIP, 80), "no policy yet: busybox reaches nginx through the Service");
+                pc.start();
+                await().atMost(Duration.ofSeconds(20)).until(() -> pc.isSynced() && pc.realized());
+                assertFalse(busybox.talk("tcp", VIP, 80), "nginx-allow: busybox no longer reaches nginx through the Service");
+                assertTrue(nginx2.talk("tcp", VIP, 80), "nginx-allow lets nginx-2 in: the rule sees the endpoint's port 8080");
+            } finally {
+                web.destroy();
+                pc.close();
+                dp.close();
+            }
+        } finally {
+            channel.shutdownNow();
+            server.shutdownNow();
+        }
+    }
+
     static String groupDump(OvsSandbox ovs) throws IOException {
         return ovs.ofctl("dump-groups", ovs.mgmtSocket().toString());
     }
