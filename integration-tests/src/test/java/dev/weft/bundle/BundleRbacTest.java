@@ -134,7 +134,9 @@ class BundleRbacTest {
         assertTrue(agent.allows(ApiRequest.parse("GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1", "")));
         assertTrue(agent.allows(ApiRequest.parse("GET",
                 "/apis/discovery.k8s.io/v1/namespaces/weft-system/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dipam-service", "")));
-        assertFalse(agent.allows(ApiRequest.parse("GET", "/apis/discovery.k8s.io/v1/endpointslices", "")));
+        // every Service's EndpointSlices: the agent serves Services in the datapath
+        assertTrue(agent.allows(ApiRequest.parse("GET", "/apis/discovery.k8s.io/v1/endpointslices?watch=true", "")));
+        assertFalse(agent.allows(ApiRequest.parse("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", "")));
         assertFalse(agent.allows(ApiRequest.parse("PUT", "/api/v1/nodes/n1", "")));
     }
 

@@ -366,6 +366,15 @@ public record Match(List<MatchEntry> entries) {
             return set(MatchEntry.masked(OfField.CT_STATE, value, mask));
         }
 
+        /** {@code ct_mark=value/mask}: the connection's mark (set when it was committed). */
+        public Builder ctMark(long value, long mask) {
+            return set(MatchEntry.masked(OfField.CT_MARK, value & 0xffffffffL, mask & 0xffffffffL));
+        }
+
+        public Builder sctp() {
+            return ipProto(PROTO_SCTP);
+        }
+
         public Builder tunDst(String ip) {
             return set(MatchEntry.exact(OfField.TUN_IPV4_DST, parseIpv4(ip)));
         }

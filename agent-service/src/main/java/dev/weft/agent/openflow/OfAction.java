@@ -61,6 +61,17 @@ public sealed interface OfAction {
         }
     }
 
+    /** OFPAT_GROUP: {@code group:N}, the packet goes through the group's buckets (a select group picks one). */
+    record Group(int groupId) implements OfAction {
+        public void encode(ByteBuf out) {
+            out.writeShort(22).writeShort(8).writeInt(groupId);
+        }
+
+        public String toString() {
+            return "group:" + Integer.toUnsignedString(groupId);
+        }
+    }
+
     // ---- Nicira extensions ----
 
     private static void nxHeader(ByteBuf out, int len, int subtype) {
@@ -109,6 +120,37 @@ public sealed interface OfAction {
         }
     }
 
+    /**
+     * NXAST_NAT with an address and a port: {@code nat(dst=10.10.1.6:80)} (a Service's DNAT to its endpoint) or
+     * {@code nat(src=...)}; port 0 leaves the port as it is. The range is one address (and one port): the form
+     * ovs-ofctl writes for {@code nat(dst=IP:PORT)}.
+     */
+    record NatTo(boolean source, long ipv4, int port) implements OfAction {
+        private static final int F_SRC = 1, F_DST = 2, RANGE_IPV4_MIN = 1, RANGE_PROTO_MIN = 1 << 4;
+
+        public NatTo {
+            if (ipv4 < 0 || ipv4 > 0xffffffffL || port < 0 || port > 0xffff) {
+                throw new IllegalArgumentException("bad NAT target " + ipv4 + ":" + port);
+            }
+        }
+
+        public void encode(ByteBuf out) {
+            int params = 4 + (port > 0 ? 2 : 0);
+            int len = (16 + params + 7) / 8 * 8;
+            nxHeader(out, len, 36);
+            out.writeZero(2).writeShort(source ? F_SRC : F_DST).writeShort(RANGE_IPV4_MIN | (port > 0 ? RANGE_PROTO_MIN : 0));
+            out.writeInt((int) ipv4);
+            if (port > 0) {
+                out.writeShort(port);
+            }
+            out.writeZero(len - 16 - params);
+        }
+
+        public String toString() {
+            return "nat(" + (source ? "src=" : "dst=") + Match.ipv4(ipv4) + (port > 0 ? ":" + port : "") + ")";
+        }
+    }
+
     /** NXAST_CT: {@code ct(commit,table=N,zone=Z,nat)}; table -1 means no recirculation. */
     record Ct(boolean commit, int zone, int table, List<OfAction> nested) implements OfAction {
         public Ct {
@@ -135,8 +177,16 @@ public sealed interface OfAction {
                 j.add("table=" + table);
             }
             j.add("zone=" + zone);
+            List<String> exec = new ArrayList<>();
             for (OfAction a : nested) {
-                j.add(a instanceof Nat ? "nat" : "exec(" + a + ")");
+                if (a instanceof Nat || a instanceof NatTo) {
+                    j.add(a.toString());
+                } else {
+                    exec.add(a.toString());
+                }
+            }
+            if (!exec.isEmpty()) {
+                j.add("exec(" + String.join(",", exec) + ")");
             }
             return j.toString();
         }
@@ -221,7 +271,10 @@ public sealed interface OfAction {
     }
 
     private static String range(OfField f, int ofs, int nBits) {
-        return ofs == 0 && nBits == f.length() * 8 ? "[]" : "[" + ofs + ".." + (ofs + nBits - 1) + "]";
+        if (ofs == 0 && nBits == f.length() * 8) {
+            return "[]";
+        }
+        return nBits == 1 ? "[" + ofs + "]" : "[" + ofs + ".." + (ofs + nBits - 1) + "]";
     }
 
     /** OVS's NXM headers of the fields we move (move/load use NXM_OF names for the OpenFlow 1.0 fields). */
@@ -264,6 +317,9 @@ public sealed interface OfAction {
                 case 24 -> {
                     return new DecTtl();
                 }
+                case 22 -> {
+                    return new Group(in.getInt(start + 4));
+                }
                 case 25 -> {
                     int header = in.getInt(start + 4);
                     OfField f = OfField.byWireHeader(header);
@@ -295,7 +351,7 @@ public sealed interface OfAction {
         return switch (subtype) {
             case 14 -> new Resubmit(in.getUnsignedByte(p + 2));
             case 34 -> new Conjunction(in.getUnsignedInt(p + 2), in.getUnsignedByte(p) + 1, in.getUnsignedByte(p + 1));
-            case 36 -> new Nat();
+            case 36 -> decodeNat(in, p);
             case 35 -> {
                 int flags = in.getUnsignedShort(p);
                 int zone = in.getUnsignedShort(p + 6);
@@ -324,6 +380,21 @@ public sealed interface OfAction {
             }
             default -> null;
         };
+    }
+
+    /** {@code nat} or {@code nat(src|dst=IP[:PORT])}; other ranges are not ours and stay opaque. */
+    private static OfAction decodeNat(ByteBuf in, int p) {
+        int flags = in.getUnsignedShort(p + 2);
+        int range = in.getUnsignedShort(p + 4);
+        if (flags == 0 && range == 0) {
+            return new Nat();
+        }
+        if ((flags & ~3) != 0 || (range & ~0x11) != 0 || (range & 1) == 0) {
+            return null;
+        }
+        long ip = in.getUnsignedInt(p + 6);
+        int port = (range & 0x10) != 0 ? in.getUnsignedShort(p + 10) : 0;
+        return new NatTo((flags & 1) != 0, ip, port);
     }
 
     private static OfField byNxmHeader(int header) {

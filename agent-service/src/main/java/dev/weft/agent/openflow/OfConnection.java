@@ -364,6 +364,36 @@ public final class OfConnection implements AutoCloseable {
         });
     }
 
+    /** The ids of every group on the switch (OFPMP_GROUP_DESC): how a new agent run finds a previous run's groups. */
+    public CompletableFuture<List<Integer>> groupIds() {
+        Channel ch = requireChannel();
+        int xid = nextXid(1);
+        CompletableFuture<List<ByteBuf>> f = expect(xid);
+        ByteBuf b = Unpooled.buffer(16);
+        b.writeByte(4).writeByte(18).writeShort(16).writeInt(xid).writeShort(7).writeShort(0).writeInt(0);
+        ch.writeAndFlush(b);
+        return f.thenApply(parts -> {
+            try {
+                List<Integer> ids = new ArrayList<>();
+                for (ByteBuf p : parts) {
+                    int end = p.getUnsignedShort(2);
+                    int at = 16;
+                    while (at + 8 <= end) {
+                        int len = p.getUnsignedShort(at);
+                        if (len < 8 || at + len > end) {
+                            throw new OfException("malformed group-desc entry at offset " + at + ": length " + len);
+                        }
+                        ids.add(p.getInt(at + 4));
+                        at += len;
+                    }
+                }
+                return ids;
+            } finally {
+                release(parts);
+            }
+        });
+    }
+
     // ------------------------------------------------------------------ encoding helpers
 
     private static ByteBuf toBuf(OFMessage m) {
@@ -411,7 +441,8 @@ public final class OfConnection implements AutoCloseable {
         if (i < b.messages.size()) {
             byte[] m = b.messages.get(i);
             try {
-                return m[1] == FlowMod.OFPT_FLOW_MOD ? "flow " + EncodedFlow.of(m).describe() : "flow message type " + m[1];
+                return m[1] == FlowMod.OFPT_FLOW_MOD ? "flow " + EncodedFlow.of(m).describe()
+                        : m[1] == GroupMod.OFPT_GROUP_MOD ? "group " + GroupMod.decode(m) : "flow message type " + m[1];
             } catch (RuntimeException ex) {
                 return "message " + i;
             }

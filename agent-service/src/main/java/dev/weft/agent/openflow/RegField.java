@@ -48,6 +48,6 @@ public record RegField(String name, int reg, int start, int end) {
 
     /** ovs-ofctl form, {@code NXM_NX_REG0[0..3]} ({@code []} for the whole register). */
     public String ofctlName() {
-        return "NXM_NX_REG" + reg + (nBits() == 32 ? "[]" : "[" + start + ".." + end + "]");
+        return "NXM_NX_REG" + reg + (nBits() == 32 ? "[]" : nBits() == 1 ? "[" + start + "]" : "[" + start + ".." + end + "]");
     }
 }

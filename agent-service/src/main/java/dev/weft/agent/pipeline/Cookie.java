@@ -16,7 +16,8 @@ public record Cookie(int round, Category category, long objectId) {
      * agent run and by weftctl): a category keeps its code forever, a new one takes an unused code.
      */
     public enum Category {
-        UNKNOWN(0), PIPELINE(1), GATEWAY(2), POD(3), PEER_NODE(4), POLICY_RULE(5), POLICY_ISOLATION(6);
+        UNKNOWN(0), PIPELINE(1), GATEWAY(2), POD(3), PEER_NODE(4), POLICY_RULE(5), POLICY_ISOLATION(6), SERVICE(7),
+        SERVICE_ENDPOINT(8);
 
         private final int code;
 

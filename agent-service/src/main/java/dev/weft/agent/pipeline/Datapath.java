@@ -5,6 +5,7 @@ import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.FlowStats;
+import dev.weft.agent.openflow.GroupMod;
 import dev.weft.agent.openflow.OfConnection;
 import dev.weft.agent.openflow.OfEndpoint;
 import dev.weft.agent.openflow.OfException;
@@ -46,6 +47,7 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     private final OfConnection connection;
     private final RoundStore roundStore;
     private final FlowStore store = new FlowStore();
+    private final GroupStore groups = new GroupStore();
     private final List<PipelineFeature> features = new CopyOnWriteArrayList<>();
     private final List<Runnable> onReady = new CopyOnWriteArrayList<>();
     private final List<Runnable> onNodeNetwork = new CopyOnWriteArrayList<>();
@@ -190,13 +192,19 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     }
 
     private void replayAll(String why) {
+        // groups first: a flow that sends to a group the switch does not have is refused
+        List<byte[]> groupMods = new ArrayList<>();
+        groups.forEach(groupMods::add);
+        for (int i = 0; i < groupMods.size(); i += REPLAY_CHUNK) {
+            await(connection.send(groupMods.subList(i, Math.min(groupMods.size(), i + REPLAY_CHUNK)), false));
+        }
         List<byte[]> all = new ArrayList<>();
         store.forEach(all::add);
         for (int i = 0; i < all.size(); i += REPLAY_CHUNK) {
             await(connection.send(all.subList(i, Math.min(all.size(), i + REPLAY_CHUNK)), false));
         }
         replays++;
-        lastReplay = all.size() + " flows (" + why + ")";
+        lastReplay = all.size() + " flows, " + groupMods.size() + " groups (" + why + ")";
     }
 
     /**
@@ -207,8 +215,35 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         if (previousRound > 0 && previousRound != round && connection.isReady()) {
             await(connection.send(List.of(FlowMod.deleteByCookie(Cookie.roundBits(previousRound), Cookie.ROUND_MASK)), false));
             LOG.infof("deleted the stale flows of round %d", previousRound);
+            deleteStaleGroups();
         }
         previousRound = -1;
+    }
+
+    /**
+     * Deletes the groups on the switch this run does not have (a previous run's: this run allocates its group ids in
+     * the other half of the id space, see {@link #groupIdSpace()}, so they were never replaced in place).
+     */
+    private void deleteStaleGroups() {
+        List<byte[]> deletes = new ArrayList<>();
+        for (int id : await(connection.groupIds())) {
+            if (!groups.contains(id)) {
+                deletes.add(GroupMod.delete(id));
+            }
+        }
+        if (!deletes.isEmpty()) {
+            await(connection.send(deletes, false));
+            LOG.infof("deleted %d stale groups of a previous run", deletes.size());
+        }
+    }
+
+    /**
+     * The base of this run's group ids: bit 30 is the round's parity, so two consecutive agent runs never use the same
+     * id for different things (the previous run's flows keep sending to its groups until this run replaces them).
+     * Known once the switch is connected ({@link PipelineFeature#switchReady()}).
+     */
+    public int groupIdSpace() {
+        return (round & 1) << 30;
     }
 
     // ------------------------------------------------------------------ the store
@@ -219,6 +254,84 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
             checkOwnership(by, f.table(), f.cookie(), f);
         }
         return apply(owner, flows);
+    }
+
+    /**
+     * Replaces the flows and the groups of one owner of a feature in one atomic bundle: new and changed groups first,
+     * then the flows (which may send to them), then the groups no flow sends to any more.
+     */
+    public synchronized FlowStore.Delta apply(PipelineFeature by, long owner, List<FlowMod> flows, List<GroupMod> groupMods) {
+        for (FlowMod f : flows) {
+            checkOwnership(by, f.table(), f.cookie(), f);
+        }
+        FlowStore.Delta delta = store.diff(owner, withRound(flows));
+        GroupStore.Delta g = groups.diff(owner, groupMods);
+        if (delta.isEmpty() && g.isEmpty()) {
+            return delta;
+        }
+        if (connection.isReady()) {
+            List<byte[]> messages = new ArrayList<>(g.before().size() + delta.messages().size() + g.after().size());
+            messages.addAll(g.before());
+            messages.addAll(delta.messages());
+            messages.addAll(g.after());
+            await(connection.send(messages, true));
+        }
+        // not connected: kept as desired state, the replay on (re)connection installs it
+        store.commit(owner, delta);
+        groups.commit(owner, g);
+        return delta;
+    }
+
+    /** An owner's desired flows and groups, for {@link #applyAll}. */
+    public record OwnerState(List<FlowMod> flows, List<GroupMod> groups) {
+        public OwnerState {
+            flows = List.copyOf(flows);
+            groups = List.copyOf(groups);
+        }
+    }
+
+    /**
+     * Replaces the flows and groups of several owners of a feature in one atomic bundle (a Service sync changes
+     * thousands of Service ports at once: one round trip, not one per owner). Nothing is recorded when it fails.
+     */
+    public synchronized int applyAll(PipelineFeature by, Map<Long, OwnerState> owners) {
+        List<byte[]> before = new ArrayList<>();
+        List<byte[]> flowMessages = new ArrayList<>();
+        List<byte[]> after = new ArrayList<>();
+        Map<Long, FlowStore.Delta> flowDeltas = new java.util.LinkedHashMap<>();
+        Map<Long, GroupStore.Delta> groupDeltas = new java.util.LinkedHashMap<>();
+        for (Map.Entry<Long, OwnerState> e : owners.entrySet()) {
+            for (FlowMod f : e.getValue().flows()) {
+                checkOwnership(by, f.table(), f.cookie(), f);
+            }
+            FlowStore.Delta d = store.diff(e.getKey(), withRound(e.getValue().flows()));
+            GroupStore.Delta g = groups.diff(e.getKey(), e.getValue().groups());
+            flowDeltas.put(e.getKey(), d);
+            groupDeltas.put(e.getKey(), g);
+            before.addAll(g.before());
+            flowMessages.addAll(d.messages());
+            after.addAll(g.after());
+        }
+        List<byte[]> messages = new ArrayList<>(before.size() + flowMessages.size() + after.size());
+        messages.addAll(before);
+        messages.addAll(flowMessages);
+        messages.addAll(after);
+        if (!messages.isEmpty() && connection.isReady()) {
+            await(connection.send(messages, true));
+        }
+        flowDeltas.forEach(store::commit);
+        groupDeltas.forEach(groups::commit);
+        return messages.size();
+    }
+
+    public synchronized int groupCount() {
+        return groups.count();
+    }
+
+    private List<FlowMod> withRound(List<FlowMod> flows) {
+        long bits = Cookie.roundBits(round);
+        return flows.stream().map(f -> new FlowMod(f.table(), f.priority(),
+                (f.cookie() & ~Cookie.ROUND_MASK) | bits, f.match(), f.actions(), f.gotoTable())).toList();
     }
 
     /**

@@ -140,6 +140,12 @@ public final class FlowBuilder {
         return this;
     }
 
+    /** {@code group:N}: through an OpenFlow group (a Service's select group picks an endpoint). */
+    public FlowBuilder group(int groupId) {
+        actions.add(new OfAction.Group(groupId));
+        return this;
+    }
+
     public FlowBuilder gotoTable(PipelineTable next) {
         this.gotoTable = next.id;
         return this;
@@ -161,8 +167,22 @@ public final class FlowBuilder {
         private PipelineTable table;
         private int zone = -1;
         private boolean nat;
+        private OfAction.NatTo natTo;
+        private long mark = -1;
 
         private Ct() {
+        }
+
+        /** {@code nat(dst=IP:PORT)}: DNAT a new connection (committed) to an endpoint. */
+        public Ct natDst(String ipv4, int port) {
+            natTo = new OfAction.NatTo(false, dev.weft.agent.openflow.Match.parseIpv4(ipv4), port);
+            return this;
+        }
+
+        /** {@code exec(set_field:MARK->ct_mark)}: the connection's mark, committed with it. */
+        public Ct setMark(long ctMark) {
+            mark = ctMark;
+            return this;
         }
 
         /** Commit the connection to conntrack. */
@@ -195,7 +215,20 @@ public final class FlowBuilder {
             if (zone < 0) {
                 throw new IllegalArgumentException("ct() without a zone");
             }
-            return new OfAction.Ct(commit, zone, table == null ? -1 : table.id, nat ? List.of(new OfAction.Nat()) : List.of());
+            if ((natTo != null || mark >= 0) && !commit) {
+                throw new IllegalArgumentException("nat(dst=...) and a ct_mark need ct(commit)");
+            }
+            List<OfAction> nested = new ArrayList<>();
+            if (nat) {
+                nested.add(new OfAction.Nat());
+            }
+            if (natTo != null) {
+                nested.add(natTo);
+            }
+            if (mark >= 0) {
+                nested.add(new OfAction.SetField(OfField.CT_MARK, mark));
+            }
+            return new OfAction.Ct(commit, zone, table == null ? -1 : table.id, nested);
         }
     }
 }

@@ -22,19 +22,34 @@ public final class PipelineFields {
     public static final RegMark FROM_TUNNEL_REG_MARK = PKT_SOURCE_FIELD.mark("FromTunnelRegMark", 3);
 
     /**
+     * reg0[4]: the packet was DNATed to a Service endpoint; it was sent to the gateway MAC (the Service IP is routed), so
+     * L3Forwarding rewrites the MACs for a local endpoint as a router would.
+     */
+    public static final RegField REWRITE_MAC_FIELD = new RegField("RewriteMACField", 0, 4, 4);
+    public static final RegMark REWRITE_MAC_REG_MARK = REWRITE_MAC_FIELD.mark("RewriteMACRegMark", 1);
+
+    /**
      * reg1: the OpenFlow port the packet leaves by, chosen by L2Forwarding; ingress policy matches it (the "to"
      * dimension) and Output sends to it.
      */
     public static final RegField TARGET_OF_PORT_FIELD = new RegField("TargetOFPortField", 1, 0, 31);
 
+    /** reg3: the IPv4 address of the endpoint a Service group's bucket chose (EndpointDNAT NATs to it). */
+    public static final RegField ENDPOINT_IP_FIELD = new RegField("EndpointIPField", 3, 0, 31);
+    /** reg4[0..15]: the port of that endpoint (the Service port's targetPort, resolved per endpoint). */
+    public static final RegField ENDPOINT_PORT_FIELD = new RegField("EndpointPortField", 4, 0, 15);
+
+    /** ct_mark of connections DNATed to a Service endpoint (set when EndpointDNAT commits them). */
+    public static final long SERVICE_CT_MARK = 0x1;
+
     /** The conntrack zone of pod traffic (Antrea's CtZone, 0xfff0). */
     public static final int CT_ZONE = 65520;
 
     public static List<RegField> fields() {
-        return List.of(PKT_SOURCE_FIELD, TARGET_OF_PORT_FIELD);
+        return List.of(PKT_SOURCE_FIELD, REWRITE_MAC_FIELD, TARGET_OF_PORT_FIELD, ENDPOINT_IP_FIELD, ENDPOINT_PORT_FIELD);
     }
 
     public static List<RegMark> marks() {
-        return List.of(FROM_GATEWAY_REG_MARK, FROM_LOCAL_REG_MARK, FROM_TUNNEL_REG_MARK);
+        return List.of(FROM_GATEWAY_REG_MARK, FROM_LOCAL_REG_MARK, FROM_TUNNEL_REG_MARK, REWRITE_MAC_REG_MARK);
     }
 }

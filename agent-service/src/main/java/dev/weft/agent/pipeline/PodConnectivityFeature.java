@@ -15,6 +15,7 @@ import static dev.weft.agent.pipeline.FlowPriority.LOW;
 import static dev.weft.agent.pipeline.FlowPriority.NORMAL;
 import static dev.weft.agent.pipeline.PipelineFields.FROM_LOCAL_REG_MARK;
 import static dev.weft.agent.pipeline.PipelineFields.FROM_TUNNEL_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.REWRITE_MAC_REG_MARK;
 import static dev.weft.agent.pipeline.PipelineFields.TARGET_OF_PORT_FIELD;
 import static dev.weft.agent.pipeline.PipelineTable.*;
 
@@ -86,6 +87,9 @@ public final class PodConnectivityFeature implements PipelineFeature {
             if (node != null && node.gatewayMac() != null && !node.gatewayMac().isBlank()) {
                 // from the tunnel: routed to the pod, so rewrite the MACs as a router would
                 f.add(flow(L3_FORWARDING, NORMAL).cookie(c).match(m -> m.ip().regMark(FROM_TUNNEL_REG_MARK).nwDst(ip))
+                        .setEthSrc(node.gatewayMac()).setEthDst(mac).decTtl().resubmit(L2_FORWARDING).build());
+                // DNATed to this pod as a Service endpoint: the client sent it to the gateway MAC, so route it likewise
+                f.add(flow(L3_FORWARDING, NORMAL).cookie(c).match(m -> m.ip().regMark(REWRITE_MAC_REG_MARK).nwDst(ip))
                         .setEthSrc(node.gatewayMac()).setEthDst(mac).decTtl().resubmit(L2_FORWARDING).build());
             }
         }

@@ -35,6 +35,7 @@ class DatapathDocTest {
             }
         });
         dp.register(new NetworkPolicyFeature(dp, () -> { }));
+        dp.register(new dev.weft.agent.service.ServiceFeature(dp));
         List<PipelineFeature> features = dp.features();
         dp.close();
         return features;

@@ -1,0 +1,296 @@
+package dev.weft.agent.service;
+
+import dev.weft.agent.openflow.EncodedFlow;
+import dev.weft.agent.openflow.FlowMod;
+import dev.weft.agent.openflow.GroupMod;
+import dev.weft.agent.openflow.Match;
+import dev.weft.agent.pipeline.Cookie;
+import dev.weft.agent.pipeline.Datapath;
+import dev.weft.agent.pipeline.FlowStore;
+import dev.weft.agent.pipeline.PipelineFeature;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+import static dev.weft.agent.openflow.Match.CT_NEW;
+import static dev.weft.agent.openflow.Match.CT_TRK;
+import static dev.weft.agent.pipeline.FlowBuilder.flow;
+import static dev.weft.agent.pipeline.FlowPriority.NORMAL;
+import static dev.weft.agent.pipeline.PipelineFields.CT_ZONE;
+import static dev.weft.agent.pipeline.PipelineFields.ENDPOINT_IP_FIELD;
+import static dev.weft.agent.pipeline.PipelineFields.ENDPOINT_PORT_FIELD;
+import static dev.weft.agent.pipeline.PipelineFields.REWRITE_MAC_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.SERVICE_CT_MARK;
+import static dev.weft.agent.pipeline.PipelineTable.CONNTRACK_STATE;
+import static dev.weft.agent.pipeline.PipelineTable.DNAT;
+import static dev.weft.agent.pipeline.PipelineTable.EGRESS_RULE;
+import static dev.weft.agent.pipeline.PipelineTable.ENDPOINT_DNAT;
+
+/**
+ * Kubernetes Services in the datapath (kube-proxy's job, as AntreaProxy does it): a new connection
+ * ({@code ct_state=+new+trk}) to a Service's cluster IP and port goes, in DNAT (table 40), through the Service port's
+ * select group; the chosen bucket loads the endpoint into EndpointIPField / EndpointPortField and resubmits to
+ * EndpointDNAT (42), which commits the connection with {@code nat(dst=endpoint)} and continues in EgressRule, so
+ * NetworkPolicy sees the endpoint. Later packets of the connection are translated by ConntrackZone's {@code ct(nat)}
+ * (both directions) and never reach the group again: an established connection keeps its endpoint whatever happens
+ * to the endpoint set. A Service port without endpoints rejects new connections ({@link ServiceReject}).
+ *
+ * <p>Store owners: one per Service port (its DNAT flow and groups, object id = the port's index), and the endpoint
+ * flows as one keyed owner, an endpoint's flow shared by every Service port that has it (counted).
+ *
+ * <p>Nothing is installed before the switch is connected the first time ({@link #switchReady()}): group ids carry the
+ * flow round's parity ({@link Datapath#groupIdSpace()}), known only then.
+ */
+public final class ServiceFeature implements PipelineFeature {
+
+    private static final Logger LOG = Logger.getLogger(ServiceFeature.class);
+    static final long ENDPOINT_OWNER = FlowStore.owner(Cookie.Category.SERVICE_ENDPOINT, 0);
+    static final long CONNTRACK_OWNER = FlowStore.owner(Cookie.Category.SERVICE, 0);
+    private static final Declaration DECLARATION = new Declaration("Services", List.of(CONNTRACK_STATE, DNAT, ENDPOINT_DNAT),
+            Set.of(Cookie.Category.SERVICE, Cookie.Category.SERVICE_ENDPOINT));
+
+    /** An endpoint as EndpointDNAT matches it (the same address and port over TCP and UDP are two flows). */
+    record EndpointKey(ServicePortKey.Protocol protocol, ServiceEndpoint endpoint) {
+    }
+
+    private record Installed(ServicePort port, int index) {
+    }
+
+    private final Datapath datapath;
+    private final ServiceReject reject;
+    private Map<ServicePortKey, ServicePort> desired = Map.of();
+    private final Map<ServicePortKey, Installed> installed = new HashMap<>();
+    private final Map<EndpointKey, Integer> endpointRefs = new HashMap<>();
+    private final Set<EndpointKey> endpointFlows = new HashSet<>();
+    private final ArrayDeque<Integer> freeIndexes = new ArrayDeque<>();
+    private int nextIndex = 1;
+    private boolean ready;
+    private long syncs;
+
+    public ServiceFeature(Datapath datapath) {
+        this(datapath, ServiceReject.NONE);
+    }
+
+    public ServiceFeature(Datapath datapath, ServiceReject reject) {
+        this.datapath = datapath;
+        this.reject = reject;
+    }
+
+    @Override
+    public Declaration declaration() {
+        return DECLARATION;
+    }
+
+    /** The Service ports to serve (the whole set, as {@link ServiceModel#resolve} computes it); installs the change. */
+    public void update(Map<ServicePortKey, ServicePort> ports) {
+        synchronized (datapath) {
+            desired = Map.copyOf(ports);
+            if (ready) {
+                sync();
+            }
+        }
+    }
+
+    @Override
+    public void registered() {
+        datapath.apply(this, CONNTRACK_OWNER, List.of(establishedFlow()));
+        // registered after the first connection: switchReady() for it has passed
+        ready = datapath.isReady();
+    }
+
+    /**
+     * Later packets of a Service connection (both directions; ConntrackZone's ct(nat) has translated them) are routed
+     * like its first one: the client sent them to the gateway MAC, so L3Forwarding rewrites the MACs.
+     */
+    static FlowMod establishedFlow() {
+        return flow(CONNTRACK_STATE, NORMAL).cookie(Cookie.Category.SERVICE, 0)
+                .match(m -> m.ip().ctState(CT_TRK, CT_NEW | CT_TRK).ctMark(SERVICE_CT_MARK, SERVICE_CT_MARK))
+                .load(REWRITE_MAC_REG_MARK).resubmit(DNAT).build();
+    }
+
+    @Override
+    public void switchReady() {
+        synchronized (datapath) {
+            if (!ready) {
+                ready = true;
+                try {
+                    sync();
+                } catch (RuntimeException e) {
+                    // logged by sync; the next update (every reconnection schedules one) retries. Not thrown: the
+                    // datapath's other reactions to the switch being back must still run
+                }
+            }
+        }
+    }
+
+    /** The Service ports installed, with their endpoints (for tests and the CLI). */
+    public Map<ServicePortKey, ServicePort> installed() {
+        synchronized (datapath) {
+            Map<ServicePortKey, ServicePort> out = new TreeMap<>();
+            installed.forEach((k, v) -> out.put(k, v.port()));
+            return out;
+        }
+    }
+
+    public long syncs() {
+        synchronized (datapath) {
+            return syncs;
+        }
+    }
+
+    /** Whether what is installed is what was asked for. */
+    public boolean inSync() {
+        synchronized (datapath) {
+            if (!ready || installed.size() != desired.size()) {
+                return false;
+            }
+            for (Map.Entry<ServicePortKey, ServicePort> e : desired.entrySet()) {
+                Installed i = installed.get(e.getKey());
+                if (i == null || !i.port().equals(e.getValue())) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    private void sync() {
+        Map<ServicePortKey, ServicePort> changed = new LinkedHashMap<>();
+        Set<ServicePortKey> gone = new HashSet<>();
+        desired.forEach((k, p) -> {
+            Installed i = installed.get(k);
+            if (i == null || !i.port().equals(p)) {
+                changed.put(k, p);
+            }
+        });
+        installed.keySet().stream().filter(k -> !desired.containsKey(k)).forEach(gone::add);
+        if (changed.isEmpty() && gone.isEmpty()) {
+            return;
+        }
+        try {
+            // 1. the endpoint flows the new buckets resubmit to, before any group sends there
+            Map<FlowMod.FlowKey, byte[]> adds = new LinkedHashMap<>();
+            Set<EndpointKey> added = new HashSet<>();
+            for (ServicePort p : changed.values()) {
+                for (ServiceEndpoint e : p.endpoints()) {
+                    EndpointKey ek = new EndpointKey(p.key().protocol(), e);
+                    if (!endpointFlows.contains(ek) && added.add(ek)) {
+                        byte[] m = endpointFlow(ek).encode();
+                        adds.put(EncodedFlow.of(m).key(), m);
+                    }
+                }
+            }
+            if (!adds.isEmpty()) {
+                datapath.applyChanges(this, ENDPOINT_OWNER, adds);
+                endpointFlows.addAll(added);
+            }
+            // 2. every changed Service port's flow and groups, one bundle
+            Map<Long, Datapath.OwnerState> owners = new LinkedHashMap<>();
+            Map<ServicePortKey, Installed> next = new HashMap<>();
+            List<Integer> allocated = new ArrayList<>();
+            for (Map.Entry<ServicePortKey, ServicePort> e : changed.entrySet()) {
+                Installed i = installed.get(e.getKey());
+                int index;
+                if (i != null) {
+                    index = i.index();
+                } else {
+                    index = freeIndexes.isEmpty() ? nextIndex++ : freeIndexes.pop();
+                    allocated.add(index);
+                }
+                owners.put(owner(index), state(e.getValue(), index));
+                next.put(e.getKey(), new Installed(e.getValue(), index));
+            }
+            for (ServicePortKey k : gone) {
+                owners.put(owner(installed.get(k).index()), new Datapath.OwnerState(List.of(), List.of()));
+            }
+            try {
+                datapath.applyAll(this, owners);
+            } catch (RuntimeException ex) {
+                allocated.forEach(freeIndexes::push);
+                throw ex;
+            }
+            for (Map.Entry<ServicePortKey, Installed> e : next.entrySet()) {
+                Installed old = installed.put(e.getKey(), e.getValue());
+                count(old, -1);
+                count(e.getValue(), +1);
+            }
+            for (ServicePortKey k : gone) {
+                Installed old = installed.remove(k);
+                count(old, -1);
+                freeIndexes.push(old.index());
+            }
+            // 3. endpoint flows no Service port sends to any more
+            Map<FlowMod.FlowKey, byte[]> removes = new LinkedHashMap<>();
+            List<EndpointKey> unused = endpointFlows.stream().filter(ek -> endpointRefs.getOrDefault(ek, 0) == 0).toList();
+            for (EndpointKey ek : unused) {
+                removes.put(EncodedFlow.of(endpointFlow(ek).encode()).key(), null);
+            }
+            if (!removes.isEmpty()) {
+                datapath.applyChanges(this, ENDPOINT_OWNER, removes);
+                unused.forEach(endpointFlows::remove);
+            }
+            syncs++;
+        } catch (RuntimeException ex) {
+            LOG.warnf("Services not installed (retried on the next change): %s", ex.getMessage());
+            throw ex;
+        }
+    }
+
+    private void count(Installed i, int delta) {
+        if (i == null) {
+            return;
+        }
+        for (ServiceEndpoint e : i.port().endpoints()) {
+            endpointRefs.merge(new EndpointKey(i.port().key().protocol(), e), delta, (a, b) -> a + b == 0 ? null : a + b);
+        }
+    }
+
+    static long owner(int index) {
+        return FlowStore.owner(Cookie.Category.SERVICE, index);
+    }
+
+    /** The first group id of a Service port (its chunk groups follow). */
+    int groupId(int index) {
+        if (index >= 1 << 22) {
+            throw new IllegalArgumentException("more than " + (1 << 22) + " Service ports");
+        }
+        return datapath.groupIdSpace() | (index << 8);
+    }
+
+    /** A Service port's DNAT flow and groups; without endpoints, its reject flow. */
+    Datapath.OwnerState state(ServicePort p, int index) {
+        Cookie c = Cookie.of(Cookie.Category.SERVICE, index);
+        ServicePortKey k = p.key();
+        Match.Builder match = Match.builder().tpDst(k.protocol().ipProto, k.port(), 0xffff).nwDst(k.clusterIp())
+                .ctState(CT_NEW | CT_TRK, CT_NEW | CT_TRK);
+        if (p.endpoints().isEmpty()) {
+            return new Datapath.OwnerState(List.of(reject.flow(flow(DNAT, NORMAL).cookie(c).match(match.build()), k)), List.of());
+        }
+        int gid = groupId(index);
+        List<GroupMod> groups = ServiceGroups.groups(gid, p.endpoints());
+        FlowMod f = flow(DNAT, NORMAL).cookie(c).match(match.build()).load(REWRITE_MAC_REG_MARK).group(gid).build();
+        return new Datapath.OwnerState(List.of(f), groups);
+    }
+
+    /** EndpointDNAT: commit the new connection DNATed to the endpoint the bucket chose, then egress policy. */
+    static FlowMod endpointFlow(EndpointKey ek) {
+        ServiceEndpoint e = ek.endpoint();
+        return flow(ENDPOINT_DNAT, NORMAL).cookie(Cookie.Category.SERVICE_ENDPOINT, e.ipv4())
+                .match(m -> m.ipProto(ek.protocol().ipProto).reg(ENDPOINT_IP_FIELD, e.ipv4()).reg(ENDPOINT_PORT_FIELD, e.port()))
+                .ct(ct -> ct.commit().table(EGRESS_RULE).zone(CT_ZONE).natDst(e.ip(), e.port()).setMark(SERVICE_CT_MARK))
+                .build();
+    }
+
+    @Override
+    public String toString() {
+        return "Services(" + installed.size() + " ports)";
+    }
+}

@@ -1,0 +1,145 @@
+package dev.weft.agent.service;
+
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import org.jboss.logging.Logger;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * Services and EndpointSlices (discovery.k8s.io/v1) to the Service ports this node's datapath serves: a pure
+ * function, so the informers' stores can be turned into the desired state at any time.
+ *
+ * <ul>
+ *   <li>Services with a cluster IP (not headless, not ExternalName); every IPv4 cluster IP, every port (TCP, UDP,
+ *   SCTP), the {@code kubernetes} Service included.</li>
+ *   <li>Endpoints come from the slices labelled {@code kubernetes.io/service-name} in the Service's namespace; an
+ *   endpoint serves a Service port when its slice has a port of the same name and protocol, and that slice port's
+ *   number is the target (a targetPort by name is resolved per slice, so pods naming the port differently each get
+ *   their own number).</li>
+ *   <li>An endpoint takes new connections when it is ready ({@code conditions.ready} unset counts as ready) and not
+ *   terminating.</li>
+ *   <li>{@code internalTrafficPolicy: Local}: only the endpoints whose {@code nodeName} is this node.</li>
+ * </ul>
+ */
+public final class ServiceModel {
+
+    private static final Logger LOG = Logger.getLogger(ServiceModel.class);
+    public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+    private ServiceModel() {
+    }
+
+    /** The Service ports by key; a key claimed by two Services (a conflict the API server prevents) keeps the first. */
+    public static Map<ServicePortKey, dev.weft.agent.service.ServicePort> resolve(Collection<Service> services,
+                                                                                 Collection<EndpointSlice> slices,
+                                                                                 String nodeName) {
+        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
+        for (EndpointSlice s : slices) {
+            if (s.getMetadata() == null || s.getMetadata().getLabels() == null) {
+                continue;
+            }
+            String svc = s.getMetadata().getLabels().get(SERVICE_NAME_LABEL);
+            if (svc != null && (s.getAddressType() == null || "IPv4".equals(s.getAddressType()))) {
+                slicesByService.computeIfAbsent(s.getMetadata().getNamespace() + "/" + svc, k -> new ArrayList<>()).add(s);
+            }
+        }
+        Map<ServicePortKey, dev.weft.agent.service.ServicePort> out = new TreeMap<>();
+        List<Service> sorted = new ArrayList<>(services);
+        sorted.sort((a, b) -> name(a).compareTo(name(b)));
+        for (Service svc : sorted) {
+            try {
+                for (dev.weft.agent.service.ServicePort p : ports(svc, slicesByService.getOrDefault(name(svc), List.of()), nodeName)) {
+                    out.putIfAbsent(p.key(), p);
+                }
+            } catch (IllegalArgumentException e) {
+                LOG.warnf("Service %s not served: %s", name(svc), e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    static String name(Service s) {
+        return s.getMetadata().getNamespace() + "/" + s.getMetadata().getName();
+    }
+
+    /** One Service's ports (empty for headless and ExternalName Services). */
+    static List<dev.weft.agent.service.ServicePort> ports(Service svc, List<EndpointSlice> slices, String nodeName) {
+        var spec = svc.getSpec();
+        if (spec == null || "ExternalName".equals(spec.getType()) || spec.getPorts() == null) {
+            return List.of();
+        }
+        List<String> ips = new ArrayList<>();
+        if (spec.getClusterIPs() != null && !spec.getClusterIPs().isEmpty()) {
+            ips.addAll(spec.getClusterIPs());
+        } else if (spec.getClusterIP() != null) {
+            ips.add(spec.getClusterIP());
+        }
+        ips.removeIf(ip -> ip == null || ip.isBlank() || "None".equals(ip)
+                || IpAddress.tryParse(ip).filter(a -> a.family() == AddressFamily.IPV4).isEmpty());
+        boolean localOnly = "Local".equals(spec.getInternalTrafficPolicy());
+        List<dev.weft.agent.service.ServicePort> out = new ArrayList<>();
+        for (ServicePort sp : spec.getPorts()) {
+            ServicePortKey.Protocol proto = ServicePortKey.Protocol.parse(sp.getProtocol());
+            String portName = sp.getName() == null ? "" : sp.getName();
+            List<ServiceEndpoint> endpoints = new ArrayList<>();
+            for (EndpointSlice slice : slices) {
+                Integer target = targetPort(slice, portName, proto);
+                if (target == null || slice.getEndpoints() == null) {
+                    continue;
+                }
+                for (Endpoint e : slice.getEndpoints()) {
+                    if (!takesNewConnections(e) || (localOnly && !Objects.equals(nodeName, e.getNodeName()))
+                            || e.getAddresses() == null) {
+                        continue;
+                    }
+                    for (String a : e.getAddresses()) {
+                        if (IpAddress.tryParse(a).filter(x -> x.family() == AddressFamily.IPV4).isPresent()) {
+                            endpoints.add(new ServiceEndpoint(a, target));
+                        }
+                    }
+                }
+            }
+            for (String ip : ips) {
+                out.add(new dev.weft.agent.service.ServicePort(new ServicePortKey(ip, proto, sp.getPort()), name(svc),
+                        portName, endpoints));
+            }
+        }
+        return out;
+    }
+
+    /** The slice's port number for the Service port of this name and protocol, or null when the slice has none. */
+    static Integer targetPort(EndpointSlice slice, String portName, ServicePortKey.Protocol proto) {
+        if (slice.getPorts() == null) {
+            return null;
+        }
+        for (EndpointPort p : slice.getPorts()) {
+            String n = p.getName() == null ? "" : p.getName();
+            if (n.equals(portName) && ServicePortKey.Protocol.parse(p.getProtocol()) == proto && p.getPort() != null
+                    && p.getPort() > 0 && p.getPort() <= 65535) {
+                return p.getPort();
+            }
+        }
+        return null;
+    }
+
+    /** Ready (unset means ready) and not terminating: what kube-proxy sends new connections to. */
+    static boolean takesNewConnections(Endpoint e) {
+        var c = e.getConditions();
+        if (c == null) {
+            return true;
+        }
+        return !Boolean.FALSE.equals(c.getReady()) && !Boolean.TRUE.equals(c.getTerminating());
+    }
+}

@@ -1,0 +1,93 @@
+package dev.weft.agent.service;
+
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Services and EndpointSlices to the Service ports a node serves. */
+class ServiceModelTest {
+
+    static Service service(String name, String ip, String itp, Object... ports) {
+        ServiceBuilder b = new ServiceBuilder().withNewMetadata().withNamespace("default").withName(name).endMetadata()
+                .withNewSpec().withClusterIP(ip).withClusterIPs(ip).withInternalTrafficPolicy(itp).endSpec();
+        for (int i = 0; i < ports.length; i += 4) {
+            b.editSpec().addNewPort().withName((String) ports[i]).withProtocol((String) ports[i + 1])
+                    .withPort((Integer) ports[i + 2]).withTargetPort(new IntOrString(ports[i + 3])).endPort().endSpec();
+        }
+        return b.build();
+    }
+
+    /** endpoints: ip, node, ready, terminating (4 values each); ports: name, protocol, port (3 each). */
+    static EndpointSlice slice(String service, String name, Object[] endpoints, Object... ports) {
+        EndpointSliceBuilder b = new EndpointSliceBuilder().withNewMetadata().withNamespace("default").withName(name)
+                .addToLabels(ServiceModel.SERVICE_NAME_LABEL, service).endMetadata().withAddressType("IPv4");
+        for (int i = 0; i < endpoints.length; i += 4) {
+            b.addNewEndpoint().withAddresses((String) endpoints[i]).withNodeName((String) endpoints[i + 1])
+                    .withNewConditions().withReady((Boolean) endpoints[i + 2]).withTerminating((Boolean) endpoints[i + 3])
+                    .endConditions().endEndpoint();
+        }
+        for (int i = 0; i < ports.length; i += 3) {
+            b.addNewPort().withName((String) ports[i]).withProtocol((String) ports[i + 1]).withPort((Integer) ports[i + 2]).endPort();
+        }
+        return b.build();
+    }
+
+    static ServicePortKey key(String ip, ServicePortKey.Protocol p, int port) {
+        return new ServicePortKey(ip, p, port);
+    }
+
+    @Test
+    void targetPortByNameIsResolvedPerSliceAndOnlyReadyEndpointsServe() {
+        Service web = service("web", "10.96.0.20", null, "http", "TCP", 80, "web", "dns", "UDP", 53, 5353);
+        // two slices: the pods of one name the port 8080, those of the other 9090
+        EndpointSlice a = slice("web", "web-a", new Object[]{"10.10.1.6", "n1", true, false, "10.10.1.7", "n1", false, false,
+                "10.10.1.8", "n1", true, true}, "http", "TCP", 8080, "dns", "UDP", 5353);
+        EndpointSlice b = slice("web", "web-b", new Object[]{"10.10.2.6", "n2", null, null}, "http", "TCP", 9090);
+        Map<ServicePortKey, ServicePort> m = ServiceModel.resolve(List.of(web), List.of(a, b), "n1");
+        assertEquals(List.of(new ServiceEndpoint("10.10.1.6", 8080), new ServiceEndpoint("10.10.2.6", 9090)),
+                m.get(key("10.96.0.20", ServicePortKey.Protocol.TCP, 80)).endpoints(),
+                "ready only (unset counts as ready), not terminating; each slice's own port number");
+        assertEquals(List.of(new ServiceEndpoint("10.10.1.6", 5353)), m.get(key("10.96.0.20", ServicePortKey.Protocol.UDP, 53)).endpoints());
+        assertEquals(2, m.size());
+    }
+
+    @Test
+    void internalTrafficPolicyLocalKeepsThisNodesEndpoints() {
+        Service local = service("local", "10.96.0.21", "Local", "", "TCP", 80, 8080);
+        EndpointSlice s = slice("local", "local-a", new Object[]{"10.10.1.6", "n1", true, false, "10.10.2.6", "n2", true, false},
+                "", "TCP", 8080);
+        assertEquals(List.of(new ServiceEndpoint("10.10.1.6", 8080)),
+                ServiceModel.resolve(List.of(local), List.of(s), "n1").get(key("10.96.0.21", ServicePortKey.Protocol.TCP, 80)).endpoints());
+        assertEquals(List.of(new ServiceEndpoint("10.10.2.6", 8080)),
+                ServiceModel.resolve(List.of(local), List.of(s), "n2").get(key("10.96.0.21", ServicePortKey.Protocol.TCP, 80)).endpoints());
+    }
+
+    @Test
+    void headlessAndExternalNameAreNotServedTheKubernetesServiceIs() {
+        Service headless = service("db", "None", null, "", "TCP", 5432, 5432);
+        Service external = new ServiceBuilder(service("ext", "10.96.0.30", null, "", "TCP", 80, 80)).editSpec()
+                .withType("ExternalName").withExternalName("example.org").endSpec().build();
+        Service api = new ServiceBuilder(service("kubernetes", "10.96.0.1", null, "https", "TCP", 443, 6443)).build();
+        EndpointSlice apiSlice = slice("kubernetes", "kubernetes", new Object[]{"192.168.77.1", null, true, false},
+                "https", "TCP", 6443);
+        Map<ServicePortKey, ServicePort> m = ServiceModel.resolve(List.of(headless, external, api), List.of(apiSlice), "n1");
+        assertEquals(Map.of(key("10.96.0.1", ServicePortKey.Protocol.TCP, 443), new ServicePort(key("10.96.0.1",
+                ServicePortKey.Protocol.TCP, 443), "default/kubernetes", "https", List.of(new ServiceEndpoint("192.168.77.1", 6443)))), m);
+    }
+
+    @Test
+    void aServiceWithoutEndpointsIsServedToRejectAndSctpIsAProtocol() {
+        Service s = service("s", "10.96.0.40", null, "a", "SCTP", 9999, 9999);
+        ServicePort p = ServiceModel.resolve(List.of(s), List.of(), "n1").get(key("10.96.0.40", ServicePortKey.Protocol.SCTP, 9999));
+        assertTrue(p.endpoints().isEmpty());
+    }
+}
