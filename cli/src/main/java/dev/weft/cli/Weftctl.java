@@ -96,6 +96,7 @@ public class Weftctl {
                     "  30\tConntrackZone",
                     "  31\tConntrackState",
                     "  40\tDNAT",
+                    "  42\tEndpointDNAT",
                     "  50\tEgressRule",
                     "  60\tEgressDefaultRule",
                     "  70\tL3Forwarding",
