@@ -3,6 +3,7 @@ package dev.weft.ipam;
 import dev.weft.proto.ipam.v1.AllocationState;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -22,6 +23,7 @@ import java.util.function.ToDoubleFunction;
 @ApplicationScoped
 public class IpamMetrics {
     private final MeterRegistry registry;
+    private final java.util.List<Meter> meters = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final NodeCidrAllocator allocator;
     private final IpamLifecycle lifecycle;
     /** Last state seen per Node, to count transitions (guarded by the allocator's lock: listeners run under it). */
@@ -46,28 +48,28 @@ public class IpamMetrics {
             poolGauge(pool, index, "allocated", NodeCidrAllocator.PoolUsage::allocatedBlocks);
             poolGauge(pool, index, "reserved", NodeCidrAllocator.PoolUsage::reservedBlocks);
             poolGauge(pool, index, "free", NodeCidrAllocator.PoolUsage::freeBlocks);
-            Gauge.builder("weft.ipam.pool.utilization", allocator, a -> a.utilization().get(index).utilization())
+            keep(Gauge.builder("weft.ipam.pool.utilization", allocator, a -> a.utilization().get(index).utilization())
                     .description("Allocated blocks / (total - reserved), 0 to 1")
                     .tags("pool", pool.cidr().toString(), "family", family(pool))
-                    .register(registry);
+                    .register(registry));
         }
         for (AllocationState state : List.of(AllocationState.ALLOCATED, AllocationState.PENDING,
                 AllocationState.POOL_EXHAUSTED, AllocationState.CONFLICT)) {
-            Gauge.builder("weft.ipam.nodes", allocator, a -> countNodes(a, state))
+            keep(Gauge.builder("weft.ipam.nodes", allocator, a -> countNodes(a, state))
                     .description("Nodes known to the allocator by allocation state")
-                    .tag("state", state.name()).register(registry);
+                    .tag("state", state.name()).register(registry));
         }
-        Gauge.builder("weft.ipam.leader", lifecycle, l -> l.controller() != null && l.controller().isLeader() ? 1 : 0)
-                .description("1 while this replica holds the allocation Lease").register(registry);
-        Gauge.builder("weft.ipam.watches", allocator, NodeCidrAllocator::watchers)
-                .description("Open WatchAllocations streams (and internal listeners)").register(registry);
-        allocations = Counter.builder("weft.ipam.allocations")
-                .description("Nodes given pod CIDRs (a Node counted again when its CIDRs change)").register(registry);
-        conflicts = Counter.builder("weft.ipam.conflicts")
+        keep(Gauge.builder("weft.ipam.leader", lifecycle, l -> l.controller() != null && l.controller().isLeader() ? 1 : 0)
+                .description("1 while this replica holds the allocation Lease").register(registry));
+        keep(Gauge.builder("weft.ipam.watches", allocator, NodeCidrAllocator::watchers)
+                .description("Open WatchAllocations streams (and internal listeners)").register(registry));
+        allocations = keep(Counter.builder("weft.ipam.allocations")
+                .description("Nodes given pod CIDRs (a Node counted again when its CIDRs change)").register(registry));
+        conflicts = keep(Counter.builder("weft.ipam.conflicts")
                 .description("Nodes found carrying a CIDR that overlaps another Node's or lies outside every pool")
-                .register(registry);
-        exhaustions = Counter.builder("weft.ipam.pool.exhausted")
-                .description("Nodes that could not get a block because a pool was full").register(registry);
+                .register(registry));
+        exhaustions = keep(Counter.builder("weft.ipam.pool.exhausted")
+                .description("Nodes that could not get a block because a pool was full").register(registry));
         watch = allocator.watch(snapshot -> snapshot.forEach(n -> seen.put(n.nodeName(), n)), this::observe);
     }
 
@@ -75,6 +77,8 @@ public class IpamMetrics {
         if (watch != null) {
             watch.close();
         }
+        meters.forEach(registry::remove);
+        meters.clear();
     }
 
     private void observe(NodeCidrAllocator.Change change) {
@@ -107,10 +111,10 @@ public class IpamMetrics {
     }
 
     private void poolGauge(CidrPool pool, int index, String state, ToDoubleFunction<NodeCidrAllocator.PoolUsage> value) {
-        Gauge.builder("weft.ipam.pool.blocks", allocator, a -> value.applyAsDouble(a.utilization().get(index)))
+        keep(Gauge.builder("weft.ipam.pool.blocks", allocator, a -> value.applyAsDouble(a.utilization().get(index)))
                 .description("Node blocks of a pool by state (total, allocated, reserved, free)")
                 .tags("pool", pool.cidr().toString(), "family", family(pool), "state", state)
-                .register(registry);
+                .register(registry));
     }
 
     private static String family(CidrPool pool) {
@@ -119,5 +123,11 @@ public class IpamMetrics {
 
     private static double countNodes(NodeCidrAllocator a, AllocationState state) {
         return a.list().stream().filter(n -> n.state() == state).count();
+    }
+
+    /** Meters are removed at shutdown: a registry that outlives the application must not keep reading stopped beans. */
+    private <M extends Meter> M keep(M meter) {
+        meters.add(meter);
+        return meter;
     }
 }

@@ -82,6 +82,7 @@ class AgentMetricsTest {
         double adds = sample(before, "weft_agent_cni_requests_seconds_count", "command=\"ADD\"", "result=\"ok\"");
         double failed = sample(before, "weft_agent_cni_requests_seconds_count", "command=\"ADD\"", "result=\"INVALID_NETWORK_CONFIG\"");
         double spoofGuard = sample(before, "weft_agent_flows", "table=\"SpoofGuard\"");
+        double dels = sample(before, "weft_agent_cni_requests_seconds_count", "command=\"DEL\"", "result=\"ok\"");
 
         try (PodNetns pod = new PodNetns()) {
             CniRequest req = CniClient.request("ctr-metrics", pod.path(), "eth0", "default", "metrics-1", CniClient.CONFIG);
@@ -102,7 +103,7 @@ class AgentMetricsTest {
             client.stub.cmdDel(req);
             String after = scrape();
             assertEquals(pods, sample(after, "weft_agent_local_pods"));
-            assertEquals(1, sample(after, "weft_agent_cni_requests_seconds_count", "command=\"DEL\"", "result=\"ok\""),
+            assertEquals(dels + 1, sample(after, "weft_agent_cni_requests_seconds_count", "command=\"DEL\"", "result=\"ok\""),
                     List.of(after.lines().filter(l -> l.startsWith("weft_agent_cni")).toArray()).toString());
         }
     }

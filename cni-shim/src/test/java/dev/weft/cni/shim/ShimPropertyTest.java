@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Hostile input to the shim's own JSON parser and to a whole invocation: whatever the runtime passes, the shim exits
  * 0 or 1, and on 1 prints a spec error object; the parser returns a value or a {@link Json.ParseException}, nothing
- * else. Inputs come from a fixed-seed {@link Random} (the seed value is in every failure message, so it replays); tries are
+ * else. Inputs come from a fixed-seed {@link Random} (its value is in every failure message, so it replays); tries are
  * bounded so each property runs in a second or two.
  */
 class ShimPropertyTest {
