@@ -4,16 +4,12 @@ import dev.weft.proto.ipam.v1.GetNodeCidrsRequest;
 import dev.weft.proto.ipam.v1.GetPoolUtilizationRequest;
 import dev.weft.proto.ipam.v1.IpamGrpc;
 import dev.weft.proto.ipam.v1.LookupIpRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.grpc.StatusRuntimeException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -37,16 +33,7 @@ class IpamCommand {
     Weftctl root;
 
     <T> T call(Function<IpamGrpc.IpamBlockingStub, T> rpc) {
-        ManagedChannel ch = ManagedChannelBuilder.forTarget(server).usePlaintext().build();
-        try {
-            return rpc.apply(IpamGrpc.newBlockingStub(ch).withDeadlineAfter(root.timeoutSeconds, TimeUnit.SECONDS));
-        } catch (StatusRuntimeException e) {
-            String d = e.getStatus().getDescription();
-            throw new IllegalStateException("ipam-service at " + server + ": " + e.getStatus().getCode()
-                    + (d == null ? "" : ": " + d));
-        } finally {
-            ch.shutdownNow();
-        }
+        return root.call("ipam-service", server, IpamGrpc::newBlockingStub, rpc);
     }
 
     abstract static class Base implements Callable<Integer> {

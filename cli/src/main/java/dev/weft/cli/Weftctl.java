@@ -34,12 +34,21 @@ public class Weftctl {
     int timeoutSeconds;
 
     <T> T call(Function<AgentQueryGrpc.AgentQueryBlockingStub, T> rpc) {
-        ManagedChannel ch = ManagedChannelBuilder.forTarget(server).usePlaintext().build();
+        return call("agent", server, AgentQueryGrpc::newBlockingStub, rpc);
+    }
+
+    /**
+     * One RPC on a channel of its own to {@code target}, within --timeout; a gRPC error becomes one line naming
+     * {@code what} answered it (exit code 1 in the commands).
+     */
+    <S extends io.grpc.stub.AbstractBlockingStub<S>, T> T call(String what, String target, Function<io.grpc.Channel, S> stub,
+                                                            Function<S, T> rpc) {
+        ManagedChannel ch = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
         try {
-            return rpc.apply(AgentQueryGrpc.newBlockingStub(ch).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS));
+            return rpc.apply(stub.apply(ch).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS));
         } catch (StatusRuntimeException e) {
             String d = e.getStatus().getDescription();
-            throw new IllegalStateException("agent at " + server + ": " + e.getStatus().getCode() + (d == null ? "" : ": " + d));
+            throw new IllegalStateException(what + " at " + target + ": " + e.getStatus().getCode() + (d == null ? "" : ": " + d));
         } finally {
             ch.shutdownNow();
         }
