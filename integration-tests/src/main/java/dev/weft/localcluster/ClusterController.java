@@ -348,15 +348,22 @@ public final class ClusterController {
         layout.rememberNetns(netns);
         Sh.check("ip", "netns", "add", netns);
         Sh.check("ip", "-n", netns, "link", "set", "lo", "up");
+        // The responder (this pod's "containers") starts while the CNI plugin wires the network, as a kubelet starts
+        // containers in a sandbox whose network is being set up: it binds wildcard addresses, so it does not need the
+        // interface yet, and its JVM start stays off the pod's critical path.
+        long pid = startResponder(key, netns, control, tcp, udp);
         String cniResult;
+        long cniStart = System.nanoTime();
         try {
             cniResult = cni(node, "ADD", containerId, netns, pod, null);
         } catch (RuntimeException e) {
+            Procs.read(layout.pidFile("pod-" + key.replace('/', '_'))).ifPresent(p -> Procs.stop(p, 2000));
             Sh.run("ip", "netns", "delete", netns);
             retryAfter.put(key, System.currentTimeMillis() + 3000);
             writeFailedStatus(pod, "CNI ADD failed: " + e.getMessage());
             throw e;
         }
+        long cniAddMicros = (System.nanoTime() - cniStart) / 1000;
         retryAfter.remove(key);
         JsonNode result = readJson(cniResult);
         String ip = "";
@@ -372,9 +379,8 @@ public final class ClusterController {
                 mac = itf.path("mac").asText();
             }
         }
-        long pid = startResponder(key, netns, control, tcp, udp);
         PodRecord record = new PodRecord(ns, name, pod.getMetadata().getUid(), node.name(), netns, containerId, ip, mac, pid,
-                control.toString(), tcp, udp, cniResult);
+                control.toString(), tcp, udp, cniResult, cniAddMicros);
         Layout.writeJson(layout.pods().resolve(PodRecord.fileName(ns, name)), record);
         running.put(key, record);
         awaitControlSocket(control, pid, key);
@@ -406,7 +412,7 @@ public final class ClusterController {
             if (System.currentTimeMillis() > deadline) {
                 throw new IllegalStateException("the responder of " + key + " did not start within 60 s");
             }
-            Procs.sleep(50);
+            Procs.sleep(5);
         }
     }
 
