@@ -34,7 +34,7 @@ public interface AgentConfig {
     /** Optional name under /var/run/netns holding the node's OVS, gateway and veth host ends; empty = our own netns. */
     Optional<String> nodeNetns();
 
-    /** UNIX socket on which the agent serves the Cni gRPC service for the shim. */
+    /** UNIX socket on which the agent answers the shim's CNI calls (cni.proto: CniCall -> CniReply). */
     @WithDefault("/var/run/weft/cni.sock")
     Path cniSocket();
 

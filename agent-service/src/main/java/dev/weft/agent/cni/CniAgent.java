@@ -78,7 +78,7 @@ public class CniAgent {
 
     void start(@Observes StartupEvent ev) {
         try {
-            CniGrpcService service = new CniGrpcService(pods, attachmentGc, metrics::cniRequest);
+            CniService service = new CniService(pods, attachmentGc, metrics::cniRequest);
             watchdog.watch(service.heartbeat(), watchdogConfig.cniRequestBound());
             server = CniSocketServer.start(config.cniSocket(), service);
         } catch (IOException | RuntimeException e) {

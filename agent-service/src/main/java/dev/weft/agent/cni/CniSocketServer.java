@@ -1,76 +1,160 @@
 package dev.weft.agent.cni;
 
-import io.grpc.Server;
-import io.grpc.netty.NettyServerBuilder;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.weft.proto.cni.v1.CniCall;
+import dev.weft.proto.cni.v1.CniReply;
+import dev.weft.proto.cni.v1.ErrorCode;
 import org.jboss.logging.Logger;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A second gRPC server (grpc-netty on epoll) bound to the CNI UNIX socket: only local root processes (the kubelet's
- * shim) can reach it, and it is independent of the agent's HTTP port.
+ * The agent's CNI UNIX socket (mode 0600: only local root processes, the kubelet's plugin, reach it; independent of
+ * the agent's HTTP port). One connection carries one call: a length-delimited {@link CniCall} in, a length-delimited
+ * {@link CniReply} out (see cni.proto for why this is not gRPC). Calls run on a worker pool since they block on
+ * netlink tools and OVSDB; a call that cannot be decoded is answered with a CNI decoding error, never dropped.
  */
 final class CniSocketServer implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(CniSocketServer.class);
-    private final Server server;
-    private final EventLoopGroup group;
+    /** A CniCall is an environment and a network configuration: far below this unless something is wrong. */
+    static final int MAX_CALL_BYTES = 4 << 20;
+    private final ServerSocketChannel server;
     private final ExecutorService workers;
+    private final Thread acceptor;
     private final Path socket;
+    private final CniService service;
 
-    private CniSocketServer(Server server, EventLoopGroup group, ExecutorService workers, Path socket) {
+    private CniSocketServer(ServerSocketChannel server, ExecutorService workers, Path socket, CniService service) {
         this.server = server;
-        this.group = group;
         this.workers = workers;
         this.socket = socket;
+        this.service = service;
+        this.acceptor = Thread.ofPlatform().daemon().name("cni-accept").unstarted(this::acceptLoop);
     }
 
-    static CniSocketServer start(Path socket, CniGrpcService service) throws IOException {
+    static CniSocketServer start(Path socket, CniService service) throws IOException {
         Files.createDirectories(socket.toAbsolutePath().getParent());
         // A socket file left by a previous agent would make bind fail; nobody else may own this path.
         Files.deleteIfExists(socket);
-        EventLoopGroup group = new EpollEventLoopGroup(1);
+        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         ExecutorService workers = Executors.newFixedThreadPool(16, Thread.ofPlatform().daemon().name("cni-", 0).factory());
         try {
-            Server server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                    .channelType(EpollServerDomainSocketChannel.class)
-                    .bossEventLoopGroup(group)
-                    .workerEventLoopGroup(group)
-                    .executor(workers)
-                    .addService(service)
-                    .build()
-                    .start();
+            server.bind(UnixDomainSocketAddress.of(socket), 64);
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
-            LOG.infof("CNI server listening on %s", socket);
-            return new CniSocketServer(server, group, workers, socket);
         } catch (IOException | RuntimeException e) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            server.close();
             workers.shutdownNow();
             throw e;
+        }
+        CniSocketServer s = new CniSocketServer(server, workers, socket, service);
+        s.acceptor.start();
+        LOG.infof("CNI server listening on %s", socket);
+        return s;
+    }
+
+    private void acceptLoop() {
+        while (server.isOpen()) {
+            SocketChannel conn;
+            try {
+                conn = server.accept();
+            } catch (AsynchronousCloseException e) {
+                return;
+            } catch (IOException e) {
+                if (server.isOpen()) {
+                    LOG.warnf("CNI socket %s: accept failed: %s", socket, e.getMessage());
+                }
+                continue;
+            }
+            try {
+                workers.execute(() -> serve(conn));
+            } catch (RejectedExecutionException e) {
+                close(conn);
+                return;
+            }
+        }
+    }
+
+    private void serve(SocketChannel conn) {
+        try (conn) {
+            InputStream in = Channels.newInputStream(conn);
+            OutputStream out = Channels.newOutputStream(conn);
+            CniReply reply;
+            try {
+                CniCall call = readCall(in);
+                if (call == null) {
+                    return; // the peer connected and left (a liveness check of the socket, or a killed plugin)
+                }
+                reply = service.handle(call);
+            } catch (InvalidProtocolBufferException e) {
+                reply = CniReply.newBuilder().setResponse(CniService.error(ErrorCode.DECODING_FAILURE,
+                        "the CNI call on " + socket + " could not be decoded: " + e.getMessage(), "")).build();
+            }
+            reply.writeDelimitedTo(out);
+            out.flush();
+        } catch (IOException e) {
+            // The plugin went away (the kubelet's timeout killed it): its command still ran; the kubelet retries.
+            LOG.debugf("CNI connection on %s: %s", socket, e.getMessage());
+        }
+    }
+
+    /** One delimited CniCall, bounded in size; null when the peer closed before sending anything. */
+    private static CniCall readCall(InputStream in) throws IOException {
+        int first = in.read();
+        if (first == -1) {
+            return null;
+        }
+        int size = com.google.protobuf.CodedInputStream.readRawVarint32(first, in);
+        if (size < 0 || size > MAX_CALL_BYTES) {
+            throw new InvalidProtocolBufferException("call of " + size + " bytes (limit " + MAX_CALL_BYTES + ")");
+        }
+        byte[] body = in.readNBytes(size);
+        if (body.length != size) {
+            throw new InvalidProtocolBufferException("call truncated: " + body.length + " of " + size + " bytes");
+        }
+        return CniCall.parseFrom(body);
+    }
+
+    private static void close(SocketChannel c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            // nothing left to do
         }
     }
 
     @Override
     public void close() {
-        server.shutdown();
         try {
-            server.awaitTermination(5, TimeUnit.SECONDS);
+            server.close();
+        } catch (IOException e) {
+            // best effort
+        }
+        acceptor.interrupt();
+        workers.shutdown();
+        try {
+            if (!workers.awaitTermination(5, TimeUnit.SECONDS)) {
+                workers.shutdownNow();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            workers.shutdownNow();
         }
-        server.shutdownNow();
-        workers.shutdownNow();
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         try {
             Files.deleteIfExists(socket);
         } catch (IOException e) {

@@ -86,21 +86,21 @@ class AgentMetricsTest {
 
         try (PodNetns pod = new PodNetns()) {
             CniRequest req = CniClient.request("ctr-metrics", pod.path(), "eth0", "default", "metrics-1", CniClient.CONFIG);
-            CniResponse add = client.stub.cmdAdd(req);
+            CniResponse add = client.add(req);
             assertTrue(add.hasResult(), add.toString());
             String during = scrape();
             assertEquals(pods + 1, sample(during, "weft_agent_local_pods"));
             assertEquals(adds + 1, sample(during, "weft_agent_cni_requests_seconds_count", "command=\"ADD\"", "result=\"ok\""));
             assertTrue(sample(during, "weft_agent_flows", "table=\"SpoofGuard\"") > spoofGuard, "the pod's spoof guard flow");
 
-            CniResponse bad = client.stub.cmdAdd(CniClient.request("ctr-metrics-bad", pod.path(), "eth0", "default",
+            CniResponse bad = client.add(CniClient.request("ctr-metrics-bad", pod.path(), "eth0", "default",
                     "metrics-2", "{\"cniVersion\":\"1.0.0\",\"name\":\"weft\",\"type\":\"weft\",\"mtu\":\"x\"}"));
             assertTrue(bad.hasError(), bad.toString());
             String code = bad.getError().getCode().name();
             assertEquals(("INVALID_NETWORK_CONFIG".equals(code) ? failed : 0) + 1, sample(scrape(),
                     "weft_agent_cni_requests_seconds_count", "command=\"ADD\"", "result=\"" + code + "\""), code);
 
-            client.stub.cmdDel(req);
+            client.del(req);
             String after = scrape();
             assertEquals(pods, sample(after, "weft_agent_local_pods"));
             assertEquals(dels + 1, sample(after, "weft_agent_cni_requests_seconds_count", "command=\"DEL\"", "result=\"ok\""),

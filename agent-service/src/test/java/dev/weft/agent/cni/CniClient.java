@@ -1,30 +1,28 @@
 package dev.weft.agent.cni;
 
 import com.google.protobuf.ByteString;
-import dev.weft.proto.cni.v1.CniGrpc;
+import dev.weft.proto.cni.v1.CniCall;
+import dev.weft.proto.cni.v1.CniReply;
 import dev.weft.proto.cni.v1.CniRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.unix.DomainSocketAddress;
+import dev.weft.proto.cni.v1.CniResponse;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 
-/** A real gRPC client on the agent's CNI UNIX socket, as the shim uses it. */
+/** A real client on the agent's CNI UNIX socket, speaking the protocol the shim speaks (one call per connection). */
 final class CniClient implements AutoCloseable {
 
     static final String CONFIG = "{\"cniVersion\":\"1.0.0\",\"name\":\"weft\",\"type\":\"weft\"}";
-    final ManagedChannel channel;
-    final CniGrpc.CniBlockingStub stub;
-    private final EpollEventLoopGroup group = new EpollEventLoopGroup(1);
+    private final Path socket;
 
     CniClient(Path socket) {
-        channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
-        stub = CniGrpc.newBlockingStub(channel);
+        this.socket = socket;
     }
 
     static CniRequest request(String containerId, String netns, String ifName, String ns, String pod, String config) {
@@ -33,9 +31,33 @@ final class CniClient implements AutoCloseable {
                 .setPath("/opt/cni/bin").setNetworkConfiguration(ByteString.copyFrom(config, StandardCharsets.UTF_8)).build();
     }
 
+    CniResponse add(CniRequest r) {
+        return call(CniCall.newBuilder().setAdd(r).build()).getResponse();
+    }
+
+    CniResponse check(CniRequest r) {
+        return call(CniCall.newBuilder().setCheck(r).build()).getResponse();
+    }
+
+    CniResponse del(CniRequest r) {
+        return call(CniCall.newBuilder().setDel(r).build()).getResponse();
+    }
+
+    CniReply call(CniCall call) {
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            call.writeDelimitedTo(Channels.newOutputStream(ch));
+            CniReply reply = CniReply.parseDelimitedFrom(Channels.newInputStream(ch));
+            if (reply == null) {
+                throw new IOException("the agent closed " + socket + " without a reply");
+            }
+            return reply;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     @Override
-    public void close() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    public void close() {
     }
 }

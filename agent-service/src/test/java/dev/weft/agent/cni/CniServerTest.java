@@ -103,7 +103,7 @@ class CniServerTest {
     void addCheckDelRoundTrip() throws Exception {
         try (PodNetns pod = new PodNetns()) {
             CniRequest req = CniClient.request("ctr-roundtrip", pod.path(), "eth0", "default", "web-1", CniClient.CONFIG);
-            CniResponse add = client.stub.cmdAdd(req);
+            CniResponse add = client.add(req);
             assertTrue(add.hasResult(), add.toString());
             CniResult r = add.getResult();
             assertEquals("1.0.0", r.getCniVersion());
@@ -131,24 +131,24 @@ class CniServerTest {
             assertEquals(stored, store.byOfport(port.ofport()).orElseThrow());
 
             // A retried ADD returns the same attachment.
-            assertEquals(ipCidr, client.stub.cmdAdd(req).getResult().getIps(0).getAddress());
-            assertTrue(client.stub.cmdCheck(req).hasResult());
+            assertEquals(ipCidr, client.add(req).getResult().getIps(0).getAddress());
+            assertTrue(client.check(req).hasResult());
 
             // CHECK notices a broken attachment.
             pod.exec("ip", "addr", "flush", "dev", "eth0");
-            CniResponse broken = client.stub.cmdCheck(req);
+            CniResponse broken = client.check(req);
             assertEquals(ErrorCode.CONFIG_INTERFACE_FAILURE, broken.getError().getCode(), broken.toString());
 
-            CniResponse del = client.stub.cmdDel(req);
+            CniResponse del = client.del(req);
             assertTrue(del.hasResult(), del.toString());
             assertTrue(ovsdb.getPort(host).isEmpty());
             assertTrue(ipam.lease("ctr-roundtrip", "eth0").isEmpty());
             assertTrue(store.byPod("default", "web-1").isEmpty());
             assertFalse(pod.exec("ip", "-o", "link").contains("eth0"));
             // DEL is idempotent, also without a netns (the runtime may have removed it already).
-            assertTrue(client.stub.cmdDel(req).hasResult());
-            assertTrue(client.stub.cmdDel(req.toBuilder().setNetns("").build()).hasResult());
-            assertEquals(ErrorCode.UNKNOWN_CONTAINER, client.stub.cmdCheck(req).getError().getCode());
+            assertTrue(client.del(req).hasResult());
+            assertTrue(client.del(req.toBuilder().setNetns("").build()).hasResult());
+            assertEquals(ErrorCode.UNKNOWN_CONTAINER, client.check(req).getError().getCode());
         }
     }
 
@@ -166,11 +166,11 @@ class CniServerTest {
                     ErrorCode.UNKNOWN_CONTAINER, CniClient.request("ctr-bad5", "/var/run/netns/wpod-nonexistent", "eth0", "d", "p",
                             CniClient.CONFIG));
             for (var c : cases.entrySet()) {
-                CniResponse resp = client.stub.cmdAdd(c.getValue());
+                CniResponse resp = client.add(c.getValue());
                 assertEquals(c.getKey(), resp.getError().getCode(), resp.toString());
                 assertFalse(resp.getError().getMsg().isBlank());
             }
-            CniResponse badIf = client.stub.cmdAdd(CniClient.request("ctr-bad6", pod.path(), "this-name-is-too-long", "d", "p", CniClient.CONFIG));
+            CniResponse badIf = client.add(CniClient.request("ctr-bad6", pod.path(), "this-name-is-too-long", "d", "p", CniClient.CONFIG));
             assertEquals(ErrorCode.INVALID_ENVIRONMENT_VARIABLES, badIf.getError().getCode());
             assertEquals(leases, ipam.leases().size());
             assertTrue(ovsdb.listPorts(CniTestEnvironment.ovs.bridge).stream().allMatch(p -> p.name().equals("gw0")
@@ -184,7 +184,7 @@ class CniServerTest {
             // An interface of the requested name already exists in the pod: the veth cannot be created there.
             pod.exec("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "other0");
             int leases = ipam.leases().size();
-            CniResponse resp = client.stub.cmdAdd(CniClient.request("ctr-rollback", pod.path(), "eth0", "d", "rb", CniClient.CONFIG));
+            CniResponse resp = client.add(CniClient.request("ctr-rollback", pod.path(), "eth0", "d", "rb", CniClient.CONFIG));
             assertEquals(ErrorCode.CONFIG_INTERFACE_FAILURE, resp.getError().getCode(), resp.toString());
             assertEquals(leases, ipam.leases().size());
             assertTrue(ovsdb.getPort(PodNetworkService.hostIfName("ctr-rollback", "eth0")).isEmpty());
@@ -205,7 +205,7 @@ class CniServerTest {
             List<Future<CniResponse>> adds = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 CniRequest req = CniClient.request("ctr-many-" + i, sandboxes.get(i).path(), "eth0", "load", "p" + i, CniClient.CONFIG);
-                adds.add(pool.submit(() -> client.stub.cmdAdd(req)));
+                adds.add(pool.submit(() -> client.add(req)));
             }
             Set<String> ips = new HashSet<>();
             Set<Integer> ofports = new HashSet<>();
@@ -224,7 +224,7 @@ class CniServerTest {
             List<Future<CniResponse>> dels = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 CniRequest req = CniClient.request("ctr-many-" + i, sandboxes.get(i).path(), "eth0", "load", "p" + i, CniClient.CONFIG);
-                dels.add(pool.submit(() -> client.stub.cmdDel(req)));
+                dels.add(pool.submit(() -> client.del(req)));
             }
             for (Future<CniResponse> f : dels) {
                 assertTrue(f.get().hasResult());
@@ -242,8 +242,8 @@ class CniServerTest {
     void leasesSurviveARestartAndReconcileReleasesOnlyDeadPods() throws Exception {
         try (PodNetns alive = new PodNetns(); PodNetns dead = new PodNetns()) {
             createApiPod("rs", "alive");
-            CniResponse a = client.stub.cmdAdd(CniClient.request("ctr-alive", alive.path(), "eth0", "rs", "alive", CniClient.CONFIG));
-            CniResponse d = client.stub.cmdAdd(CniClient.request("ctr-dead", dead.path(), "eth0", "rs", "dead", CniClient.CONFIG));
+            CniResponse a = client.add(CniClient.request("ctr-alive", alive.path(), "eth0", "rs", "alive", CniClient.CONFIG));
+            CniResponse d = client.add(CniClient.request("ctr-dead", dead.path(), "eth0", "rs", "dead", CniClient.CONFIG));
             assertTrue(a.hasResult() && d.hasResult());
 
             // What a restarted agent reads back: the same leases.
@@ -261,8 +261,8 @@ class CniServerTest {
             assertTrue(ipam.lease("ctr-dead", "eth0").isEmpty());
             assertTrue(ovsdb.getPort(PodNetworkService.hostIfName("ctr-dead", "eth0")).isEmpty());
             assertTrue(ovsdb.getPort(PodNetworkService.hostIfName("ctr-alive", "eth0")).isPresent());
-            assertTrue(client.stub.cmdCheck(CniClient.request("ctr-alive", alive.path(), "eth0", "rs", "alive", CniClient.CONFIG)).hasResult());
-            assertTrue(client.stub.cmdDel(CniClient.request("ctr-alive", alive.path(), "eth0", "rs", "alive", CniClient.CONFIG)).hasResult());
+            assertTrue(client.check(CniClient.request("ctr-alive", alive.path(), "eth0", "rs", "alive", CniClient.CONFIG)).hasResult());
+            assertTrue(client.del(CniClient.request("ctr-alive", alive.path(), "eth0", "rs", "alive", CniClient.CONFIG)).hasResult());
         }
     }
 }

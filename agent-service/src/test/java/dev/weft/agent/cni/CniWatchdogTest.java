@@ -56,7 +56,7 @@ class CniWatchdogTest {
             signal("STOP", ovsdbPid);
             CompletableFuture<CniResponse> add;
             try {
-                add = CompletableFuture.supplyAsync(() -> client.stub.cmdAdd(
+                add = CompletableFuture.supplyAsync(() -> client.add(
                         CniClient.request("ctr-hung", pod.path(), "eth0", "default", "hung-1", CniClient.CONFIG)));
                 await().atMost(Duration.ofSeconds(8)).untilAsserted(() -> given().get("/q/health/live").then()
                         .statusCode(503)
@@ -68,7 +68,7 @@ class CniWatchdogTest {
             assertTrue(response.hasResult(), response.toString());
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
                     given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP")));
-            assertTrue(client.stub.cmdDel(CniClient.request("ctr-hung", pod.path(), "eth0", "default", "hung-1",
+            assertTrue(client.del(CniClient.request("ctr-hung", pod.path(), "eth0", "default", "hung-1",
                     CniClient.CONFIG)).hasResult());
         }
     }

@@ -4,8 +4,9 @@ import com.google.protobuf.ByteString;
 import dev.weft.net.AddressFamily;
 import dev.weft.net.AddressFormatException;
 import dev.weft.net.InterfaceAddress;
+import dev.weft.proto.cni.v1.CniCall;
 import dev.weft.proto.cni.v1.CniError;
-import dev.weft.proto.cni.v1.CniGrpc;
+import dev.weft.proto.cni.v1.CniReply;
 import dev.weft.proto.cni.v1.CniRequest;
 import dev.weft.proto.cni.v1.CniResponse;
 import dev.weft.proto.cni.v1.CniResult;
@@ -15,33 +16,30 @@ import dev.weft.proto.cni.v1.GcResponse;
 import dev.weft.proto.cni.v1.Interface;
 import dev.weft.proto.cni.v1.IpConfig;
 import dev.weft.proto.cni.v1.Route;
-import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.unix.DomainSocketAddress;
-
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The CNI plugin per the CNI spec 1.0/1.1: reads the CNI_* environment and the network configuration from stdin,
- * forwards ADD/CHECK/DEL/GC verbatim to the node agent over gRPC on the UNIX socket named by the configuration's
- * {@code agentSocket}, and prints the result or a spec error object on stdout (exit status 1 on error).
+ * forwards ADD/CHECK/DEL/GC verbatim to the node agent on the UNIX socket named by the configuration's
+ * {@code agentSocket} (one length-delimited protobuf {@code CniCall} out, one {@code CniReply} back; cni.proto says
+ * why not gRPC), and prints the result or a spec error object on stdout (exit status 1 on error). It loads nothing
+ * but the JDK, protobuf and the generated messages, so a trained AOT cache makes the JVM start most of its cost.
  */
 public final class Shim {
 
     public static final String DEFAULT_SOCKET = "/var/run/weft/cni.sock";
     static final List<String> SUPPORTED = List.of("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0");
-
-    private static final java.util.logging.Logger NETTY_LOG = java.util.logging.Logger.getLogger("io.netty");
 
     private Shim() {
     }
@@ -109,8 +107,8 @@ public final class Shim {
         }
         GcRequest request = GcRequest.newBuilder().setPath(env.getOrDefault("CNI_PATH", ""))
                 .setNetworkConfiguration(ByteString.copyFrom(stdin)).build();
-        return call(socket, version, out, channel -> {
-            GcResponse response = CniGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS).cmdGc(request);
+        return call(socket, version, out, CniCall.newBuilder().setGc(request).build(), 60_000, reply -> {
+            GcResponse response = reply.getGc();
             if (response.hasError()) {
                 CniError e = response.getError();
                 return error(out, version, e.getCodeValue(), e.getMsg(), e.getDetails());
@@ -119,35 +117,47 @@ public final class Shim {
         });
     }
 
-    private interface Call {
-        int on(ManagedChannel channel);
+    private interface Answer {
+        int on(CniReply reply);
     }
 
-    /** One call to the agent on its UNIX socket; transport failures become spec errors. */
-    private static int call(String socket, String version, PrintStream out, Call call) {
-        Main.preloadEpoll();
-        // Netty's JUL warnings (e.g. TCP-only channel options on a UNIX socket) would only add noise to kubelet logs.
-        NETTY_LOG.setLevel(java.util.logging.Level.SEVERE);
-        EpollEventLoopGroup group = new EpollEventLoopGroup(1);
-        ManagedChannel channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket))
-                .channelType(EpollDomainSocketChannel.class)
-                .eventLoopGroup(group)
-                .directExecutor()
-                .usePlaintext()
-                .build();
-        try {
-            return call.on(channel);
-        } catch (StatusRuntimeException e) {
-            Status.Code code = e.getStatus().getCode();
-            if (code == Status.Code.UNAVAILABLE || code == Status.Code.DEADLINE_EXCEEDED) {
-                return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
-                        "the weft agent is unreachable at " + socket + ": " + code, String.valueOf(e.getStatus().getDescription()));
+    /**
+     * One call to the agent on its UNIX socket; transport failures become spec errors. The deadline closes the
+     * connection if the agent does not answer in time (the kubelet has its own timeout, this one names the cause).
+     */
+    private static int call(String socket, String version, PrintStream out, CniCall call, long deadlineMillis, Answer answer) {
+        CniReply reply;
+        AtomicBoolean expired = new AtomicBoolean();
+        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            Thread timer = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    Thread.sleep(deadlineMillis);
+                    expired.set(true);
+                    channel.close();
+                } catch (InterruptedException | IOException e) {
+                    // answered in time, or nothing left to close
+                }
+            });
+            try {
+                channel.connect(UnixDomainSocketAddress.of(socket));
+                call.writeDelimitedTo(Channels.newOutputStream(channel));
+                reply = CniReply.parseDelimitedFrom(Channels.newInputStream(channel));
+            } finally {
+                timer.interrupt();
             }
-            return error(out, version, ErrorCode.INTERNAL_ERROR_VALUE, "the weft agent failed: " + e.getStatus(), "");
-        } finally {
-            channel.shutdownNow();
-            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+        } catch (IOException e) {
+            if (expired.get()) {
+                return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE, "the weft agent at " + socket
+                        + " did not answer within " + deadlineMillis / 1000 + " s", "");
+            }
+            return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
+                    "the weft agent is unreachable at " + socket + ": " + e.getMessage(), "is the weft agent running on this node?");
         }
+        if (reply == null) {
+            return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
+                    "the weft agent at " + socket + " closed the connection without an answer", "");
+        }
+        return answer.on(reply);
     }
 
     private static int forward(String command, Map<String, String> env, byte[] stdin, String socket, String version,
@@ -164,14 +174,13 @@ public final class Shim {
             return error(out, version, ErrorCode.AGENT_UNAVAILABLE_VALUE,
                     "the weft agent is unreachable: no socket " + socket, "is the weft agent running on this node?");
         }
-        return call(socket, version, out, channel -> {
-            CniGrpc.CniBlockingStub stub = CniGrpc.newBlockingStub(channel)
-                    .withDeadlineAfter(command.equals("ADD") ? 120 : 60, TimeUnit.SECONDS);
-            CniResponse response = switch (command) {
-                case "ADD" -> stub.cmdAdd(request);
-                case "CHECK" -> stub.cmdCheck(request);
-                default -> stub.cmdDel(request);
-            };
+        CniCall call = switch (command) {
+            case "ADD" -> CniCall.newBuilder().setAdd(request).build();
+            case "CHECK" -> CniCall.newBuilder().setCheck(request).build();
+            default -> CniCall.newBuilder().setDel(request).build();
+        };
+        return call(socket, version, out, call, command.equals("ADD") ? 120_000 : 60_000, reply -> {
+            CniResponse response = reply.getResponse();
             if (response.hasError()) {
                 CniError e = response.getError();
                 return error(out, version, e.getCodeValue(), e.getMsg(), e.getDetails());

@@ -3,7 +3,8 @@ package dev.weft.agent.cni;
 import dev.weft.agent.health.LoopHeartbeat;
 import dev.weft.proto.cni.v1.Attachment;
 import dev.weft.proto.cni.v1.CniError;
-import dev.weft.proto.cni.v1.CniGrpc;
+import dev.weft.proto.cni.v1.CniCall;
+import dev.weft.proto.cni.v1.CniReply;
 import dev.weft.proto.cni.v1.CniRequest;
 import dev.weft.proto.cni.v1.CniResponse;
 import dev.weft.proto.cni.v1.CniResult;
@@ -11,17 +12,16 @@ import dev.weft.proto.cni.v1.ErrorCode;
 import dev.weft.proto.cni.v1.GcRequest;
 import dev.weft.proto.cni.v1.GcResponse;
 import dev.weft.proto.cni.v1.GcResult;
-import io.grpc.stub.StreamObserver;
 import org.jboss.logging.Logger;
 
 /**
- * The Cni gRPC service as the shim sees it. Served only on the agent's CNI UNIX socket (not the HTTP port), on a
- * worker pool: the calls block on netlink tools and OVSDB. Every failure becomes a CNI error in the response, never a
- * gRPC error, so the shim can always print a spec error object.
+ * The CNI commands as the shim sends them ({@link CniCall} -> {@link CniReply}, see cni.proto). Served only on the
+ * agent's CNI UNIX socket ({@link CniSocketServer}), on a worker pool: the calls block on netlink tools and OVSDB.
+ * Every failure becomes a CNI error in the reply, so the shim can always print a spec error object.
  */
-final class CniGrpcService extends CniGrpc.CniImplBase {
+final class CniService {
 
-    private static final Logger LOG = Logger.getLogger(CniGrpcService.class);
+    private static final Logger LOG = Logger.getLogger(CniService.class);
     private final PodNetworkService pods;
     private final AttachmentGc gc;
     /** Each request is one unit of work for the agent's watchdog (liveness DOWN if one never ends). */
@@ -34,7 +34,7 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
         void record(String command, String result, long nanos);
     }
 
-    CniGrpcService(PodNetworkService pods, AttachmentGc gc, CniRequestRecorder recorder) {
+    CniService(PodNetworkService pods, AttachmentGc gc, CniRequestRecorder recorder) {
         this.pods = pods;
         this.gc = gc;
         this.recorder = recorder;
@@ -48,7 +48,19 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
         return heartbeat;
     }
 
-    private void answer(String what, CniRequest req, StreamObserver<CniResponse> out, Op op) {
+    /** Answers one call; never throws for a CNI failure (it is in the reply). */
+    CniReply handle(CniCall call) {
+        return switch (call.getCallCase()) {
+            case ADD -> CniReply.newBuilder().setResponse(add(call.getAdd())).build();
+            case CHECK -> CniReply.newBuilder().setResponse(check(call.getCheck())).build();
+            case DEL -> CniReply.newBuilder().setResponse(del(call.getDel())).build();
+            case GC -> CniReply.newBuilder().setGc(gc(call.getGc())).build();
+            case CALL_NOT_SET -> CniReply.newBuilder().setResponse(error(ErrorCode.DECODING_FAILURE,
+                    "the CNI call names no command (add, check, del or gc): is the plugin from another Weft version?", "")).build();
+        };
+    }
+
+    private CniResponse answer(String what, CniRequest req, Op op) {
         CniResponse response;
         long start = System.nanoTime();
         try (var unit = heartbeat.begin(what + " " + req.getContainerId() + "/" + req.getIfname())) {
@@ -61,29 +73,25 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
             response = error(ErrorCode.INTERNAL_ERROR, "internal error: " + e, "");
         }
         recorder.record(what, response.hasError() ? response.getError().getCode().name() : "ok", System.nanoTime() - start);
-        out.onNext(response);
-        out.onCompleted();
+        return response;
     }
 
     static CniResponse error(ErrorCode code, String msg, String details) {
         return CniResponse.newBuilder().setError(CniError.newBuilder().setCode(code).setMsg(msg).setDetails(details)).build();
     }
 
-    @Override
-    public void cmdAdd(CniRequest request, StreamObserver<CniResponse> out) {
-        answer("ADD", request, out, () -> pods.add(CniInvocation.parse(request, true)));
+    CniResponse add(CniRequest request) {
+        return answer("ADD", request, () -> pods.add(CniInvocation.parse(request, true)));
     }
 
-    @Override
-    public void cmdCheck(CniRequest request, StreamObserver<CniResponse> out) {
-        answer("CHECK", request, out, () -> {
+    CniResponse check(CniRequest request) {
+        return answer("CHECK", request, () -> {
             pods.check(CniInvocation.parse(request, true));
             return CniResult.getDefaultInstance();
         });
     }
 
-    @Override
-    public void cmdGc(GcRequest request, StreamObserver<GcResponse> out) {
+    GcResponse gc(GcRequest request) {
         GcResponse response;
         long start = System.nanoTime();
         try (var unit = heartbeat.begin("GC")) {
@@ -100,8 +108,7 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
             response = GcResponse.newBuilder().setError(error(ErrorCode.INTERNAL_ERROR, "internal error: " + e, "").getError()).build();
         }
         recorder.record("GC", response.hasError() ? response.getError().getCode().name() : "ok", System.nanoTime() - start);
-        out.onNext(response);
-        out.onCompleted();
+        return response;
     }
 
     private static Attachment attachment(AttachmentGc.Known k) {
@@ -109,9 +116,8 @@ final class CniGrpcService extends CniGrpc.CniImplBase {
                 .setPodNamespace(k.podNamespace()).setPodName(k.podName()).setIp(k.ip()).build();
     }
 
-    @Override
-    public void cmdDel(CniRequest request, StreamObserver<CniResponse> out) {
-        answer("DEL", request, out, () -> {
+    CniResponse del(CniRequest request) {
+        return answer("DEL", request, () -> {
             pods.del(CniInvocation.parse(request, false));
             return CniResult.getDefaultInstance();
         });
