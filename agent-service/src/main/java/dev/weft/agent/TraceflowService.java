@@ -341,13 +341,13 @@ public class TraceflowService {
         };
     }
 
-    /** {@code <policy>/INGRESS/0[/...]} is "IngressRule 0". */
-    static String ruleName(String ruleKey, long conjId) {
+    /** {@code <policy>/IN/0[/...]} (the compiler's rule key: direction IN or OUT, rule index) is "IngressRule 0". */
+    public static String ruleName(String ruleKey, long conjId) {
         if (ruleKey != null) {
             String[] parts = ruleKey.split("/");
             for (int i = 0; i + 1 < parts.length; i++) {
-                if (parts[i].equals("INGRESS") || parts[i].equals("EGRESS")) {
-                    return (parts[i].equals("INGRESS") ? "IngressRule " : "EgressRule ") + parts[i + 1];
+                if (parts[i].equals("IN") || parts[i].equals("OUT")) {
+                    return (parts[i].equals("IN") ? "IngressRule " : "EgressRule ") + parts[i + 1];
                 }
             }
         }

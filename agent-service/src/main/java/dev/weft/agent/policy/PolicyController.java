@@ -142,7 +142,7 @@ public final class PolicyController implements AutoCloseable {
     }
 
     /**
-     * The rule a conjunction id stands for, {@code <policy>/<INGRESS|EGRESS>/<rule index>[/...]}, or null (traceflow
+     * The rule a conjunction id stands for, {@code <policy>/<IN|OUT>/<rule index>[/...]}, or null (traceflow
      * names the rule that allowed its probe).
      */
     public String ruleKeyOf(long conjId) {
