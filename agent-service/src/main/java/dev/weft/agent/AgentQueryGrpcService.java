@@ -31,6 +31,8 @@ import dev.weft.proto.agent.v1.ListPodInterfacesResponse;
 import dev.weft.proto.agent.v1.ListTablesRequest;
 import dev.weft.proto.agent.v1.ListTablesResponse;
 import dev.weft.proto.agent.v1.Table;
+import dev.weft.proto.agent.v1.TraceflowRequest;
+import dev.weft.proto.agent.v1.TraceflowResponse;
 import io.grpc.Status;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
@@ -59,10 +61,13 @@ public class AgentQueryGrpcService implements AgentQuery {
     private final Instance<PodInterfaceStore> podStore;
     private final Instance<OvsdbClient> ovsdb;
     private final AgentState state;
+    private final TraceflowService traceflow;
 
     AgentQueryGrpcService(AgentConfig config, DatapathService datapath, PolicyAgent policy,
-                          Instance<PodInterfaceStore> podStore, Instance<OvsdbClient> ovsdb, AgentState state) {
+                          Instance<PodInterfaceStore> podStore, Instance<OvsdbClient> ovsdb, AgentState state,
+                          TraceflowService traceflow) {
         this.state = state;
+        this.traceflow = traceflow;
         this.config = config;
         this.datapath = datapath;
         this.policy = policy;
@@ -225,6 +230,12 @@ public class AgentQueryGrpcService implements AgentQuery {
                     .setRealized(controller.realized()).setFlows(v.flows()));
         }
         return Uni.createFrom().item(r.build());
+    }
+
+    @Override
+    @Blocking
+    public Uni<TraceflowResponse> traceflow(TraceflowRequest request) {
+        return Uni.createFrom().item(() -> traceflow.run(request));
     }
 
     private static <T> Uni<T> notFound(String what) {

@@ -24,7 +24,7 @@ import java.util.function.Function;
 @TopCommand
 @Command(name = "weftctl", mixinStandardHelpOptions = true, version = "weftctl 0.1.0",
         description = "Weft's command line: query the agent of this node, or ipam-service.",
-        subcommands = {Weftctl.Get.class, IpamCommand.class})
+        subcommands = {Weftctl.Get.class, IpamCommand.class, TraceflowCommand.class})
 public class Weftctl {
 
     @Option(names = "--server", defaultValue = "127.0.0.1:9093", description = "Agent address host:port (default ${DEFAULT-VALUE}).")

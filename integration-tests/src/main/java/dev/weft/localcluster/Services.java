@@ -115,7 +115,10 @@ final class Services {
                 "-Dquarkus.grpc.clients.controlplane.host=127.0.0.1",
                 "-Dquarkus.grpc.clients.controlplane.port=" + cluster.policyPort(),
                 "-Dquarkus.grpc.clients.ipam.host=127.0.0.1",
-                "-Dquarkus.grpc.clients.ipam.port=" + cluster.ipamPort()));
+                "-Dquarkus.grpc.clients.ipam.port=" + cluster.ipamPort(),
+                // traceflow: the agents share this host, each on its own port, not on their node's IP
+                "-Dweft.traceflow.peer-agents=" + String.join(",", cluster.nodes().stream()
+                        .map(n -> n.name() + "=127.0.0.1:" + n.agentPort()).toList())));
     }
 
     /** Stops one node's agent (SIGTERM) and starts it again with the same configuration; waits until it is ready. */

@@ -57,6 +57,20 @@ public final class PeerNodesFeature implements PipelineFeature {
         return DECLARATION;
     }
 
+    /** The tunnel's OpenFlow port, 0 when there is none yet (traceflow watches it). */
+    public int tunnelPort() {
+        synchronized (datapath) {
+            return tunnelPort;
+        }
+    }
+
+    /** The peers routed to now (traceflow finds the node of a destination with them). */
+    public List<PeerNode> peers() {
+        synchronized (datapath) {
+            return peers;
+        }
+    }
+
     @Override
     public void nodeNetworkChanged(NodeNetwork node) {
         datapath.apply(this, OWNER, flows(tunnelPort, peers, node));

@@ -141,6 +141,18 @@ public final class PolicyController implements AutoCloseable {
         return heartbeat;
     }
 
+    /**
+     * The rule a conjunction id stands for, {@code <policy>/<IN|OUT>/<rule index>[/...]}, or null (traceflow
+     * names the rule that allowed its probe).
+     */
+    public String ruleKeyOf(long conjId) {
+        try {
+            return flows.conjIds().ruleKeys().get(conjId);
+        } catch (RuntimeException concurrentlyChanged) {
+            return null;
+        }
+    }
+
     public Map<String, PolicyCompiler.PolicyView> views() {
         return flows.views();
     }
