@@ -179,6 +179,12 @@ public final class FlowBuilder {
             return this;
         }
 
+        /** {@code nat(src=IP)}: SNAT a new connection (committed) to this address, the port kept when free. */
+        public Ct natSrc(String ipv4) {
+            natTo = new OfAction.NatTo(true, dev.weft.agent.openflow.Match.parseIpv4(ipv4), 0);
+            return this;
+        }
+
         /** {@code exec(set_field:MARK->ct_mark)}: the connection's mark, committed with it. */
         public Ct setMark(long ctMark) {
             mark = ctMark;

@@ -241,6 +241,54 @@ class ServiceOvsTest {
         }
     }
 
+    /**
+     * Hairpin: a pod reaching its own Service and landing on itself gets the answer, from a peer address that is the
+     * hairpin address (SNAT in the switch); landing on another endpoint keeps its own address; an established hairpin
+     * connection carries data both ways (its later packets take the SNAT too).
+     */
+    @Test
+    void aPodReachingItsOwnServiceLandsOnItselfThroughTheHairpinSnat() throws Exception {
+        try (OvsSandbox ovs = OvsSandbox.start();
+             NetnsPod ep1 = NetnsPod.create(ovs, "10.252.9.3/24", GW, 12);
+             NetnsPod ep2 = NetnsPod.create(ovs, "10.252.9.4/24", GW, 13)) {
+            for (NetnsPod p : List.of(ep1, ep2)) {
+                sh("ip", "-n", p.netns, "neigh", "replace", GW, "lladdr", GW_MAC, "dev", "eth0", "nud", "permanent");
+            }
+            Datapath dp = startDatapath(ovs);
+            List<Process> servers = new ArrayList<>();
+            try {
+                ServiceFeature services = new ServiceFeature(dp);
+                dp.register(services); // before the pods: their hairpin flows come with podAdded
+                dp.podAdded(ep1.asInterface("default", "ep1"));
+                dp.podAdded(ep2.asInterface("default", "ep2"));
+                servers.add(ServiceNodePortOvsTest.whoamiWithSource(ep1, "ep1", 9090));
+                servers.add(ServiceNodePortOvsTest.whoamiWithSource(ep2, "ep2", 9090));
+                servers.add(ep1.serve("tcp", 8080));
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 81, "who", new ServiceEndpoint(ep1.ip, 9090)),
+                        port(ServicePortKey.Protocol.TCP, 80, "echo", new ServiceEndpoint(ep1.ip, 8080))));
+                String hairpin = "ep1@" + dev.weft.agent.pipeline.PipelineFields.HAIRPIN_VIP;
+                assertEquals(Map.of(hairpin, 3), ask(ep1, VIP, 81, 3), () -> "hairpin\n" + diagnose(ovs, ep1));
+                assertEquals(Map.of("ep1@" + ep2.ip, 2), ask(ep2, VIP, 81, 2), "another pod keeps its own address");
+
+                Process stream = ep1.stream(VIP, 80, 3);
+                assertTrue(stream.waitFor(20, TimeUnit.SECONDS));
+                String out = new String(stream.getInputStream().readAllBytes());
+                assertEquals(0, stream.exitValue(), "an established hairpin connection broke: " + out);
+                assertTrue(Integer.parseInt(out.trim()) > 20, out);
+
+                // two endpoints: the pod lands on itself (hairpin address) or on the other (its own address)
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 81, "who", new ServiceEndpoint(ep1.ip, 9090),
+                        new ServiceEndpoint(ep2.ip, 9090))));
+                Map<String, Integer> both = ask(ep1, VIP, 81, 30);
+                assertEquals(30, both.getOrDefault(hairpin, 0) + both.getOrDefault("ep2@" + ep1.ip, 0), both::toString);
+                assertTrue(both.getOrDefault(hairpin, 0) > 0 && both.getOrDefault("ep2@" + ep1.ip, 0) > 0, both::toString);
+            } finally {
+                servers.forEach(Process::destroy);
+                dp.close();
+            }
+        }
+    }
+
     /** The flows, groups and an ofproto/trace of a new connection from the pod to the Service, for failure messages. */
     static String diagnose(OvsSandbox ovs, NetnsPod from) {
         StringBuilder sb = new StringBuilder();
