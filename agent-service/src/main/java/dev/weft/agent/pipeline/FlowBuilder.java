@@ -103,6 +103,18 @@ public final class FlowBuilder {
         return this;
     }
 
+    /** {@code meter:ID}: rate-limits what follows (must come first: Open vSwitch applies it before the actions). */
+    public FlowBuilder meter(int meterId) {
+        actions.add(new OfAction.Meter(meterId));
+        return this;
+    }
+
+    /** {@code controller(max_len=N)}: a packet-in to the agent, at most {@code maxLen} bytes of the packet. */
+    public FlowBuilder controller(int maxLen) {
+        actions.add(new OfAction.Controller(maxLen));
+        return this;
+    }
+
     public FlowBuilder decTtl() {
         actions.add(new OfAction.DecTtl());
         return this;

@@ -90,8 +90,9 @@ public final class ServiceFeature implements PipelineFeature {
     private boolean ready;
     private long syncs;
 
+    /** With the agent's reject: TCP RST / ICMP port unreachable from the Service address ({@link PacketInReject}). */
     public ServiceFeature(Datapath datapath) {
-        this(datapath, ServiceReject.NONE);
+        this(datapath, new PacketInReject());
     }
 
     public ServiceFeature(Datapath datapath, ServiceReject reject) {
@@ -116,6 +117,7 @@ public final class ServiceFeature implements PipelineFeature {
 
     @Override
     public void registered() {
+        reject.registered(datapath, this);
         List<FlowMod> fixed = new ArrayList<>(List.of(establishedFlow()));
         fixed.addAll(hairpinFlows());
         datapath.apply(this, CONNTRACK_OWNER, fixed);

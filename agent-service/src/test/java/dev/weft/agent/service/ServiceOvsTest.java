@@ -241,6 +241,58 @@ class ServiceOvsTest {
         }
     }
 
+    /** UDP to ip:port from a connected socket: "refused" when an ICMP port unreachable came back, else "timeout"/"answer". */
+    static String udpProbe(NetnsPod from, String ip, int port) throws Exception {
+        String code = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(2)\n"
+                + "s.connect(('" + ip + "'," + port + "))\ns.send(b'hi')\n"
+                + "try:\n s.recv(100)\n print('answer')\nexcept ConnectionRefusedError:\n print('refused')\n"
+                + "except OSError:\n print('timeout')\n";
+        Process p = new ProcessBuilder("ip", "netns", "exec", from.netns, "python3", "-c", code).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return new String(p.getInputStream().readAllBytes()).trim();
+    }
+
+    /**
+     * A Service port without a ready endpoint rejects instead of black-holing: TCP gets a reset ("connection
+     * refused"), UDP an ICMP port unreachable, both from the Service address; the answers go through the agent
+     * (packet-in, packet-out) under a meter. With an endpoint again, the same port serves.
+     */
+    @Test
+    void aServicePortWithoutEndpointsRejectsTcpWithAResetAndUdpWithPortUnreachable() throws Exception {
+        try (OvsSandbox ovs = OvsSandbox.start();
+             NetnsPod client = NetnsPod.create(ovs, "10.252.9.2/24", null, 11);
+             NetnsPod ep1 = NetnsPod.create(ovs, "10.252.9.3/24", null, 12)) {
+            routeServicesViaGateway(client);
+            Datapath dp = startDatapath(ovs);
+            Process server = ep1.serve("tcp", 8080);
+            try {
+                dp.podAdded(client.asInterface("default", "client"));
+                dp.podAdded(ep1.asInterface("default", "ep1"));
+                PacketInReject reject = new PacketInReject();
+                ServiceFeature services = new ServiceFeature(dp, reject);
+                dp.register(services);
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 80, "http"), port(ServicePortKey.Protocol.UDP, 53, "dns")));
+                long t0 = System.nanoTime();
+                Map<String, Integer> tcp = ask(client, VIP, 80, 3);
+                System.out.printf("3 rejected TCP connections in %.0f ms%n", (System.nanoTime() - t0) / 1e6);
+                assertEquals(Map.of("refused", 3), tcp, () -> "TCP without endpoints\n" + diagnose(ovs, client));
+                assertEquals("refused", udpProbe(client, VIP, 53), "UDP without endpoints: ICMP port unreachable");
+                assertTrue(reject.rejected() >= 4, () -> "answered " + reject.rejected());
+                String meters = ovs.ofctl("-O", "OpenFlow13", "dump-meters", ovs.mgmtSocket().toString());
+                assertTrue(meters.contains("meter=" + PacketInReject.METER_ID) && meters.contains("pktps"), meters);
+                List<String> flows = ovs.dumpFlows();
+                assertTrue(flows.stream().anyMatch(f -> f.contains("meter:" + PacketInReject.METER_ID)
+                        && f.contains("CONTROLLER:128")), () -> String.join("\n", flows));
+
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 80, "http", new ServiceEndpoint(ep1.ip, 8080))));
+                assertTrue(client.talk("tcp", VIP, 80), "an endpoint again: served");
+            } finally {
+                server.destroy();
+                dp.close();
+            }
+        }
+    }
+
     /**
      * Hairpin: a pod reaching its own Service and landing on itself gets the answer, from a peer address that is the
      * hairpin address (SNAT in the switch); landing on another endpoint keeps its own address; an established hairpin
