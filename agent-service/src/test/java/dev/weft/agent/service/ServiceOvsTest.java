@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Services on a real Open vSwitch (userspace datapath) with pods as network namespaces: ClusterIP over TCP and UDP,
  * endpoints scaled 1 -> 3 -> 0 -> 1 with an established connection kept throughout, the groups replayed after
- * ovs-vswitchd restarts, and an agent restart that leaves no stale group behind.
+ * ovs-vswitchd restarts, and an agent restart that keeps an established connection and leaves no stale group behind.
  */
 class ServiceOvsTest {
 
@@ -207,10 +207,16 @@ class ServiceOvsTest {
                 assertEquals(dp.flowCount(), ovs.dumpFlows().size(), "every flow replayed");
                 assertEquals(Map.of("ep2", 3), ask(client, VIP, 81, 3));
                 assertTrue(dp.lastReplay().contains("groups"), dp.lastReplay());
-            } finally {
+            } catch (Throwable t) {
                 servers.forEach(Process::destroy);
+                throw t;
+            } finally {
                 dp.close();
             }
+            // an established connection through the Service, kept across the agent restart below (the switch keeps
+            // the flows while no agent is connected, conntrack keeps the connection's NAT)
+            Process kept = client.stream(VIP, 80, 12);
+            Thread.sleep(1000);
 
             // agent restart: the new run's groups take the other half of the id space; the old ones go at the end
             List<String> oldIds = groupIds(ovs);
@@ -229,13 +235,14 @@ class ServiceOvsTest {
                 List<String> ids = groupIds(ovs);
                 assertEquals(1, ids.size(), ids::toString);
                 assertFalse(oldIds.contains(ids.get(0)), "a new id: " + ids + " old " + oldIds);
-                Process server = ep2.serve("tcp", 8080);
-                try {
-                    assertTrue(client.talk("tcp", VIP, 80), "TCP to the ClusterIP after the agent restart");
-                } finally {
-                    server.destroy();
-                }
+                assertTrue(client.talk("tcp", VIP, 80), "TCP to the ClusterIP after the agent restart");
+                assertTrue(kept.waitFor(30, TimeUnit.SECONDS));
+                String keptOut = new String(kept.getInputStream().readAllBytes());
+                assertEquals(0, kept.exitValue(), "the connection through the Service broke across the agent restart: " + keptOut);
+                assertTrue(Integer.parseInt(keptOut.trim()) > 50, keptOut);
             } finally {
+                kept.destroy();
+                servers.forEach(Process::destroy);
                 dp2.close();
             }
         }
