@@ -103,6 +103,18 @@ public final class FlowBuilder {
         return this;
     }
 
+    /** {@code meter:ID}: rate-limits what follows (must come first: Open vSwitch applies it before the actions). */
+    public FlowBuilder meter(int meterId) {
+        actions.add(new OfAction.Meter(meterId));
+        return this;
+    }
+
+    /** {@code controller(max_len=N)}: a packet-in to the agent, at most {@code maxLen} bytes of the packet. */
+    public FlowBuilder controller(int maxLen) {
+        actions.add(new OfAction.Controller(maxLen));
+        return this;
+    }
+
     public FlowBuilder decTtl() {
         actions.add(new OfAction.DecTtl());
         return this;
@@ -176,6 +188,12 @@ public final class FlowBuilder {
         /** {@code nat(dst=IP:PORT)}: DNAT a new connection (committed) to an endpoint. */
         public Ct natDst(String ipv4, int port) {
             natTo = new OfAction.NatTo(false, dev.weft.agent.openflow.Match.parseIpv4(ipv4), port);
+            return this;
+        }
+
+        /** {@code nat(src=IP)}: SNAT a new connection (committed) to this address, the port kept when free. */
+        public Ct natSrc(String ipv4) {
+            natTo = new OfAction.NatTo(true, dev.weft.agent.openflow.Match.parseIpv4(ipv4), 0);
             return this;
         }
 

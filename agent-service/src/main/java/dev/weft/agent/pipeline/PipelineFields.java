@@ -29,6 +29,13 @@ public final class PipelineFields {
     public static final RegMark REWRITE_MAC_REG_MARK = REWRITE_MAC_FIELD.mark("RewriteMACRegMark", 1);
 
     /**
+     * reg0[5]: a pod's connection to its own Service that landed on itself (hairpin): SNATed to {@link #HAIRPIN_VIP},
+     * past ingress policy, sent back out of the port it came in by.
+     */
+    public static final RegField HAIRPIN_FIELD = new RegField("HairpinField", 0, 5, 5);
+    public static final RegMark HAIRPIN_REG_MARK = HAIRPIN_FIELD.mark("HairpinRegMark", 1);
+
+    /**
      * reg1: the OpenFlow port the packet leaves by, chosen by L2Forwarding; ingress policy matches it (the "to"
      * dimension) and Output sends to it.
      */
@@ -45,11 +52,17 @@ public final class PipelineFields {
     /** The conntrack zone of pod traffic (Antrea's CtZone, 0xfff0). */
     public static final int CT_ZONE = 65520;
 
+    /** The conntrack zone of the hairpin SNAT (Antrea's SNATCtZone, 0xfff1). */
+    public static final int SNAT_CT_ZONE = 65521;
+
+    /** The source a hairpin connection is SNATed to, so the pod answers it through the switch (Antrea's). */
+    public static final String HAIRPIN_VIP = "169.254.0.253";
+
     public static List<RegField> fields() {
-        return List.of(PKT_SOURCE_FIELD, REWRITE_MAC_FIELD, TARGET_OF_PORT_FIELD, ENDPOINT_IP_FIELD, ENDPOINT_PORT_FIELD);
+        return List.of(PKT_SOURCE_FIELD, REWRITE_MAC_FIELD, HAIRPIN_FIELD, TARGET_OF_PORT_FIELD, ENDPOINT_IP_FIELD, ENDPOINT_PORT_FIELD);
     }
 
     public static List<RegMark> marks() {
-        return List.of(FROM_GATEWAY_REG_MARK, FROM_LOCAL_REG_MARK, FROM_TUNNEL_REG_MARK, REWRITE_MAC_REG_MARK);
+        return List.of(FROM_GATEWAY_REG_MARK, FROM_LOCAL_REG_MARK, FROM_TUNNEL_REG_MARK, REWRITE_MAC_REG_MARK, HAIRPIN_REG_MARK);
     }
 }

@@ -16,6 +16,7 @@ public enum PipelineTable {
     CONNTRACK_STATE(31, "ConntrackState", 40),
     DNAT(40, "DNAT", 50),
     ENDPOINT_DNAT(42, "EndpointDNAT", -1),
+    SERVICE_HAIRPIN(43, "ServiceHairpin", 50),
     EGRESS_RULE(50, "EgressRule", 60),
     EGRESS_DEFAULT_RULE(60, "EgressDefaultRule", 70),
     L3_FORWARDING(70, "L3Forwarding", 80),

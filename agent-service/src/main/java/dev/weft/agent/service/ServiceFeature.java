@@ -1,5 +1,6 @@
 package dev.weft.agent.service;
 
+import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.GroupMod;
@@ -8,6 +9,8 @@ import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.FlowStore;
 import dev.weft.agent.pipeline.PipelineFeature;
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpAddress;
 import org.jboss.logging.Logger;
 
 import java.util.ArrayDeque;
@@ -20,16 +23,27 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
+import static dev.weft.agent.openflow.Match.CT_EST;
 import static dev.weft.agent.openflow.Match.CT_NEW;
+import static dev.weft.agent.openflow.Match.CT_RPL;
 import static dev.weft.agent.openflow.Match.CT_TRK;
 import static dev.weft.agent.pipeline.FlowBuilder.flow;
+import static dev.weft.agent.pipeline.FlowPriority.HIGH;
 import static dev.weft.agent.pipeline.FlowPriority.NORMAL;
 import static dev.weft.agent.pipeline.PipelineFields.CT_ZONE;
 import static dev.weft.agent.pipeline.PipelineFields.ENDPOINT_IP_FIELD;
 import static dev.weft.agent.pipeline.PipelineFields.ENDPOINT_PORT_FIELD;
+import static dev.weft.agent.pipeline.PipelineFields.HAIRPIN_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.HAIRPIN_VIP;
 import static dev.weft.agent.pipeline.PipelineFields.REWRITE_MAC_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.SNAT_CT_ZONE;
 import static dev.weft.agent.pipeline.PipelineFields.SERVICE_CT_MARK;
+import static dev.weft.agent.pipeline.PipelineTable.CONNTRACK_COMMIT;
 import static dev.weft.agent.pipeline.PipelineTable.CONNTRACK_STATE;
+import static dev.weft.agent.pipeline.PipelineTable.CONNTRACK_ZONE;
+import static dev.weft.agent.pipeline.PipelineTable.INGRESS_RULE;
+import static dev.weft.agent.pipeline.PipelineTable.OUTPUT;
+import static dev.weft.agent.pipeline.PipelineTable.SERVICE_HAIRPIN;
 import static dev.weft.agent.pipeline.PipelineTable.DNAT;
 import static dev.weft.agent.pipeline.PipelineTable.EGRESS_RULE;
 import static dev.weft.agent.pipeline.PipelineTable.ENDPOINT_DNAT;
@@ -54,7 +68,8 @@ public final class ServiceFeature implements PipelineFeature {
     private static final Logger LOG = Logger.getLogger(ServiceFeature.class);
     static final long ENDPOINT_OWNER = FlowStore.owner(Cookie.Category.SERVICE_ENDPOINT, 0);
     static final long CONNTRACK_OWNER = FlowStore.owner(Cookie.Category.SERVICE, 0);
-    private static final Declaration DECLARATION = new Declaration("Services", List.of(CONNTRACK_STATE, DNAT, ENDPOINT_DNAT),
+    private static final Declaration DECLARATION = new Declaration("Services", List.of(CONNTRACK_ZONE, CONNTRACK_STATE, DNAT,
+            ENDPOINT_DNAT, SERVICE_HAIRPIN, INGRESS_RULE, CONNTRACK_COMMIT, OUTPUT),
             Set.of(Cookie.Category.SERVICE, Cookie.Category.SERVICE_ENDPOINT));
 
     /** An endpoint as EndpointDNAT matches it (the same address and port over TCP and UDP are two flows). */
@@ -75,8 +90,9 @@ public final class ServiceFeature implements PipelineFeature {
     private boolean ready;
     private long syncs;
 
+    /** With the agent's reject: TCP RST / ICMP port unreachable from the Service address ({@link PacketInReject}). */
     public ServiceFeature(Datapath datapath) {
-        this(datapath, ServiceReject.NONE);
+        this(datapath, new PacketInReject());
     }
 
     public ServiceFeature(Datapath datapath, ServiceReject reject) {
@@ -101,9 +117,72 @@ public final class ServiceFeature implements PipelineFeature {
 
     @Override
     public void registered() {
-        datapath.apply(this, CONNTRACK_OWNER, List.of(establishedFlow()));
+        reject.registered(datapath, this);
+        List<FlowMod> fixed = new ArrayList<>(List.of(establishedFlow()));
+        fixed.addAll(hairpinFlows());
+        datapath.apply(this, CONNTRACK_OWNER, fixed);
+        for (PodInterface pod : datapath.localPods().values()) {
+            podAdded(pod);
+        }
         // registered after the first connection: switchReady() for it has passed
         ready = datapath.isReady();
+    }
+
+    @Override
+    public void podAdded(PodInterface pod) {
+        datapath.apply(this, hairpinOwner(pod), podHairpinFlows(pod));
+    }
+
+    @Override
+    public void podRemoved(PodInterface pod) {
+        datapath.apply(this, hairpinOwner(pod), List.of());
+    }
+
+    static long hairpinOwner(PodInterface pod) {
+        // object 0 is the endpoint flows' owner; OpenFlow ports start at 1
+        return FlowStore.owner(Cookie.Category.SERVICE_ENDPOINT, pod.ofport());
+    }
+
+    /**
+     * Hairpin, the parts shared by every pod: a reply to {@link dev.weft.agent.pipeline.PipelineFields#HAIRPIN_VIP} is
+     * un-SNATed in the SNAT zone first, then (back in ConntrackZone, now addressed to the pod) un-DNATed as any Service
+     * reply; hairpin packets pass ingress policy (a pod reaching itself), skip ConntrackCommit (both zones committed
+     * already) and leave by the port they came in by (OpenFlow never outputs to the input port otherwise).
+     */
+    static List<FlowMod> hairpinFlows() {
+        Cookie.Category c = Cookie.Category.SERVICE;
+        return List.of(
+                flow(CONNTRACK_ZONE, HIGH).cookie(c, 0).match(m -> m.ip().nwDst(HAIRPIN_VIP))
+                        .load(HAIRPIN_REG_MARK).ct(ct -> ct.table(CONNTRACK_ZONE).zone(SNAT_CT_ZONE).nat()).build(),
+                flow(INGRESS_RULE, HIGH).cookie(c, 0).match(m -> m.ip().regMark(HAIRPIN_REG_MARK))
+                        .resubmit(CONNTRACK_COMMIT).build(),
+                flow(CONNTRACK_COMMIT, HIGH).cookie(c, 0).match(m -> m.ip().regMark(HAIRPIN_REG_MARK))
+                        .resubmit(OUTPUT).build(),
+                flow(OUTPUT, HIGH).cookie(c, 0).match(m -> m.ip().regMark(HAIRPIN_REG_MARK)).outputInPort().build());
+    }
+
+    /**
+     * Hairpin, one pod's part: its Service connection DNATed to itself ({@code nw_src == nw_dst == pod}) is SNATed to
+     * the hairpin address in ServiceHairpin (43) when it begins, and its later packets (forward direction) in
+     * ConntrackState, so the pod sees a peer other than itself and answers through the switch.
+     */
+    static List<FlowMod> podHairpinFlows(PodInterface pod) {
+        List<FlowMod> f = new ArrayList<>();
+        for (String ip : pod.ips()) {
+            if (IpAddress.parse(ip).family() != AddressFamily.IPV4) {
+                continue;
+            }
+            long object = Integer.toUnsignedLong(IpAddress.parse(ip).ipv4Bits());
+            f.add(flow(SERVICE_HAIRPIN, NORMAL).cookie(Cookie.Category.SERVICE_ENDPOINT, object)
+                    .match(m -> m.ip().nwSrc(ip).nwDst(ip)).load(HAIRPIN_REG_MARK)
+                    .ct(ct -> ct.commit().table(EGRESS_RULE).zone(SNAT_CT_ZONE).natSrc(HAIRPIN_VIP)).build());
+            f.add(flow(CONNTRACK_STATE, HIGH).cookie(Cookie.Category.SERVICE_ENDPOINT, object)
+                    .match(m -> m.ip().ctState(CT_EST | CT_TRK, CT_EST | CT_RPL | CT_TRK).ctMark(SERVICE_CT_MARK, SERVICE_CT_MARK)
+                            .nwSrc(ip).nwDst(ip))
+                    .load(REWRITE_MAC_REG_MARK).load(HAIRPIN_REG_MARK)
+                    .ct(ct -> ct.table(DNAT).zone(SNAT_CT_ZONE).nat()).build());
+        }
+        return f;
     }
 
     /**
@@ -280,12 +359,15 @@ public final class ServiceFeature implements PipelineFeature {
         return new Datapath.OwnerState(List.of(f), groups);
     }
 
-    /** EndpointDNAT: commit the new connection DNATed to the endpoint the bucket chose, then egress policy. */
+    /**
+     * EndpointDNAT: commit the new connection DNATed to the endpoint the bucket chose, then ServiceHairpin (a pod that
+     * landed on itself) and egress policy.
+     */
     static FlowMod endpointFlow(EndpointKey ek) {
         ServiceEndpoint e = ek.endpoint();
         return flow(ENDPOINT_DNAT, NORMAL).cookie(Cookie.Category.SERVICE_ENDPOINT, e.ipv4())
                 .match(m -> m.ipProto(ek.protocol().ipProto).reg(ENDPOINT_IP_FIELD, e.ipv4()).reg(ENDPOINT_PORT_FIELD, e.port()))
-                .ct(ct -> ct.commit().table(EGRESS_RULE).zone(CT_ZONE).natDst(e.ip(), e.port()).setMark(SERVICE_CT_MARK))
+                .ct(ct -> ct.commit().table(SERVICE_HAIRPIN).zone(CT_ZONE).natDst(e.ip(), e.port()).setMark(SERVICE_CT_MARK))
                 .build();
     }
 

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Services on a real Open vSwitch (userspace datapath) with pods as network namespaces: ClusterIP over TCP and UDP,
  * endpoints scaled 1 -> 3 -> 0 -> 1 with an established connection kept throughout, the groups replayed after
- * ovs-vswitchd restarts, and an agent restart that leaves no stale group behind.
+ * ovs-vswitchd restarts, and an agent restart that keeps an established connection and leaves no stale group behind.
  */
 class ServiceOvsTest {
 
@@ -87,6 +87,11 @@ class ServiceOvsTest {
      * "refused" / "timeout" for connections that got a RST / nothing.
      */
     static Map<String, Integer> ask(NetnsPod from, String ip, int port, int n) throws Exception {
+        return ask(from.netns, ip, port, n);
+    }
+
+    /** {@link #ask(NetnsPod, String, int, int)} from any network namespace. */
+    static Map<String, Integer> ask(String netns, String ip, int port, int n) throws Exception {
         String code = "import socket,collections\nc=collections.Counter()\n"
                 + "for i in range(" + n + "):\n"
                 + " try:\n  s=socket.create_connection(('" + ip + "'," + port + "),timeout=2)\n"
@@ -94,7 +99,7 @@ class ServiceOvsTest {
                 + " except ConnectionRefusedError:\n  c['refused']+=1\n"
                 + " except OSError:\n  c['timeout']+=1\n"
                 + "print(' '.join(k+'='+str(v) for k,v in sorted(c.items())))\n";
-        Process p = new ProcessBuilder("ip", "netns", "exec", from.netns, "python3", "-c", code).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("ip", "netns", "exec", netns, "python3", "-c", code).redirectErrorStream(true).start();
         assertTrue(p.waitFor(n * 3L + 10, TimeUnit.SECONDS));
         String out = new String(p.getInputStream().readAllBytes()).trim();
         Map<String, Integer> counts = new HashMap<>();
@@ -202,10 +207,16 @@ class ServiceOvsTest {
                 assertEquals(dp.flowCount(), ovs.dumpFlows().size(), "every flow replayed");
                 assertEquals(Map.of("ep2", 3), ask(client, VIP, 81, 3));
                 assertTrue(dp.lastReplay().contains("groups"), dp.lastReplay());
-            } finally {
+            } catch (Throwable t) {
                 servers.forEach(Process::destroy);
+                throw t;
+            } finally {
                 dp.close();
             }
+            // an established connection through the Service, kept across the agent restart below (the switch keeps
+            // the flows while no agent is connected, conntrack keeps the connection's NAT)
+            Process kept = client.stream(VIP, 80, 12);
+            Thread.sleep(1000);
 
             // agent restart: the new run's groups take the other half of the id space; the old ones go at the end
             List<String> oldIds = groupIds(ovs);
@@ -224,14 +235,115 @@ class ServiceOvsTest {
                 List<String> ids = groupIds(ovs);
                 assertEquals(1, ids.size(), ids::toString);
                 assertFalse(oldIds.contains(ids.get(0)), "a new id: " + ids + " old " + oldIds);
-                Process server = ep2.serve("tcp", 8080);
-                try {
-                    assertTrue(client.talk("tcp", VIP, 80), "TCP to the ClusterIP after the agent restart");
-                } finally {
-                    server.destroy();
-                }
+                assertTrue(client.talk("tcp", VIP, 80), "TCP to the ClusterIP after the agent restart");
+                assertTrue(kept.waitFor(30, TimeUnit.SECONDS));
+                String keptOut = new String(kept.getInputStream().readAllBytes());
+                assertEquals(0, kept.exitValue(), "the connection through the Service broke across the agent restart: " + keptOut);
+                assertTrue(Integer.parseInt(keptOut.trim()) > 50, keptOut);
             } finally {
+                kept.destroy();
+                servers.forEach(Process::destroy);
                 dp2.close();
+            }
+        }
+    }
+
+    /** UDP to ip:port from a connected socket: "refused" when an ICMP port unreachable came back, else "timeout"/"answer". */
+    static String udpProbe(NetnsPod from, String ip, int port) throws Exception {
+        String code = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(2)\n"
+                + "s.connect(('" + ip + "'," + port + "))\ns.send(b'hi')\n"
+                + "try:\n s.recv(100)\n print('answer')\nexcept ConnectionRefusedError:\n print('refused')\n"
+                + "except OSError:\n print('timeout')\n";
+        Process p = new ProcessBuilder("ip", "netns", "exec", from.netns, "python3", "-c", code).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return new String(p.getInputStream().readAllBytes()).trim();
+    }
+
+    /**
+     * A Service port without a ready endpoint rejects instead of black-holing: TCP gets a reset ("connection
+     * refused"), UDP an ICMP port unreachable, both from the Service address; the answers go through the agent
+     * (packet-in, packet-out) under a meter. With an endpoint again, the same port serves.
+     */
+    @Test
+    void aServicePortWithoutEndpointsRejectsTcpWithAResetAndUdpWithPortUnreachable() throws Exception {
+        try (OvsSandbox ovs = OvsSandbox.start();
+             NetnsPod client = NetnsPod.create(ovs, "10.252.9.2/24", null, 11);
+             NetnsPod ep1 = NetnsPod.create(ovs, "10.252.9.3/24", null, 12)) {
+            routeServicesViaGateway(client);
+            Datapath dp = startDatapath(ovs);
+            Process server = ep1.serve("tcp", 8080);
+            try {
+                dp.podAdded(client.asInterface("default", "client"));
+                dp.podAdded(ep1.asInterface("default", "ep1"));
+                PacketInReject reject = new PacketInReject();
+                ServiceFeature services = new ServiceFeature(dp, reject);
+                dp.register(services);
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 80, "http"), port(ServicePortKey.Protocol.UDP, 53, "dns")));
+                long t0 = System.nanoTime();
+                Map<String, Integer> tcp = ask(client, VIP, 80, 3);
+                System.out.printf("3 rejected TCP connections in %.0f ms%n", (System.nanoTime() - t0) / 1e6);
+                assertEquals(Map.of("refused", 3), tcp, () -> "TCP without endpoints\n" + diagnose(ovs, client));
+                assertEquals("refused", udpProbe(client, VIP, 53), "UDP without endpoints: ICMP port unreachable");
+                assertTrue(reject.rejected() >= 4, () -> "answered " + reject.rejected());
+                String meters = ovs.ofctl("-O", "OpenFlow13", "dump-meters", ovs.mgmtSocket().toString());
+                assertTrue(meters.contains("meter=" + PacketInReject.METER_ID) && meters.contains("pktps"), meters);
+                List<String> flows = ovs.dumpFlows();
+                assertTrue(flows.stream().anyMatch(f -> f.contains("meter:" + PacketInReject.METER_ID)
+                        && f.contains("CONTROLLER:128")), () -> String.join("\n", flows));
+
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 80, "http", new ServiceEndpoint(ep1.ip, 8080))));
+                assertTrue(client.talk("tcp", VIP, 80), "an endpoint again: served");
+            } finally {
+                server.destroy();
+                dp.close();
+            }
+        }
+    }
+
+    /**
+     * Hairpin: a pod reaching its own Service and landing on itself gets the answer, from a peer address that is the
+     * hairpin address (SNAT in the switch); landing on another endpoint keeps its own address; an established hairpin
+     * connection carries data both ways (its later packets take the SNAT too).
+     */
+    @Test
+    void aPodReachingItsOwnServiceLandsOnItselfThroughTheHairpinSnat() throws Exception {
+        try (OvsSandbox ovs = OvsSandbox.start();
+             NetnsPod ep1 = NetnsPod.create(ovs, "10.252.9.3/24", GW, 12);
+             NetnsPod ep2 = NetnsPod.create(ovs, "10.252.9.4/24", GW, 13)) {
+            for (NetnsPod p : List.of(ep1, ep2)) {
+                sh("ip", "-n", p.netns, "neigh", "replace", GW, "lladdr", GW_MAC, "dev", "eth0", "nud", "permanent");
+            }
+            Datapath dp = startDatapath(ovs);
+            List<Process> servers = new ArrayList<>();
+            try {
+                ServiceFeature services = new ServiceFeature(dp);
+                dp.register(services); // before the pods: their hairpin flows come with podAdded
+                dp.podAdded(ep1.asInterface("default", "ep1"));
+                dp.podAdded(ep2.asInterface("default", "ep2"));
+                servers.add(ServiceNodePortOvsTest.whoamiWithSource(ep1, "ep1", 9090));
+                servers.add(ServiceNodePortOvsTest.whoamiWithSource(ep2, "ep2", 9090));
+                servers.add(ep1.serve("tcp", 8080));
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 81, "who", new ServiceEndpoint(ep1.ip, 9090)),
+                        port(ServicePortKey.Protocol.TCP, 80, "echo", new ServiceEndpoint(ep1.ip, 8080))));
+                String hairpin = "ep1@" + dev.weft.agent.pipeline.PipelineFields.HAIRPIN_VIP;
+                assertEquals(Map.of(hairpin, 3), ask(ep1, VIP, 81, 3), () -> "hairpin\n" + diagnose(ovs, ep1));
+                assertEquals(Map.of("ep1@" + ep2.ip, 2), ask(ep2, VIP, 81, 2), "another pod keeps its own address");
+
+                Process stream = ep1.stream(VIP, 80, 3);
+                assertTrue(stream.waitFor(20, TimeUnit.SECONDS));
+                String out = new String(stream.getInputStream().readAllBytes());
+                assertEquals(0, stream.exitValue(), "an established hairpin connection broke: " + out);
+                assertTrue(Integer.parseInt(out.trim()) > 20, out);
+
+                // two endpoints: the pod lands on itself (hairpin address) or on the other (its own address)
+                services.update(ports(port(ServicePortKey.Protocol.TCP, 81, "who", new ServiceEndpoint(ep1.ip, 9090),
+                        new ServiceEndpoint(ep2.ip, 9090))));
+                Map<String, Integer> both = ask(ep1, VIP, 81, 30);
+                assertEquals(30, both.getOrDefault(hairpin, 0) + both.getOrDefault("ep2@" + ep1.ip, 0), both::toString);
+                assertTrue(both.getOrDefault(hairpin, 0) > 0 && both.getOrDefault("ep2@" + ep1.ip, 0) > 0, both::toString);
+            } finally {
+                servers.forEach(Process::destroy);
+                dp.close();
             }
         }
     }
