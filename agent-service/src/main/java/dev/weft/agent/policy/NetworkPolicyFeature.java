@@ -42,11 +42,13 @@ public final class NetworkPolicyFeature implements PipelineFeature {
             Set.of(Cookie.Category.POLICY_RULE, Cookie.Category.POLICY_ISOLATION));
 
     /**
-     * What one policy has on the bridge. The flows are references to encoded flows (mostly the very arrays the flow
-     * store keeps, so they cost a reference each), used for their identity only: a shared flow may since have been
-     * replaced with other conjunctions.
+     * What one policy has on the bridge: the keys (table, priority, match) of its conjunction match flows and of its
+     * own flows (conj_id actions, isolation drops). Keys, not encoded flows: a match flow shared by many policies is
+     * re-encoded each time one of them changes its conjunctions, and a policy holding the bytes of its own moment
+     * would keep every past version alive (memory quadratic in the policies sharing a pod).
      */
-    private record Owned(PolicyCompiler.PolicyView view, byte[][] matchFlows, byte[][] ownFlows, Set<String> ruleKeys) {
+    private record Owned(PolicyCompiler.PolicyView view, FlowMod.FlowKey[] matchFlows, FlowMod.FlowKey[] ownFlows,
+                         Set<String> ruleKeys) {
     }
 
     /** The outcome of an update: problems found while compiling, and how many flows changed. */
@@ -145,14 +147,13 @@ public final class NetworkPolicyFeature implements PipelineFeature {
             }
             List<FlowMod.FlowKey> touched = new ArrayList<>(mine.keySet());
             if (old != null) {
-                for (byte[] f : old.matchFlows()) {
-                    FlowMod.FlowKey k = EncodedFlow.of(f).key();
+                for (FlowMod.FlowKey k : old.matchFlows()) {
                     if (!mine.containsKey(k)) {
                         touched.add(k);
                     }
                 }
             }
-            List<byte[]> newMatch = new ArrayList<>(mine.size());
+            List<FlowMod.FlowKey> newMatch = new ArrayList<>(mine.size());
             for (FlowMod.FlowKey k : touched) {
                 byte[] cur = changes.containsKey(k) ? changes.get(k) : datapath.installed(OWNER, k);
                 List<OfAction.Conjunction> others = new ArrayList<>();
@@ -168,7 +169,7 @@ public final class NetworkPolicyFeature implements PipelineFeature {
                     byte[] bytes = mineBytes.get(k);
                     changes.put(k, bytes);
                     if (bytes != null) {
-                        newMatch.add(bytes);
+                        newMatch.add(k);
                     }
                     continue;
                 }
@@ -182,15 +183,13 @@ public final class NetworkPolicyFeature implements PipelineFeature {
                 byte[] merged = EncodedFlow.of(cur != null ? cur : mineBytes.get(k)).withActions(cookie, actions).bytes();
                 changes.put(k, merged);
                 if (want != null) {
-                    newMatch.add(merged);
+                    newMatch.add(k);
                 }
             }
             // conj_id actions and isolation drops: counted
-            List<FlowMod.FlowKey> newOwnKeys = new ArrayList<>();
-            List<byte[]> newOwn = new ArrayList<>();
+            java.util.LinkedHashSet<FlowMod.FlowKey> newOwn = new java.util.LinkedHashSet<>();
             if (old != null) {
-                for (byte[] f : old.ownFlows()) {
-                    FlowMod.FlowKey k = EncodedFlow.of(f).key();
+                for (FlowMod.FlowKey k : old.ownFlows()) {
                     refs.put(k, refs.getOrDefault(k, ownRefs.getOrDefault(k, 0)) - 1);
                 }
             }
@@ -198,25 +197,22 @@ public final class NetworkPolicyFeature implements PipelineFeature {
                 for (FlowMod f : part.ownFlows()) {
                     byte[] bytes = f.encode();
                     FlowMod.FlowKey k = EncodedFlow.of(bytes).key();
-                    if (newOwnKeys.contains(k)) {
+                    if (!newOwn.add(k)) {
                         continue;
                     }
-                    newOwnKeys.add(k);
-                    newOwn.add(bytes);
                     refs.put(k, refs.getOrDefault(k, ownRefs.getOrDefault(k, 0)) + 1);
                     changes.put(k, bytes);
                 }
             }
             if (old != null) {
-                for (byte[] f : old.ownFlows()) {
-                    FlowMod.FlowKey k = EncodedFlow.of(f).key();
+                for (FlowMod.FlowKey k : old.ownFlows()) {
                     if (refs.get(k) <= 0) {
                         changes.put(k, null);
                     }
                 }
             }
-            next.put(name, part == null ? null : new Owned(part.view(), newMatch.toArray(byte[][]::new),
-                    newOwn.toArray(byte[][]::new), part.ruleKeys()));
+            next.put(name, part == null ? null : new Owned(part.view(), newMatch.toArray(FlowMod.FlowKey[]::new),
+                    newOwn.toArray(FlowMod.FlowKey[]::new), part.ruleKeys()));
         }
         FlowStore.Patch patch;
         try {

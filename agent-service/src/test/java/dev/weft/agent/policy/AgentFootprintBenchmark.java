@@ -25,9 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * same flags, RSS per step and growth per 10k flows. PRINTS figures. Run after packaging the agent:
  * {@code ./mvnw -q verify -pl net,proto,kube-api-recorder,agent-service -Dtest=AgentFootprintBenchmark -Dsurefire.failIfNoSpecifiedTests=false}.
  */
-class AgentFootprintBenchmark {
+public class AgentFootprintBenchmark {
 
-    static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx64m", "-XX:MinHeapFreeRatio=10",
+    public static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xms8m", "-Xmx64m", "-XX:MinHeapFreeRatio=10",
             "-XX:MaxHeapFreeRatio=30", "-Xss512k", "-XX:MaxMetaspaceSize=96m", "-XX:ReservedCodeCacheSize=32m",
             "-XX:TieredStopAtLevel=1", "-XX:MaxDirectMemorySize=32m", "-XX:TrimNativeHeapInterval=1000",
             "-Dio.netty.allocator.type=unpooled");
@@ -37,7 +37,7 @@ class AgentFootprintBenchmark {
             ? java.util.Map.of() : java.util.Map.of("MALLOC_ARENA_MAX", System.getProperty("footprint.malloc-arena-max"));
 
     /** More JVM flags to try, space separated ({@code -Dfootprint.extra-flags=...}). */
-    static List<String> extraFlags() {
+    public static List<String> extraFlags() {
         String extra = System.getProperty("footprint.extra-flags", "").trim();
         return extra.isEmpty() ? List.of() : List.of(extra.split("\\s+"));
     }

@@ -182,23 +182,31 @@ public final class OvsSandbox implements AutoCloseable {
     }
 
     public String run(List<String> cmd) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // Output goes to a file, not a pipe: a dump of many flows would fill the pipe and block the tool until the
+        // timeout while nobody reads it.
+        Path outFile = Files.createTempFile("weft-ovs-cmd-", ".out");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(outFile.toFile());
         pb.environment().putAll(env);
-        Process p = pb.start();
+        String out;
         try {
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException("timed out: " + String.join(" ", cmd));
+            Process p = pb.start();
+            try {
+                if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    throw new IOException("timed out: " + String.join(" ", cmd));
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted: " + String.join(" ", cmd), e);
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted: " + String.join(" ", cmd), e);
+            out = Files.readString(outFile, StandardCharsets.UTF_8);
+            if (p.exitValue() != 0) {
+                throw new IOException(String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + out);
+            }
+            return out;
+        } finally {
+            Files.deleteIfExists(outFile);
         }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + out);
-        }
-        return out;
     }
 
     private static void kill(Path pidFile) throws IOException {
