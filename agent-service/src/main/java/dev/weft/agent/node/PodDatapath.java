@@ -19,6 +19,14 @@ public interface PodDatapath {
     /** True when the pod's flows are installed (CNI CHECK). */
     boolean podInstalled(PodInterface pod);
 
+    /**
+     * Runs {@code check} after each (re)connection to the switch, once the stored flows are replayed and before the
+     * switch is let forward (flow-restore-wait cleared): where the CNI server re-reads the pods' OpenFlow ports, which
+     * an ovs-vswitchd restart can renumber.
+     */
+    default void beforeForwarding(Runnable check) {
+    }
+
     class DatapathException extends Exception {
         public DatapathException(String message, Throwable cause) {
             super(message, cause);

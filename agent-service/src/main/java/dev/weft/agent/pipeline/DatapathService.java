@@ -38,6 +38,7 @@ public class DatapathService implements PodDatapath {
     Instance<OvsdbClient> ovsdb;
 
     private volatile Datapath datapath;
+    private final java.util.List<Runnable> beforeForwarding = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "datapath-timer");
         t.setDaemon(true);
@@ -62,12 +63,29 @@ public class DatapathService implements PodDatapath {
             OfEndpoint endpoint = OfEndpoint.parse(config.resolvedOpenflowEndpoint());
             Datapath dp = new Datapath(endpoint, new OvsdbRoundStore());
             // registered before the first connection: every (re)connection replays all flows, then lets OVS forward
-            dp.onReady(this::clearFlowRestoreWait);
+            dp.onReady(this::letSwitchForward);
             datapath = dp.start();
             // the previous run's flows stay until this run has everything in place (or the grace period ends)
             timer.schedule(this::finishRestartQuietly, config.flowRoundGraceSeconds(), TimeUnit.SECONDS);
         }
         return datapath;
+    }
+
+    /** The pods' ports are checked (an ovs-vswitchd restart may have renumbered them), then OVS may forward. */
+    private void letSwitchForward() {
+        for (Runnable r : beforeForwarding) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                LOG.warnf("check before forwarding failed: %s", e.getMessage());
+            }
+        }
+        clearFlowRestoreWait();
+    }
+
+    @Override
+    public void beforeForwarding(Runnable check) {
+        beforeForwarding.add(check);
     }
 
     private void clearFlowRestoreWait() {
