@@ -137,6 +137,9 @@ public class CniAgent {
                         datapath.get().beforeForwarding(reconciler::repairOfports);
                         ofportRepairRegistered = true;
                     }
+                    if (datapath.isResolvable()) {
+                        datapath.get().podsReconciled();
+                    }
                     pods.nodeReady(node);
                     writeConflist();
                     conflistInstalled = true;

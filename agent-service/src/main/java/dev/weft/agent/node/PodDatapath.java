@@ -27,6 +27,13 @@ public interface PodDatapath {
     default void beforeForwarding(Runnable check) {
     }
 
+    /**
+     * The CNI server reconciled its attachments after an agent start and replayed every live pod's flows: one of the
+     * things the previous run's flows wait for before they are deleted.
+     */
+    default void podsReconciled() {
+    }
+
     class DatapathException extends Exception {
         public DatapathException(String message, Throwable cause) {
             super(message, cause);

@@ -38,7 +38,8 @@ public class ServiceAgent {
         dp.register(f);
         feature = f;
         try {
-            ServiceWatcher w = new ServiceWatcher(kubernetes.get(), config.resolvedNodeName(), f).start();
+            ServiceWatcher w = new ServiceWatcher(kubernetes.get(), config.resolvedNodeName(), f)
+                    .onSynced(() -> datapath.restartStepDone(DatapathService.RestartStep.SERVICES)).start();
             watcher = w;
             // after every (re)connection: whatever a failed install left undone is retried
             dp.onReady(() -> w.schedule(0));
