@@ -54,8 +54,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ChaosIT {
     private static final long SEED = Long.getLong("weft.chaos.seed", 20261202L);
-    private static final int SECONDS = Integer.getInteger("weft.chaos.seconds", 100);
-    private static final int MAX_OPS = Integer.getInteger("weft.chaos.ops", 60);
+    private static final int SECONDS = Integer.getInteger("weft.chaos.seconds", 90);
+    private static final int MAX_OPS = Integer.getInteger("weft.chaos.ops", 45);
     private static final int CHECKPOINT_EVERY = Integer.getInteger("weft.chaos.checkpoint-every", 15);
     private static final long SETTLE_MS = 60_000;
     /**
