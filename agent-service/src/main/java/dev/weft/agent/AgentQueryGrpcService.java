@@ -139,7 +139,7 @@ public class AgentQueryGrpcService implements AgentQuery {
         }
         List<FlowStats> stats;
         try {
-            stats = dp.dumpFlows(table);
+            stats = request.getDesired() ? dp.desiredFlows(table) : dp.dumpFlows(table);
         } catch (OfException e) {
             return Uni.createFrom().failure(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
         }

@@ -3,7 +3,10 @@ package dev.weft.localcluster;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.weft.proto.agent.v1.AgentInfo;
 import dev.weft.proto.agent.v1.AgentQueryGrpc;
+import dev.weft.proto.agent.v1.DumpFlowsRequest;
+import dev.weft.proto.agent.v1.Flow;
 import dev.weft.proto.agent.v1.GetAgentInfoRequest;
+import dev.weft.proto.agent.v1.ListPodInterfacesRequest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,9 +39,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  *   <li>no two pods share an IP;</li>
  *   <li>no IP lease and no OVS port leaked: each agent's leases and its bridge's pod ports are exactly the pods the API
  *       places on its node;</li>
- *   <li>flows: each switch holds exactly as many flows of the agent's current round as the agent's desired-flow store
- *       (AgentInfo.flows), and none of an older round once the agent's grace period after its restart is over.</li>
+ *   <li>flows: the flows on each switch ({@code ovs-ofctl diff-flows} in the node's namespace) equal the agent's
+ *       desired flows (its query API, {@code DumpFlows} with {@code desired}) by content: table, priority, cookie,
+ *       match and actions; flows of an older round only shortly after that agent's restart (the agent deletes them
+ *       once it has reconciled its pods, applied the policy snapshot and installed peers and Services).</li>
  * </ul>
+ * When a check fails, the message explains the state: per node the agent's pods with their ofports against the
+ * ports Open vSwitch numbers, the flow differences, the flows naming each pod whose reachability is wrong, and the
+ * warnings of the agent's log.
  * Bounded in time and count ({@code -Dweft.chaos.seconds}, {@code -Dweft.chaos.ops}); prints the counts and the
  * random seed, and {@code -Dweft.chaos.seed=N} replays the same operations and kills (their timing differs from run to
  * run).
@@ -46,17 +54,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ChaosIT {
     private static final long SEED = Long.getLong("weft.chaos.seed", 20261202L);
-    private static final int SECONDS = Integer.getInteger("weft.chaos.seconds", 100);
-    private static final int MAX_OPS = Integer.getInteger("weft.chaos.ops", 60);
+    private static final int SECONDS = Integer.getInteger("weft.chaos.seconds", 90);
+    private static final int MAX_OPS = Integer.getInteger("weft.chaos.ops", 45);
     private static final int CHECKPOINT_EVERY = Integer.getInteger("weft.chaos.checkpoint-every", 15);
     private static final long SETTLE_MS = 60_000;
     /**
-     * The agent keeps the previous run's flows until every feature re-installed its own, at most this long after it
-     * started (agent.flow-round-grace-seconds, default 120 s): until then flows of the older round are allowed.
+     * After its restart the agent deletes the previous run's flows once its pods, the policy snapshot, peer nodes and
+     * Services are back (agent.flow-round-grace-seconds, 120 s, is only the upper bound): older-round flows are
+     * allowed this long after the restarted agent was ready, and are a failure after that.
      */
-    private static final long FLOW_ROUND_GRACE_MS = 120_000 + 15_000;
-    private final Map<String, Long> agentStarted = new java.util.concurrent.ConcurrentHashMap<>();
-    private int staleWithinGrace;
+    private static final long STALE_ROUND_ALLOWED_MS = 20_000;
+    /** When each node's agent was last restarted and ready; removed once its old round was seen gone. */
+    private final Map<String, Long> agentReady = new java.util.concurrent.ConcurrentHashMap<>();
+    private final List<Double> staleRoundGoneSeconds = new ArrayList<>();
+    private int staleSeen;
 
     private Cli cli;
     private Layout layout;
@@ -130,9 +141,10 @@ class ChaosIT {
         }
         checkpoint("end");
         System.out.printf("CHAOS done in %.0f s: seed %d; %d operations %s; %d kills %s; %d checks passed %s;"
-                        + " %d flow checks found the previous round's flows still within the agent's grace period%n",
+                        + " %d flow checks found the previous round's flows shortly after the agent's restart; the old"
+                        + " round was seen gone %s s after the restarted agent was ready%n",
                 (System.nanoTime() - t0) / 1e9, SEED, total(ops), ops, total(kills), kills, total(checks), checks,
-                staleWithinGrace);
+                staleSeen, staleRoundGoneSeconds.stream().map(d -> String.format("%.1f", d)).toList());
     }
 
     // ------------------------------------------------------------------ operations
@@ -266,9 +278,9 @@ class ChaosIT {
         long t = System.nanoTime();
         sigkill("agent-" + node);
         Services s = new Services(layout, cluster());
-        agentStarted.put(node, System.currentTimeMillis());
         s.startAgent(cluster().node(node));
         s.awaitAll();
+        agentReady.put(node, System.currentTimeMillis());
         count(kills, "agent");
         System.out.printf("CHAOS kill -9 agent of %s, restarted and ready in %.1f s%n", node, (System.nanoTime() - t) / 1e9);
     }
@@ -300,7 +312,8 @@ class ChaosIT {
         }
         if (problem != null) {
             throw new AssertionError("CHAOS seed " + SEED + ", checkpoint " + checkpoint + " after " + total(ops)
-                    + " operations and " + total(kills) + " kills: " + what + ": " + problem + cli.logs());
+                    + " operations and " + total(kills) + " kills: " + what + ": " + problem
+                    + diagnosis(what.equals("reachability") ? wronglyReached(problemMatrix) : Set.of()) + cli.logs());
         }
         count(checks, what);
     }
@@ -320,6 +333,9 @@ class ChaosIT {
                 world.pods.size(), world.policies.size(), (System.nanoTime() - t) / 1e9);
     }
 
+    /** The last matrix the reachability check saw, for the diagnosis. */
+    private volatile Map<String, Map<String, Boolean>> problemMatrix = Map.of();
+
     private String reachabilityProblem() {
         var expected = world.expected(80);
         try {
@@ -328,6 +344,7 @@ class ChaosIT {
             ChaosWorld.NAMESPACES.forEach(ns -> args.addAll(List.of("-n", ns)));
             Map<String, Map<String, Boolean>> actual = Layout.JSON.readValue(cli.ok(args.toArray(String[]::new)),
                     WalkthroughIT.MATRIX);
+            problemMatrix = actual;
             return actual.equals(expected) ? null : "expected\n" + Probes.table(expected) + "actual\n" + Probes.table(actual);
         } catch (java.io.IOException e) {
             return e.toString();
@@ -415,47 +432,167 @@ class ChaosIT {
         return ported.equals(pods) ? null : node.name() + " OVS pod ports " + ported + ", pods on the node " + pods;
     }
 
+    private static AgentQueryGrpc.AgentQueryBlockingStub agent(Grpc grpc) {
+        return AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+    }
+
+    /** One flow in ovs-ofctl add-flows syntax (what {@code diff-flows} reads from a file). */
+    private static String ofctlLine(Flow f) {
+        return "table=" + f.getTableId() + ",priority=" + f.getPriority() + ",cookie=0x" + Long.toHexString(f.getCookie())
+                + (f.getMatch().isEmpty() ? "" : "," + f.getMatch()) + " actions=" + f.getActions();
+    }
+
+    private static long cookieOf(String ofctlLine) {
+        int at = ofctlLine.indexOf("cookie=0x");
+        return at < 0 ? 0 : Long.parseUnsignedLong(ofctlLine.substring(at + 9).split("[, ]")[0], 16);
+    }
+
+    /**
+     * {@code ovs-ofctl diff-flows} of the switch against the agent's desired flows: lines "-" (on the switch, not
+     * desired) and "+" (desired, not on the switch); empty when they are equal.
+     */
+    private List<String> flowDiff(ClusterState.NodeState node) {
+        List<Flow> desired;
+        try (Grpc grpc = new Grpc(node.agentPort())) {
+            desired = agent(grpc).dumpFlows(DumpFlowsRequest.newBuilder().setDesired(true).build()).getFlowsList();
+        }
+        Path file = cli.write("desired-flows-" + node.name() + ".txt",
+                String.join("\n", desired.stream().map(ChaosIT::ofctlLine).toList()) + "\n");
+        Sh.Result diff = Topology.ofctl(node, "-O", "OpenFlow13", "diff-flows",
+                "unix:" + Path.of(node.ovsRunDir(), "br-int.mgmt"), file.toString());
+        if (diff.exitCode() != 0 && diff.exitCode() != 2) {
+            throw new IllegalStateException("ovs-ofctl diff-flows: " + diff.err());
+        }
+        return diff.out().lines().filter(l -> l.startsWith("-") || l.startsWith("+")).toList();
+    }
+
     private String flowProblem(ClusterState.NodeState node) {
         AgentInfo info;
+        List<String> diff;
         try (Grpc grpc = new Grpc(node.agentPort())) {
-            info = AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(10, TimeUnit.SECONDS)
-                    .getAgentInfo(GetAgentInfoRequest.getDefaultInstance());
+            info = agent(grpc).getAgentInfo(GetAgentInfoRequest.getDefaultInstance());
+            diff = flowDiff(node);
         } catch (RuntimeException e) {
-            return node.name() + " agent: " + e;
+            return node.name() + " agent or switch: " + e;
         }
-        Sh.Result dump = Topology.ofctl(node, "-O", "OpenFlow13", "dump-flows",
-                "unix:" + Path.of(node.ovsRunDir(), "br-int.mgmt"));
-        if (dump.exitCode() != 0) {
-            return node.name() + " ovs-ofctl dump-flows: " + dump.err();
-        }
-        long current = 0, stale = 0;
-        List<String> staleLines = new ArrayList<>();
-        for (String line : dump.out().split("\n")) {
-            if (!line.contains("actions=")) {
-                continue;
-            }
-            int at = line.indexOf("cookie=0x");
-            long cookie = at < 0 ? 0 : Long.parseUnsignedLong(line.substring(at + 9).split("[, ]")[0], 16);
-            if (cookie >>> 48 == info.getRound()) {
-                current++;
-            } else {
-                stale++;
-                if (staleLines.size() < 5) {
-                    staleLines.add(line.strip());
-                }
-            }
-        }
-        boolean inGrace = System.currentTimeMillis() - agentStarted.getOrDefault(node.name(), 0L) < FLOW_ROUND_GRACE_MS;
-        if (current == info.getFlows() && (stale == 0 || inGrace)) {
-            if (stale > 0) {
-                staleWithinGrace++;
-                System.out.printf("CHAOS %s: %d flows of the previous round still on the switch, within the agent's"
-                        + " grace period after its restart, e.g. %s%n", node.name(), stale, staleLines);
+        List<String> stale = diff.stream().filter(l -> l.startsWith("-") && cookieOf(l) >>> 48 != info.getRound()).toList();
+        List<String> wrong = diff.stream().filter(l -> !stale.contains(l)).toList();
+        Long ready = agentReady.get(node.name());
+        boolean staleAllowed = ready != null && System.currentTimeMillis() - ready < STALE_ROUND_ALLOWED_MS;
+        if (wrong.isEmpty() && (stale.isEmpty() || staleAllowed)) {
+            if (!stale.isEmpty()) {
+                staleSeen++;
+                System.out.printf("CHAOS %s: %d flows of the previous round still on the switch %.1f s after the agent's"
+                        + " restart, e.g. %s%n", node.name(), stale.size(), (System.currentTimeMillis() - ready) / 1e3,
+                        stale.subList(0, Math.min(3, stale.size())));
+            } else if (ready != null) {
+                double gone = (System.currentTimeMillis() - ready) / 1e3;
+                staleRoundGoneSeconds.add(gone);
+                agentReady.remove(node.name());
+                System.out.printf("CHAOS %s: no flow of the previous round %.1f s after the agent's restart%n", node.name(),
+                        gone);
             }
             return null;
         }
-        return node.name() + ": the switch has " + current + " flows of round " + info.getRound() + " and " + stale
-                + " of other rounds" + (inGrace ? "" : " (past the agent's grace period)") + "; the agent's store has "
-                + info.getFlows() + "; e.g. " + staleLines;
+        return node.name() + ": the switch's flows differ from the agent's desired flows (round " + info.getRound() + ", "
+                + info.getFlows() + " desired): " + wrong.stream().filter(l -> l.startsWith("+")).count()
+                + " desired flows missing, " + wrong.stream().filter(l -> l.startsWith("-")).count()
+                + " flows of this round not desired, " + stale.size() + " of an older round"
+                + (stale.isEmpty() || staleAllowed ? "" : " (" + STALE_ROUND_ALLOWED_MS / 1000
+                + " s after the agent's restart)") + "; e.g.\n  "
+                + String.join("\n  ", diff.subList(0, Math.min(12, diff.size())));
+    }
+
+    // ------------------------------------------------------------------ diagnosis
+
+    /** The pods whose row or column of the last matrix differs from the model. */
+    private Set<String> wronglyReached(Map<String, Map<String, Boolean>> actual) {
+        Set<String> pods = new TreeSet<>();
+        world.expected(80).forEach((from, row) -> row.forEach((to, ok) -> {
+            Boolean seen = actual.getOrDefault(from, Map.of()).get(to);
+            if (!ok.equals(seen)) {
+                pods.add(from);
+                pods.add(to);
+            }
+        }));
+        return pods;
+    }
+
+    /**
+     * What explains a failed check, per node: the agent's pods (its ofport) against Open vSwitch's ports (ofport and
+     * ofport_request), the flows differing from the agent's desired flows, the flows naming each pod of
+     * {@code suspects} (its ofport or IP), and the warnings of the agent's log.
+     */
+    private String diagnosis(Set<String> suspects) {
+        StringBuilder sb = new StringBuilder("\n--- diagnosis");
+        if (!suspects.isEmpty()) {
+            sb.append(" (pods whose reachability is wrong: ").append(suspects).append(')');
+        }
+        for (ClusterState.NodeState node : cluster().nodes()) {
+            sb.append("\n[").append(node.name()).append("]");
+            Map<String, Integer> agentOfport = new TreeMap<>();
+            Map<String, String> agentIp = new TreeMap<>();
+            try (Grpc grpc = new Grpc(node.agentPort())) {
+                for (var p : agent(grpc).listPodInterfaces(ListPodInterfacesRequest.getDefaultInstance()).getInterfacesList()) {
+                    agentOfport.put(p.getNamespace() + "/" + p.getName(), p.getOfport());
+                    agentIp.put(p.getNamespace() + "/" + p.getName(), String.join(",", p.getIpsList()));
+                }
+            } catch (RuntimeException e) {
+                sb.append("\n  agent's pods: ").append(e);
+            }
+            Map<String, String> ovsPorts = new TreeMap<>();
+            try {
+                Sh.Result r = Topology.vsctl(node, "--format=json", "--columns=name,ofport,ofport_request,external_ids",
+                        "find", "Interface", "external_ids:weft.dev/owner=weft-cni");
+                for (JsonNode row : Layout.JSON.readTree(r.out()).path("data")) {
+                    Map<String, String> ids = new TreeMap<>();
+                    for (JsonNode pair : row.get(3).get(1)) {
+                        ids.put(pair.get(0).asText(), pair.get(1).asText());
+                    }
+                    ovsPorts.put(ids.get("weft.dev/pod-namespace") + "/" + ids.get("weft.dev/pod-name"),
+                            row.get(0).asText() + " ofport " + row.get(1) + " ofport_request " + row.get(2));
+                }
+            } catch (RuntimeException | java.io.IOException e) {
+                sb.append("\n  OVS ports: ").append(e);
+            }
+            Set<String> keys = new TreeSet<>(agentOfport.keySet());
+            keys.addAll(ovsPorts.keySet());
+            for (String k : keys) {
+                sb.append("\n  ").append(k).append(": agent ofport ").append(agentOfport.get(k)).append(" ip ")
+                        .append(agentIp.get(k)).append("; OVS ").append(ovsPorts.get(k));
+            }
+            try {
+                List<String> diff = flowDiff(node);
+                sb.append("\n  flows differing from the agent's desired flows: ").append(diff.size());
+                diff.stream().limit(20).forEach(l -> sb.append("\n    ").append(l));
+            } catch (RuntimeException e) {
+                sb.append("\n  flow diff: ").append(e);
+            }
+            Sh.Result dump = Topology.ofctl(node, "-O", "OpenFlow13", "--no-stats", "dump-flows",
+                    "unix:" + Path.of(node.ovsRunDir(), "br-int.mgmt"));
+            for (String pod : suspects) {
+                if (!agentOfport.containsKey(pod) && !ovsPorts.containsKey(pod)) {
+                    continue;
+                }
+                Integer ofport = agentOfport.get(pod);
+                String ip = agentIp.getOrDefault(pod, "?");
+                sb.append("\n  flows naming ").append(pod).append(" (in_port=").append(ofport).append(", ").append(ip)
+                        .append("):");
+                dump.out().lines().filter(l -> (ofport != null && l.contains("in_port=" + ofport + ","))
+                                || (ofport != null && l.contains("in_port=" + ofport + " "))
+                                || l.contains("=" + ip + ",") || l.contains("=" + ip + " "))
+                        .limit(30).forEach(l -> sb.append("\n    ").append(l.strip()));
+            }
+            try {
+                List<String> warnings = Files.readAllLines(layout.log("agent-" + node.name())).stream()
+                        .filter(l -> l.contains("WARN") || l.contains("ERROR")).toList();
+                sb.append("\n  agent log warnings (last 15 of ").append(warnings.size()).append("):");
+                warnings.subList(Math.max(0, warnings.size() - 15), warnings.size())
+                        .forEach(l -> sb.append("\n    ").append(l));
+            } catch (java.io.IOException e) {
+                sb.append("\n  agent log: ").append(e);
+            }
+        }
+        return sb.toString();
     }
 }

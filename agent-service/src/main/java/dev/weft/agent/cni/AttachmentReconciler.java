@@ -61,7 +61,7 @@ public class AttachmentReconciler {
     public record Outcome(int kept, int released, int portsRemoved, int adopted, boolean apiAnswered) {
     }
 
-    public Outcome reconcile() throws IOException {
+    public synchronized Outcome reconcile() throws IOException {
         Optional<Set<String>> apiPods = podsOnThisNode();
         Map<String, OvsPort> portsByAttachment = new HashMap<>();
         for (OvsPort p : ovsdb.listPorts(config.bridge())) {
@@ -128,6 +128,12 @@ public class AttachmentReconciler {
             if (!now.equals(p)) {
                 store.put(now);
             }
+            try {
+                // attachments of an agent that did not pin their port yet (see PodNetworkService.addLocked)
+                ovsdb.requestOfport(p.hostIfName(), port.ofport());
+            } catch (RuntimeException | dev.weft.agent.ovsdb.OvsdbException e) {
+                LOG.warnf("cannot pin ofport %d of %s: %s", port.ofport(), p.hostIfName(), e.getMessage());
+            }
             if (dp != null) {
                 try {
                     dp.podAdded(now);
@@ -140,6 +146,68 @@ public class AttachmentReconciler {
         Outcome o = new Outcome(kept, released, portsRemoved, adopted, apiPods.isPresent());
         LOG.infof("reconciled attachments: %s", o);
         return o;
+    }
+
+    /**
+     * After a reconnection to the switch: every stored attachment whose port Open vSwitch now numbers differently (an
+     * ovs-vswitchd restart renumbers ports it has no {@code ofport_request} for, when a port added while it was down
+     * took their number first) gets its flows moved to the new number, and is stored with it. Returns how many moved.
+     * The flows of the old numbers are removed first, then every pod is installed on its new number, then the pods
+     * that hold an old number now are installed again (removing the old flows removed theirs).
+     */
+    public synchronized int repairOfports() {
+        PodDatapath dp = datapath.isResolvable() ? datapath.get() : null;
+        Map<String, OvsPort> ports = new HashMap<>();
+        try {
+            for (OvsPort p : ovsdb.listPorts(config.bridge())) {
+                ports.put(p.name(), p);
+            }
+        } catch (dev.weft.agent.ovsdb.OvsdbException e) {
+            LOG.warnf("cannot check the pods' OpenFlow ports: %s", e.getMessage());
+            return 0;
+        }
+        List<PodInterface[]> moved = new java.util.ArrayList<>();
+        Set<Integer> oldNumbers = new HashSet<>();
+        for (PodInterface p : store.all()) {
+            OvsPort port = ports.get(p.hostIfName());
+            if (port != null && port.ofport() > 0 && port.ofport() != p.ofport()) {
+                PodInterface now = new PodInterface(p.namespace(), p.name(), p.containerId(), p.ifName(), p.netns(),
+                        p.ips(), p.mac(), p.hostIfName(), port.portUuid(), port.ofport());
+                moved.add(new PodInterface[]{p, now});
+                oldNumbers.add(p.ofport());
+                LOG.warnf("pod %s: Open vSwitch moved its port %s from ofport %d to %d (ovs-vswitchd restarted):"
+                        + " moving its flows", p.key(), p.hostIfName(), p.ofport(), port.ofport());
+            }
+        }
+        if (moved.isEmpty()) {
+            return 0;
+        }
+        try {
+            for (PodInterface[] m : moved) {
+                if (dp != null) {
+                    dp.podRemoved(m[0]);
+                }
+            }
+            for (PodInterface[] m : moved) {
+                store.put(m[1]);
+                if (dp != null) {
+                    dp.podAdded(m[1]);
+                }
+            }
+            if (dp != null) {
+                for (PodInterface p : store.all()) {
+                    if (oldNumbers.contains(p.ofport())) {
+                        dp.podAdded(p);
+                    }
+                }
+            }
+            for (PodInterface[] m : moved) {
+                ovsdb.requestOfport(m[1].hostIfName(), m[1].ofport());
+            }
+        } catch (PodDatapath.DatapathException | IOException e) {
+            LOG.warnf("moving the flows of renumbered pod ports failed: %s", e.getMessage());
+        }
+        return moved.size();
     }
 
     private static CniInvocation invocationFor(String containerId, String ifName) {

@@ -75,6 +75,7 @@ public class CniAgent {
     private java.util.concurrent.ScheduledExecutorService leaseGc;
     private volatile String status = "starting";
     private volatile boolean conflistInstalled;
+    private boolean ofportRepairRegistered;
 
     void start(@Observes StartupEvent ev) {
         try {
@@ -131,6 +132,14 @@ public class CniAgent {
                         LOG.warn("no PodDatapath bean: pods get interfaces and addresses but no flows");
                     }
                     reconciler.reconcile();
+                    if (datapath.isResolvable() && !ofportRepairRegistered) {
+                        // from now on (the store is in line with OVSDB) every reconnection re-checks the ofports
+                        datapath.get().beforeForwarding(reconciler::repairOfports);
+                        ofportRepairRegistered = true;
+                    }
+                    if (datapath.isResolvable()) {
+                        datapath.get().podsReconciled();
+                    }
                     pods.nodeReady(node);
                     writeConflist();
                     conflistInstalled = true;

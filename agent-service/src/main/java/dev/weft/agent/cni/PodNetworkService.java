@@ -197,6 +197,8 @@ public class PodNetworkService {
             ovsdb.deletePort(config.bridge(), host);
             AddedPort port = ovsdb.addPort(config.bridge(), new PortSpec(host, "", Map.of(), ids, 0), Duration.ofSeconds(15));
             undo.push(() -> ovsdb.deletePort(config.bridge(), host));
+            // Pin the number: the pod's flows name it, and an ovs-vswitchd restart may otherwise renumber the port.
+            ovsdb.requestOfport(host, port.ofport());
 
             PodInterface pod = new PodInterface(inv.podNamespace(), inv.podName(), inv.containerId(), inv.ifName(),
                     inv.netns(), List.of(lease.ip()), mac, host, port.portUuid(), port.ofport());

@@ -19,6 +19,21 @@ public interface PodDatapath {
     /** True when the pod's flows are installed (CNI CHECK). */
     boolean podInstalled(PodInterface pod);
 
+    /**
+     * Runs {@code check} after each (re)connection to the switch, once the stored flows are replayed and before the
+     * switch is let forward (flow-restore-wait cleared): where the CNI server re-reads the pods' OpenFlow ports, which
+     * an ovs-vswitchd restart can renumber.
+     */
+    default void beforeForwarding(Runnable check) {
+    }
+
+    /**
+     * The CNI server reconciled its attachments after an agent start and replayed every live pod's flows: one of the
+     * things the previous run's flows wait for before they are deleted.
+     */
+    default void podsReconciled() {
+    }
+
     class DatapathException extends Exception {
         public DatapathException(String message, Throwable cause) {
             super(message, cause);

@@ -280,6 +280,22 @@ public class OvsdbClient implements AutoCloseable {
         return ofport;
     }
 
+    /**
+     * Asks ovs-vswitchd to keep giving the interface this OpenFlow port ({@code ofport_request}). Without it the
+     * number survives an ovs-vswitchd restart only as a hint: a port added while ovs-vswitchd was down has none and may
+     * be given the number first, and the interface that had it gets another one. Requested numbers are assigned
+     * before the others.
+     */
+    public void requestOfport(String interfaceName, int ofport) throws OvsdbException {
+        if (ofport < 1 || ofport > 65279) {
+            throw new IllegalArgumentException("ofport_request out of range 1..65279: " + ofport);
+        }
+        if (transact(Op.update("Interface", Where.name(interfaceName), Row.empty().with("ofport_request", ofport)))
+                .get(0).count() == 0) {
+            throw new OvsdbException("no interface " + interfaceName);
+        }
+    }
+
     /** Removes the port from the bridge (its Port and Interface rows go with it). False when there was none. */
     public boolean deletePort(String bridge, String name) throws OvsdbException {
         Optional<ResultRow> port = transact(Op.select("Port", Where.name(name), "_uuid")).get(0).firstRow();

@@ -219,15 +219,25 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
 
     /**
      * Everything of this run is installed: delete the flows of the previous run's round (flows with the same match
-     * were already replaced in place by ours, so traffic never lacks a flow).
+     * were already replaced in place by ours, so traffic never lacks a flow). False when that could not be done yet
+     * (not connected): the previous round is kept for the next call.
      */
-    public synchronized void finishRestart() {
-        if (previousRound > 0 && previousRound != round && connection.isReady()) {
+    public synchronized boolean finishRestart() {
+        if (previousRound > 0 && previousRound != round) {
+            if (!connection.isReady()) {
+                return false;
+            }
             await(connection.send(List.of(FlowMod.deleteByCookie(Cookie.roundBits(previousRound), Cookie.ROUND_MASK)), false));
             LOG.infof("deleted the stale flows of round %d", previousRound);
             deleteStaleGroups();
         }
         previousRound = -1;
+        return true;
+    }
+
+    /** The previous run's round while its flows may still be on the switch, else -1. */
+    public int previousRound() {
+        return previousRound;
     }
 
     /**
@@ -549,6 +559,21 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     /** Every flow on the bridge with counters (from the switch, not from our store). */
     public List<FlowStats> dumpFlows(int table) {
         return await(connection.dumpFlows(table, 0, 0));
+    }
+
+    /**
+     * The desired flows (the store: what this run keeps on the switch) of one table, 0xff for all, as flow stats with
+     * zero counters, so that they can be compared with {@link #dumpFlows} by content.
+     */
+    public synchronized List<FlowStats> desiredFlows(int table) {
+        List<FlowStats> out = new ArrayList<>();
+        store.forEach(m -> {
+            FlowMod f = FlowMod.decodeAdd(m);
+            if (table == 0xff || f.table() == table) {
+                out.add(new FlowStats(f, 0, 0, 0));
+            }
+        });
+        return out;
     }
 
     public synchronized Map<Integer, Long> storedFlowsPerTable() {

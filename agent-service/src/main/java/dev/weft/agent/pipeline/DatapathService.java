@@ -38,6 +38,24 @@ public class DatapathService implements PodDatapath {
     Instance<OvsdbClient> ovsdb;
 
     private volatile Datapath datapath;
+    private final java.util.Set<RestartStep> restartStepsDone = java.util.EnumSet.noneOf(RestartStep.class);
+
+    /**
+     * What this run must have installed before the previous run's flows are deleted after an agent restart; the
+     * grace period ({@code agent.flow-round-grace-seconds}) bounds the wait when one never comes (an API that does
+     * not answer).
+     */
+    public enum RestartStep {
+        /** the CNI server reconciled its attachments with the API and replayed every live pod's flows */
+        PODS,
+        /** the policy stream's first snapshot is applied */
+        POLICY,
+        /** the peer nodes' routes are installed from the synced Node informer */
+        PEER_NODES,
+        /** the Services are installed from the synced Service and EndpointSlice informers */
+        SERVICES
+    }
+    private final java.util.List<Runnable> beforeForwarding = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "datapath-timer");
         t.setDaemon(true);
@@ -62,12 +80,32 @@ public class DatapathService implements PodDatapath {
             OfEndpoint endpoint = OfEndpoint.parse(config.resolvedOpenflowEndpoint());
             Datapath dp = new Datapath(endpoint, new OvsdbRoundStore());
             // registered before the first connection: every (re)connection replays all flows, then lets OVS forward
-            dp.onReady(this::clearFlowRestoreWait);
+            dp.onReady(this::letSwitchForward);
             datapath = dp.start();
             // the previous run's flows stay until this run has everything in place (or the grace period ends)
             timer.schedule(this::finishRestartQuietly, config.flowRoundGraceSeconds(), TimeUnit.SECONDS);
         }
         return datapath;
+    }
+
+    /** The pods' ports are checked (an ovs-vswitchd restart may have renumbered them), then OVS may forward. */
+    private void letSwitchForward() {
+        for (Runnable r : beforeForwarding) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                LOG.warnf("check before forwarding failed: %s", e.getMessage());
+            }
+        }
+        clearFlowRestoreWait();
+        if (restartStepsComplete() && datapath().previousRound() > 0) {
+            finishRestartQuietly(); // everything was back while the switch was away
+        }
+    }
+
+    @Override
+    public void beforeForwarding(Runnable check) {
+        beforeForwarding.add(check);
     }
 
     private void clearFlowRestoreWait() {
@@ -78,13 +116,45 @@ public class DatapathService implements PodDatapath {
         }
     }
 
-    /** Called when every feature has re-installed its flows after an agent restart. */
+    /** Called when every feature has re-installed its flows after an agent restart, or the grace period ended. */
     public void finishRestartQuietly() {
         try {
-            datapath().finishRestart();
+            if (!datapath().finishRestart()) {
+                LOG.info("not connected to Open vSwitch: the previous run's flows go once it is");
+            }
         } catch (RuntimeException e) {
             LOG.warnf("could not delete the previous run's flows yet: %s", e.getMessage());
         }
+    }
+
+    /**
+     * One part of this run is installed; once every {@link RestartStep} is, the previous run's flows are deleted
+     * (not only when the grace period ends).
+     */
+    public void restartStepDone(RestartStep step) {
+        boolean all;
+        synchronized (restartStepsDone) {
+            if (!restartStepsDone.add(step)) {
+                return;
+            }
+            all = restartStepsDone.size() == RestartStep.values().length;
+            LOG.debugf("restart step %s done (%s)", step, restartStepsDone);
+        }
+        if (all && datapath().previousRound() > 0) {
+            LOG.infof("pods, policies, peer nodes and Services of this run are installed: deleting the previous run's flows");
+            finishRestartQuietly();
+        }
+    }
+
+    private boolean restartStepsComplete() {
+        synchronized (restartStepsDone) {
+            return restartStepsDone.size() == RestartStep.values().length;
+        }
+    }
+
+    @Override
+    public void podsReconciled() {
+        restartStepDone(RestartStep.PODS);
     }
 
     private final class OvsdbRoundStore implements Datapath.RoundStore {

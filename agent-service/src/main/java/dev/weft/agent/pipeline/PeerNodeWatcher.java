@@ -145,9 +145,12 @@ public class PeerNodeWatcher {
                     .map(p -> new PeerNodesChanged.Peer(p.name(), p.podCidrs(), p.nodeIp())).toList()));
             if (peers.isEmpty()) {
                 dp.feature(PeerNodesFeature.class).update(0, List.of());
-                return;
+            } else {
+                dp.feature(PeerNodesFeature.class).update(tunnelOfport(), peers);
             }
-            dp.feature(PeerNodesFeature.class).update(tunnelOfport(), peers);
+            if (inf.hasSynced()) {
+                datapath.restartStepDone(DatapathService.RestartStep.PEER_NODES);
+            }
         } catch (Exception ex) {
             LOG.warnf("peer-node routes not installed: %s", ex.getMessage());
         }

@@ -3,8 +3,6 @@ package dev.weft.agent.policy;
 import dev.weft.agent.AgentConfig;
 import dev.weft.agent.health.Watchdog;
 import dev.weft.agent.health.WatchdogConfig;
-import dev.weft.agent.node.PodInterface;
-import dev.weft.agent.node.PodInterfaceStore;
 import dev.weft.agent.pipeline.DatapathService;
 import io.grpc.Channel;
 import io.quarkus.grpc.GrpcClient;
@@ -12,13 +10,12 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
 
 /**
  * The agent side of NetworkPolicy as a CDI bean: the {@link PolicyController} on the {@code controlplane} gRPC
- * client. After an agent restart, the previous run's flows are deleted once the policy snapshot is applied and
- * every pod the CNI server knows is forwarding again.
+ * client. After an agent restart, the policy stream's first applied snapshot is one of the steps the deletion of the
+ * previous run's flows waits for ({@link DatapathService.RestartStep#POLICY}; the pods are another).
  */
 @ApplicationScoped
 public class PolicyAgent {
@@ -28,9 +25,6 @@ public class PolicyAgent {
 
     @Inject
     DatapathService datapath;
-
-    @Inject
-    Instance<PodInterfaceStore> podStore;
 
     @Inject
     Watchdog watchdog;
@@ -64,20 +58,9 @@ public class PolicyAgent {
         return controller;
     }
 
-    private boolean restartFinished;
-
     private void maybeFinishRestart() {
-        if (restartFinished) {
-            return;
-        }
-        if (podStore.isResolvable()) {
-            for (PodInterface p : podStore.get().all()) {
-                if (!datapath.podInstalled(p)) {
-                    return; // the CNI server has not replayed every pod yet: the grace timer or a later sync will do it
-                }
-            }
-        }
-        restartFinished = true;
-        datapath.finishRestartQuietly();
+        // Not "every stored pod is installed" here: a snapshot applied before the CNI server replayed the pods would
+        // then leave the old flows until the next snapshot or the grace period. The pods are their own step.
+        datapath.restartStepDone(DatapathService.RestartStep.POLICY);
     }
 }

@@ -44,7 +44,8 @@ public class ServiceAgent {
         feature = f;
         try {
             ServiceWatcher w = new ServiceWatcher(kubernetes.get(), config.resolvedNodeName(), f,
-                    np -> nodePortsChanged.fire(new NodePortsChanged(np))).start();
+                    np -> nodePortsChanged.fire(new NodePortsChanged(np)))
+                    .onSynced(() -> datapath.restartStepDone(DatapathService.RestartStep.SERVICES)).start();
             watcher = w;
             // after every (re)connection: whatever a failed install left undone is retried
             dp.onReady(() -> w.schedule(0));

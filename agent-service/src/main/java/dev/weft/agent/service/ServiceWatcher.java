@@ -85,6 +85,14 @@ public final class ServiceWatcher implements AutoCloseable {
         };
     }
 
+    private final java.util.List<Runnable> onSynced = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Runs on the worker after each sync that installed the Services of the synced informers. */
+    public ServiceWatcher onSynced(Runnable r) {
+        onSynced.add(r);
+        return this;
+    }
+
     /** Another sync (the switch came back, the node changed): coalesced with a pending one. */
     public void schedule(long delayMs) {
         if (pending.compareAndSet(false, true)) {
@@ -103,6 +111,7 @@ public final class ServiceWatcher implements AutoCloseable {
             var ports = ServiceModel.resolve(s.getStore().list(), e.getStore().list(), nodeName);
             feature.update(ports);
             nodePorts.accept(ServiceModel.nodePorts(ports));
+            onSynced.forEach(Runnable::run);
         } catch (RuntimeException ex) {
             LOG.warnf("Services: %s (retrying)", ex.getMessage());
             schedule(1000);
