@@ -81,7 +81,7 @@ class OvsRestartOfportTest {
     }
 
     private static String addIn(String name, PodNetns netns) {
-        CniResponse r = client.stub.cmdAdd(CniClient.request("ctr-" + name, netns.path(), "eth0", "default", name,
+        CniResponse r = client.add(CniClient.request("ctr-" + name, netns.path(), "eth0", "default", name,
                 CniClient.CONFIG));
         assertTrue(r.hasResult(), () -> "ADD " + name + ": " + r);
         String cidr = r.getResult().getIps(0).getAddress();
@@ -168,7 +168,7 @@ class OvsRestartOfportTest {
             pool.shutdownNow();
             for (Added p : pods) {
                 try {
-                    client.stub.cmdDel(CniClient.request("ctr-" + p.name(), p.netns().path(), "eth0", "default", p.name(),
+                    client.del(CniClient.request("ctr-" + p.name(), p.netns().path(), "eth0", "default", p.name(),
                             CniClient.CONFIG));
                 } catch (RuntimeException e) {
                     // cleanup; the sandbox goes with the test resource
