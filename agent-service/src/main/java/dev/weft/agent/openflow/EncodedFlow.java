@@ -14,7 +14,8 @@ import java.util.List;
 public final class EncodedFlow {
 
     /** Offsets inside an encoded flow_mod (ofp_header, cookie, cookie_mask, table, command, ..., priority, match). */
-    static final int OFS_COOKIE = 8, OFS_TABLE = 24, OFS_COMMAND = 25, OFS_PRIORITY = 30, OFS_MATCH = 48;
+    static final int OFS_COOKIE = 8, OFS_TABLE = 24, OFS_COMMAND = 25, OFS_HARD_TIMEOUT = 28, OFS_PRIORITY = 30,
+            OFS_MATCH = 48;
     private static final int OF13 = 4;
 
     private final byte[] bytes;
@@ -63,6 +64,23 @@ public final class EncodedFlow {
         for (int i = 0; i < 8; i++) {
             bytes[OFS_COOKIE + i] = (byte) (c >>> (56 - 8 * i));
         }
+    }
+
+    /**
+     * Sets the hard timeout (seconds, 0 = none) in the wrapped array: the switch deletes the flow that long after it
+     * was added, whatever happens to the agent (trace flows use it so none can outlive its trace).
+     */
+    public EncodedFlow setHardTimeout(int seconds) {
+        if (seconds < 0 || seconds > 0xffff) {
+            throw new IllegalArgumentException("hard timeout " + seconds + " s out of 0..65535");
+        }
+        bytes[OFS_HARD_TIMEOUT] = (byte) (seconds >> 8);
+        bytes[OFS_HARD_TIMEOUT + 1] = (byte) seconds;
+        return this;
+    }
+
+    public int hardTimeout() {
+        return u16(bytes, OFS_HARD_TIMEOUT);
     }
 
     /** Table, priority and match bytes: what identifies a flow in Open vSwitch. */

@@ -30,6 +30,12 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
         if (gotoTable >= 0 && gotoTable <= table) {
             throw new IllegalArgumentException("goto_table:" + gotoTable + " from table " + table + " (must go forward)");
         }
+        for (int i = 1; i < actions.size(); i++) {
+            if (actions.get(i) instanceof OfAction.Meter) {
+                throw new IllegalArgumentException("meter:N must be the first action (it is an instruction that runs"
+                        + " before the actions)");
+            }
+        }
         boolean conj = actions.stream().anyMatch(a -> a instanceof OfAction.Conjunction);
         if (conj && (gotoTable >= 0 || actions.stream().anyMatch(a -> !(a instanceof OfAction.Conjunction)))) {
             throw new IllegalArgumentException("conjunction actions cannot be mixed with other actions");
@@ -45,10 +51,15 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
             out.writeByte(table).writeByte(ADD).writeShort(0).writeShort(0).writeShort(priority);
             out.writeInt(0xffffffff).writeInt(0xffffffff).writeInt(0xffffffff).writeShort(0).writeShort(0);
             match.encode(out);
-            if (!actions.isEmpty()) {
+            List<OfAction> applied = actions;
+            if (!actions.isEmpty() && actions.get(0) instanceof OfAction.Meter m) {
+                m.encode(out); // OFPIT_METER, before apply-actions
+                applied = actions.subList(1, actions.size());
+            }
+            if (!applied.isEmpty()) {
                 int start = out.writerIndex();
                 out.writeShort(4).writeShort(0).writeInt(0);
-                for (OfAction a : actions) {
+                for (OfAction a : applied) {
                     a.encode(out);
                 }
                 out.setShort(start + 2, out.writerIndex() - start);
@@ -124,6 +135,16 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
                             + ", less than its 8-byte header");
                 }
                 actions.addAll(decodeActions(in.slice(start + 8, len - 8), matchOffset + start + 8));
+            } else if (type == 6) {
+                if (len != 8) {
+                    throw new OfException("malformed flow: meter instruction at offset " + at + " has length " + len
+                            + ", expected 8");
+                }
+                try {
+                    actions.add(0, new OfAction.Meter(in.getInt(start + 4)));
+                } catch (IllegalArgumentException e) {
+                    throw new OfException("malformed flow: " + e.getMessage());
+                }
             } else if (type == 1) {
                 if (len < 8) {
                     throw new OfException("malformed flow: goto_table instruction at offset " + at + " has length "

@@ -196,7 +196,7 @@ public record Match(List<MatchEntry> entries) {
             case IPV4_SRC, IPV4_DST, ARP_SPA, ARP_TPA, TUN_IPV4_SRC, TUN_IPV4_DST -> ipv4(e.value()) + (e.masked() ? ipMask(e.mask()) : "");
             case CT_STATE -> ctState(e.value(), e.masked() ? e.mask() : e.value());
             case ETH_TYPE -> String.format("0x%04x", e.value());
-            case CONJ_ID, IN_PORT, IP_PROTO, ARP_OP, CT_ZONE -> Long.toString(e.value());
+            case CONJ_ID, IN_PORT, IP_PROTO, IP_DSCP, ARP_OP, CT_ZONE -> Long.toString(e.value());
             case TCP_SRC, TCP_DST, UDP_SRC, UDP_DST, SCTP_SRC, SCTP_DST -> e.masked()
                     ? String.format("0x%x/0x%x", e.value(), e.mask()) : Long.toString(e.value());
             default -> e.masked() ? String.format("0x%x/0x%x", e.value(), e.mask()) : String.format("0x%x", e.value());
@@ -373,6 +373,15 @@ public record Match(List<MatchEntry> entries) {
 
         public Builder sctp() {
             return ipProto(PROTO_SCTP);
+        }
+
+        /** {@code ip,ip_dscp=N}: the DSCP bits of the IP header (0..63). */
+        public Builder ipDscp(int dscp) {
+            if (dscp < 0 || dscp > 63) {
+                throw new IllegalArgumentException("DSCP " + dscp + " out of 0..63");
+            }
+            ip();
+            return set(MatchEntry.exact(OfField.IP_DSCP, dscp));
         }
 
         public Builder tunDst(String ip) {

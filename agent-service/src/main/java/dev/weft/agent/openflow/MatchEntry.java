@@ -17,6 +17,8 @@ public record MatchEntry(OfField field, long value, long mask, boolean masked) i
 
     @Override
     public int compareTo(MatchEntry o) {
-        return Integer.compare(field.rank, o.field.rank);
+        // fields of one rank (ip_dscp before nw_proto) in the order of their headers, as Open vSwitch emits them
+        int c = Integer.compare(field.rank, o.field.rank);
+        return c != 0 ? c : Integer.compareUnsigned(field.header, o.field.header);
     }
 }

@@ -16,6 +16,11 @@ public sealed interface OfAction {
     int NX_VENDOR = 0x00002320;
     int OFPP_IN_PORT = 0xfffffff8;
     int OFPP_NORMAL = 0xfffffffa;
+    /** Submit the packet to the first table (a packet-out's action: the packet traverses the pipeline). */
+    int OFPP_TABLE = 0xfffffff9;
+    int OFPP_CONTROLLER = 0xfffffffd;
+    /** The largest max_len: the whole packet goes to the controller (no buffering). */
+    int NO_BUFFER_MAX_LEN = 0xffff;
 
     void encode(ByteBuf out);
 
@@ -27,7 +32,51 @@ public sealed interface OfAction {
         }
 
         public String toString() {
-            return port == OFPP_NORMAL ? "NORMAL" : port == OFPP_IN_PORT ? "IN_PORT" : "output:" + Integer.toUnsignedString(port);
+            return port == OFPP_NORMAL ? "NORMAL" : port == OFPP_IN_PORT ? "IN_PORT" : port == OFPP_TABLE ? "TABLE"
+                    : "output:" + Integer.toUnsignedString(port);
+        }
+    }
+
+    /**
+     * {@code CONTROLLER:max_len}: a packet-in of the packet's first {@code maxLen} bytes (OFPAT_OUTPUT to
+     * OFPP_CONTROLLER, reason OFPR_ACTION); the packet-in carries the flow's cookie and table, which is how the agent
+     * routes it ({@code PacketInDispatcher}).
+     */
+    record Controller(int maxLen) implements OfAction {
+        public Controller {
+            if (maxLen < 0 || maxLen > 0xffff) {
+                throw new IllegalArgumentException("controller max_len " + maxLen + " out of 0..65535");
+            }
+        }
+
+        public void encode(ByteBuf out) {
+            out.writeShort(0).writeShort(16).writeInt(OFPP_CONTROLLER).writeShort(maxLen).writeZero(6);
+        }
+
+        public String toString() {
+            return "CONTROLLER:" + maxLen;
+        }
+    }
+
+    /**
+     * {@code meter:N}: the packets of the flow pass meter N first (its band drops those above the rate). In OpenFlow 1.3
+     * this is an instruction (OFPIT_METER), not an action: it may only be the first of a flow's actions, and
+     * {@link FlowMod} writes it as the instruction before apply-actions, as ovs-ofctl does.
+     */
+    record Meter(int meterId) implements OfAction {
+        public Meter {
+            if (Integer.toUnsignedLong(meterId) < 1 || Integer.toUnsignedLong(meterId) > MeterMod.MAX_METER_ID) {
+                throw new IllegalArgumentException("meter id " + Integer.toUnsignedString(meterId) + " out of 1.."
+                        + MeterMod.MAX_METER_ID);
+            }
+        }
+
+        public void encode(ByteBuf out) {
+            out.writeShort(6).writeShort(8).writeInt(meterId);
+        }
+
+        public String toString() {
+            return "meter:" + Integer.toUnsignedString(meterId);
         }
     }
 
@@ -312,7 +361,8 @@ public sealed interface OfAction {
         try {
             switch (type) {
                 case 0 -> {
-                    return new Output(in.getInt(start + 4));
+                    int port = in.getInt(start + 4);
+                    return port == OFPP_CONTROLLER ? new Controller(in.getUnsignedShort(start + 8)) : new Output(port);
                 }
                 case 24 -> {
                     return new DecTtl();

@@ -56,7 +56,7 @@ public final class OfConnection implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(OfConnection.class);
     private static final OFFactory OF13 = OFFactories.getFactory(OFVersion.OF_13);
     private static final int OFPT_ERROR = 1, OFPT_ECHO_REQUEST = 2, OFPT_ECHO_REPLY = 3, OFPT_EXPERIMENTER = 4,
-            OFPT_FEATURES_REPLY = 6, OFPT_MULTIPART_REPLY = 19, OFPT_BARRIER_REPLY = 21;
+            OFPT_FEATURES_REPLY = 6, OFPT_MULTIPART_REPLY = 19, OFPT_BARRIER_REPLY = 21, OFPT_SET_ASYNC = 28;
     private static final int ONF_VENDOR = 0x4f4e4600, ONFT_BUNDLE_CONTROL = 2300, ONFT_BUNDLE_ADD = 2301;
     private static final int BUNDLE_OPEN = 0, BUNDLE_COMMIT = 4, BUNDLE_DISCARD = 6;
     private static final long MAX_BACKOFF_MS = 5000;
@@ -89,6 +89,9 @@ public final class OfConnection implements AutoCloseable {
     private final AtomicInteger bundleIds = new AtomicInteger(1);
     private final java.util.concurrent.ExecutorService callbacks =
             java.util.concurrent.Executors.newSingleThreadExecutor(new DefaultThreadFactory("openflow-listener", true));
+    private volatile Consumer<PacketIn> packetInHandler;
+    private final java.util.concurrent.atomic.AtomicLong packetIns = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong malformedPacketIns = new java.util.concurrent.atomic.AtomicLong();
     private volatile Channel channel;
     private volatile boolean ready;
     private volatile boolean closed;
@@ -124,6 +127,29 @@ public final class OfConnection implements AutoCloseable {
 
     public OfEndpoint endpoint() {
         return endpoint;
+    }
+
+    /**
+     * Where packet-ins go. The handler runs on the OpenFlow event loop and must not block: it hands the packet on
+     * (the {@code PacketInDispatcher} queues it for its own thread). Without a handler packet-ins are counted and
+     * dropped.
+     */
+    public void onPacketIn(Consumer<PacketIn> handler) {
+        this.packetInHandler = handler;
+    }
+
+    /** Packet-ins received (decoded), and those that were malformed (dropped, the connection stays up). */
+    public long packetIns() {
+        return packetIns.get();
+    }
+
+    public long malformedPacketIns() {
+        return malformedPacketIns.get();
+    }
+
+    /** Sends one packet-out; completes when the switch has processed it (fails with its error). */
+    public CompletableFuture<Void> packetOut(PacketOut packet) {
+        return send(List.of(packet.encode()), false);
     }
 
     /** How many times a session was established (1 after the first connect). */
@@ -409,6 +435,17 @@ public final class OfConnection implements AutoCloseable {
         return b;
     }
 
+    /**
+     * OFPT_SET_ASYNC: packet-ins for table misses, CONTROLLER actions and invalid TTLs when master or equal; no
+     * port-status or flow-removed messages (the agent reads ports from OVSDB).
+     */
+    private static ByteBuf setAsync(int xid) {
+        ByteBuf b = Unpooled.buffer(32);
+        b.writeByte(4).writeByte(OFPT_SET_ASYNC).writeShort(32).writeInt(xid);
+        b.writeInt(0x7).writeInt(0).writeInt(0).writeInt(0).writeInt(0).writeInt(0);
+        return b;
+    }
+
     private static ByteBuf flowStatsRequest(int xid, int mpType, int table, long cookie, long cookieMask) {
         ByteBuf b = Unpooled.buffer(56);
         b.writeByte(4).writeByte(18).writeShort(56).writeInt(xid).writeShort(mpType).writeShort(0).writeInt(0);
@@ -442,7 +479,9 @@ public final class OfConnection implements AutoCloseable {
             byte[] m = b.messages.get(i);
             try {
                 return m[1] == FlowMod.OFPT_FLOW_MOD ? "flow " + EncodedFlow.of(m).describe()
-                        : m[1] == GroupMod.OFPT_GROUP_MOD ? "group " + GroupMod.decode(m) : "flow message type " + m[1];
+                        : m[1] == GroupMod.OFPT_GROUP_MOD ? "group " + GroupMod.decode(m)
+                        : m[1] == MeterMod.OFPT_METER_MOD ? "meter " + MeterMod.decode(m)
+                        : m[1] == PacketOut.OFPT_PACKET_OUT ? "packet-out" : "flow message type " + m[1];
             } catch (RuntimeException ex) {
                 return "message " + i;
             }
@@ -577,6 +616,9 @@ public final class OfConnection implements AutoCloseable {
                 }
                 case OFPT_FEATURES_REPLY -> {
                     if (xid == featuresXid) {
+                        // a connection to the bridge's .mgmt socket is a service connection, which Open vSwitch
+                        // sends no packet-ins by default: ask for those of CONTROLLER actions (and table misses)
+                        ctx.writeAndFlush(setAsync(nextXid(1)));
                         datapathId = msg.getLong(8);
                         attempt = 0;
                         ready = true;
@@ -594,9 +636,27 @@ public final class OfConnection implements AutoCloseable {
                     }
                 }
                 case OFPT_MULTIPART_REPLY -> onMultipartPart(xid, msg);
+                case PacketIn.OFPT_PACKET_IN -> onPacketIn(msg);
                 default -> {
                     // port status, flow removed, ...: not used
                 }
+            }
+        }
+
+        /** A malformed packet-in is counted and dropped: one bad packet must not cost the connection. */
+        private void onPacketIn(ByteBuf msg) {
+            PacketIn p;
+            try {
+                p = PacketIn.decode(msg);
+            } catch (OfException e) {
+                malformedPacketIns.incrementAndGet();
+                LOG.debugf("dropped a packet-in: %s", e.getMessage());
+                return;
+            }
+            packetIns.incrementAndGet();
+            Consumer<PacketIn> h = packetInHandler;
+            if (h != null) {
+                h.accept(p);
             }
         }
 

@@ -16,6 +16,8 @@ public enum OfField {
     ETH_TYPE(0x80000a02, 5, "dl_type"),
     IPV4_SRC(0x80001604, 10, "nw_src"),
     IPV4_DST(0x80001804, 11, "nw_dst"),
+    /** The IP header's DSCP (6 bits, the TOS byte shifted right by 2); traceflow tags its packets with it. */
+    IP_DSCP(0x80001001, 12, "ip_dscp"),
     IP_PROTO(0x80001401, 12, "nw_proto"),
     TCP_SRC(0x80001a02, 13, "tp_src"),
     TCP_DST(0x80001c02, 14, "tp_dst"),

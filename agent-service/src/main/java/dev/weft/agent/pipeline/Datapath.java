@@ -6,6 +6,8 @@ import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.FlowStats;
 import dev.weft.agent.openflow.GroupMod;
+import dev.weft.agent.openflow.MeterMod;
+import dev.weft.agent.openflow.PacketOut;
 import dev.weft.agent.openflow.OfConnection;
 import dev.weft.agent.openflow.OfEndpoint;
 import dev.weft.agent.openflow.OfException;
@@ -52,6 +54,9 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     private final List<Runnable> onReady = new CopyOnWriteArrayList<>();
     private final List<Runnable> onNodeNetwork = new CopyOnWriteArrayList<>();
     private final Map<String, PodInterface> localPods = new ConcurrentHashMap<>();
+    private final PacketInDispatcher packetIns = new PacketInDispatcher();
+    /** Declared meters by id, with the feature that declared each: replayed (before groups and flows) on reconnect. */
+    private final Map<Integer, DeclaredMeter> meters = new java.util.TreeMap<>();
     private volatile int round;
     private volatile int previousRound = -1;
     private volatile boolean installed;
@@ -63,6 +68,7 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     public Datapath(OfEndpoint endpoint, RoundStore roundStore) {
         this.roundStore = roundStore;
         this.connection = new OfConnection(endpoint, this);
+        connection.onPacketIn(packetIns::accept);
         register(new PipelineDefaultsFeature(this));
         register(new GatewayFeature(this));
         register(new PodConnectivityFeature(this));
@@ -192,6 +198,10 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     }
 
     private void replayAll(String why) {
+        // meters first: a flow with a meter the switch does not have is refused
+        List<byte[]> meterMods = new ArrayList<>();
+        meters.values().forEach(m -> meterMods.addAll(m.messages()));
+        await(connection.send(meterMods, false));
         // groups first: a flow that sends to a group the switch does not have is refused
         List<byte[]> groupMods = new ArrayList<>();
         groups.forEach(groupMods::add);
@@ -412,6 +422,65 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
         return store.installed(owner, key);
     }
 
+    // ------------------------------------------------------------------ controller channel
+
+    private record DeclaredMeter(String feature, MeterMod meter) {
+        /** Delete, then add: an ADD over a meter the switch kept (agent restart) would be refused as existing. */
+        List<byte[]> messages() {
+            return List.of(MeterMod.delete(meter.meterId()).encode(), meter.encode());
+        }
+    }
+
+    /** Where packet-ins go: features register a handler for their cookie category. */
+    public PacketInDispatcher packetIns() {
+        return packetIns;
+    }
+
+    /**
+     * Declares a meter of a feature (an ADD meter_mod), installed now when connected and after every reconnection
+     * before any flow. Declaring it again replaces it; another feature's id is refused. Deleting and re-adding a meter
+     * on the switch deletes the flows that use it (OpenFlow): declare meters before the flows that use them.
+     */
+    public synchronized void declareMeter(PipelineFeature by, MeterMod meter) {
+        if (meter.command() != MeterMod.ADD) {
+            throw new IllegalArgumentException("declare a meter with an ADD meter_mod, not " + meter);
+        }
+        String name = by.declaration().name();
+        DeclaredMeter prev = meters.get(meter.meterId());
+        if (prev != null && !prev.feature().equals(name)) {
+            throw new IllegalArgumentException("meter " + meter.meterId() + " belongs to " + prev.feature() + ", not " + name);
+        }
+        DeclaredMeter d = new DeclaredMeter(name, meter);
+        if (connection.isReady()) {
+            await(connection.send(d.messages(), false));
+        }
+        meters.put(meter.meterId(), d);
+    }
+
+    /** Removes a feature's meter (and so, on the switch, the flows that use it). */
+    public synchronized void removeMeter(PipelineFeature by, int meterId) {
+        DeclaredMeter prev = meters.get(meterId);
+        if (prev == null) {
+            return;
+        }
+        if (!prev.feature().equals(by.declaration().name())) {
+            throw new IllegalArgumentException("meter " + meterId + " belongs to " + prev.feature());
+        }
+        if (connection.isReady()) {
+            await(connection.send(List.of(MeterMod.delete(meterId).encode()), false));
+        }
+        meters.remove(meterId);
+    }
+
+    public synchronized List<MeterMod> meters() {
+        return meters.values().stream().map(DeclaredMeter::meter).toList();
+    }
+
+    /** Sends one packet-out (not through the flow store: a packet is not state); fails when not connected. */
+    public void packetOut(PacketOut packet) {
+        await(connection.packetOut(packet));
+    }
+
     // ------------------------------------------------------------------ state the features share
 
     /** The node's gateway and CIDRs are known (or changed): every feature reacts (gateway flows, routes). */
@@ -507,5 +576,6 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
     @Override
     public void close() {
         connection.close();
+        packetIns.close();
     }
 }
