@@ -167,6 +167,14 @@ public final class PolicyController implements AutoCloseable {
         return flows.views();
     }
 
+    /**
+     * Sends the denied new connections of policies annotated weft.dev/log to {@code listener}, at most
+     * {@code perSecond} (plus {@code burst}) a second: the switch's meter drops the rest before they reach the agent.
+     */
+    public void onDeniedConnection(DeniedConnections.Listener listener, long perSecond, long burst) {
+        flows.onDenied(listener, perSecond, burst);
+    }
+
     private void openStream() {
         if (closed) {
             return;
