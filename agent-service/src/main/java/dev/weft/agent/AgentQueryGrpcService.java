@@ -24,6 +24,10 @@ import dev.weft.proto.agent.v1.DumpFlowsRequest;
 import dev.weft.proto.agent.v1.DumpFlowsResponse;
 import dev.weft.proto.agent.v1.Flow;
 import dev.weft.proto.agent.v1.GetAgentInfoRequest;
+import dev.weft.proto.agent.v1.Group;
+import dev.weft.proto.agent.v1.GroupMember;
+import dev.weft.proto.agent.v1.ListGroupsRequest;
+import dev.weft.proto.agent.v1.ListGroupsResponse;
 import dev.weft.proto.agent.v1.ListNetworkPoliciesRequest;
 import dev.weft.proto.agent.v1.ListNetworkPoliciesResponse;
 import dev.weft.proto.agent.v1.ListPodInterfacesRequest;
@@ -81,14 +85,27 @@ public class AgentQueryGrpcService implements AgentQuery {
         return Uni.createFrom().item(state.info());
     }
 
+    /**
+     * The tables of this agent's pipeline, in order: every table a registered feature declares (weftctl's
+     * {@code get ovsflows -h} lists them, so the CLI never carries its own copy), with the features that use it.
+     */
     @Override
     @Blocking
     public Uni<ListTablesResponse> listTables(ListTablesRequest request) {
-        Map<Integer, Long> counts = datapath.datapath().storedFlowsPerTable();
+        Datapath dp = datapath.datapath();
+        Map<Integer, Long> counts = dp.storedFlowsPerTable();
+        java.util.TreeMap<Integer, List<String>> declaredBy = new java.util.TreeMap<>();
+        for (var feature : dp.features()) {
+            var d = feature.declaration();
+            for (PipelineTable t : d.tables()) {
+                declaredBy.computeIfAbsent(t.id, k -> new ArrayList<>()).add(d.name());
+            }
+        }
         ListTablesResponse.Builder r = ListTablesResponse.newBuilder();
-        for (PipelineTable t : PipelineTable.ordered()) {
+        for (var e : declaredBy.entrySet()) {
+            PipelineTable t = PipelineTable.byId(e.getKey()).orElseThrow();
             r.addTables(Table.newBuilder().setId(t.id).setName(t.displayName).setMissAction(t.missAction())
-                    .setFlows(counts.getOrDefault(t.id, 0L).intValue()));
+                    .setFlows(counts.getOrDefault(t.id, 0L).intValue()).addAllFeatures(e.getValue()));
         }
         return Uni.createFrom().item(r.build());
     }
@@ -236,6 +253,45 @@ public class AgentQueryGrpcService implements AgentQuery {
     @Blocking
     public Uni<TraceflowResponse> traceflow(TraceflowRequest request) {
         return Uni.createFrom().item(() -> traceflow.run(request));
+    }
+
+    // ------------------------------------------------------------------ groups (weftctl get addressgroups|appliedtogroups)
+
+    @Override
+    @Blocking
+    public Uni<ListGroupsResponse> listAddressGroups(ListGroupsRequest request) {
+        return groups(false, request);
+    }
+
+    @Override
+    @Blocking
+    public Uni<ListGroupsResponse> listAppliedToGroups(ListGroupsRequest request) {
+        return groups(true, request);
+    }
+
+    private Uni<ListGroupsResponse> groups(boolean appliedTo, ListGroupsRequest request) {
+        List<dev.weft.agent.policy.PolicyState.GroupView> groups;
+        try {
+            groups = policy.controller().groups(appliedTo, Duration.ofSeconds(5));
+        } catch (java.util.concurrent.TimeoutException e) {
+            return Uni.createFrom().failure(Status.UNAVAILABLE
+                    .withDescription("the policy worker did not answer within 5 s (busy with a large batch?)").asRuntimeException());
+        }
+        ListGroupsResponse.Builder r = ListGroupsResponse.newBuilder();
+        for (var g : groups) {
+            if (!request.getName().isEmpty() && !request.getName().equals(g.name())) {
+                continue;
+            }
+            Group.Builder b = Group.newBuilder().setName(g.name());
+            for (var m : g.members()) {
+                b.addMembers(GroupMember.newBuilder().setPod(m.pod()).addAllIps(m.ips()));
+            }
+            r.addGroups(b);
+        }
+        if (!request.getName().isEmpty() && r.getGroupsCount() == 0) {
+            return notFound("no " + (appliedTo ? "applied-to" : "address") + " group " + request.getName() + " on this node");
+        }
+        return Uni.createFrom().item(r.build());
     }
 
     private static <T> Uni<T> notFound(String what) {

@@ -38,10 +38,13 @@ public class AgentState {
         this.watchdog = watchdog;
     }
 
-    /** The agent's version: the jar's Implementation-Version, "dev" when run from classes. */
+    /**
+     * The agent's version: the build's (the Maven project version, which Quarkus records as quarkus.application.version
+     * in the application and in tests alike); "dev" only if the configuration has none.
+     */
     public static String version() {
-        String v = AgentState.class.getPackage().getImplementationVersion();
-        return v == null ? "dev" : v;
+        return org.eclipse.microprofile.config.ConfigProvider.getConfig()
+                .getOptionalValue("quarkus.application.version", String.class).orElse("dev");
     }
 
     /** Loops of the agent stuck past their bound (liveness DOWN when not empty), described. */

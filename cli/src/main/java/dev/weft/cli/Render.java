@@ -74,9 +74,9 @@ final class Render {
     static String agentInfo(AgentInfo i, Output.Format f) {
         String status = i.getOpenflowConnected() && i.getOvsdbConnected() ? "Healthy" : "Degraded";
         if (f == Output.Format.TABLE) {
-            return Output.table(List.of("NODE", "STATUS", "NODE-SUBNET", "NETWORK-POLICIES", "LOCAL-PODS", "FLOWS", "ROUND",
-                            "OVS", "CONTROLLER", "RSS-MB"),
-                    List.of(row("NODE", i.getNodeName(), "STATUS", status, "NODE-SUBNET", i.getPodCidrsList(),
+            return Output.table(List.of("NODE", "VERSION", "STATUS", "NODE-SUBNET", "NETWORK-POLICIES", "LOCAL-PODS", "FLOWS",
+                            "ROUND", "OVS", "CONTROLLER", "RSS-MB"),
+                    List.of(row("NODE", i.getNodeName(), "VERSION", i.getVersion(), "STATUS", status, "NODE-SUBNET", i.getPodCidrsList(),
                             "NETWORK-POLICIES", i.getNetworkPolicies(), "LOCAL-PODS", i.getLocalPods(), "FLOWS", i.getFlows(),
                             "ROUND", i.getRound(), "OVS", i.getOvsVersion().isEmpty() ? "-" : i.getOvsVersion(),
                             "CONTROLLER", i.getControllerConnected() ? "synced" : "disconnected",

@@ -55,7 +55,8 @@ public class Weftctl {
     }
 
     @Command(name = "get", description = "Display one or many resources.", mixinStandardHelpOptions = true,
-            subcommands = {OvsFlows.class, NetworkPolicies.class, PodInterfaces.class, AgentInfoCmd.class})
+            subcommands = {OvsFlows.class, NetworkPolicies.class, PodInterfaces.class, AgentInfoCmd.class,
+                    Groups.AddressGroups.class, Groups.AppliedToGroups.class})
     static class Get {
         @ParentCommand
         Weftctl root;
@@ -86,7 +87,11 @@ public class Weftctl {
         abstract Integer run();
     }
 
-    @Command(name = "ovsflows", aliases = "of", mixinStandardHelpOptions = true,
+    /**
+     * The flags and examples are static; the table list is not: {@code -h} asks the agent for its pipeline's tables
+     * ({@link Groups#tableList}), so the help never disagrees with the agent it talks to.
+     */
+    @Command(name = "ovsflows", aliases = "of",
             description = "Dump all the OVS flows or the flows installed for the specified entity.",
             footer = {"", "Examples:",
                     "  Dump all OVS flows",
@@ -96,25 +101,12 @@ public class Weftctl {
                     "  Dump OVS flows of a NetworkPolicy",
                     "  $ weftctl get ovsflows --networkpolicy np1 -n ns1",
                     "  Dump OVS flows of a flow Table",
-                    "  $ weftctl get ovsflows -T IngressRule",
-                    "",
-                    "Weft OVS Flow Tables:",
-                    "  0\tClassification",
-                    "  10\tSpoofGuard",
-                    "  20\tARPResponder",
-                    "  30\tConntrackZone",
-                    "  31\tConntrackState",
-                    "  40\tDNAT",
-                    "  42\tEndpointDNAT",
-                    "  50\tEgressRule",
-                    "  60\tEgressDefaultRule",
-                    "  70\tL3Forwarding",
-                    "  80\tL2Forwarding",
-                    "  90\tIngressRule",
-                    "  100\tIngressDefaultRule",
-                    "  105\tConntrackCommit",
-                    "  110\tOutput"})
+                    "  $ weftctl get ovsflows -T IngressRule"})
     static class OvsFlows extends Base {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = {"-h", "--help"}, description = "Show this help (with the agent's flow tables) and exit.")
+        boolean help;
         @Option(names = {"-T", "--table"}, description = "Flow table name or number.")
         String table;
         @Option(names = {"-p", "--pod"}, description = "Local pod name.")
@@ -126,6 +118,9 @@ public class Weftctl {
 
         @Override
         Integer run() {
+            if (help) {
+                return Groups.ovsflowsHelp(spec, get.root);
+            }
             int filters = (table != null ? 1 : 0) + (pod != null ? 1 : 0) + (policy != null ? 1 : 0);
             if (filters > 1) {
                 throw new IllegalArgumentException("use only one of -T, -p, --networkpolicy");

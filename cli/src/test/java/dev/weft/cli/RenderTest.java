@@ -41,15 +41,34 @@ class RenderTest {
     }
 
     @Test
-    void helpListsTheTablesAndBadFormatsAreRefused() {
+    void helpWithoutAnAgentShowsFlagsButNoTableCopyAndBadFormatsAreRefused() {
         StringWriter out = new StringWriter();
         CommandLine cl = new CommandLine(new Weftctl());
         cl.setOut(new PrintWriter(out));
-        cl.execute("get", "ovsflows", "-h");
+        int code = cl.execute("--server", "127.0.0.1:1", "--timeout", "3", "get", "ovsflows", "-h");
         String help = out.toString();
-        assertTrue(help.contains("90\tIngressRule"), help);
+        assertEquals(1, code, help);
         assertTrue(help.contains("$ weftctl get ovsflows --networkpolicy np1 -n ns1"), help);
+        assertTrue(help.contains("Weft OVS Flow Tables: not shown (they come from the agent)\n  agent at 127.0.0.1:1"), help);
+        assertTrue(!help.contains("90\tIngressRule"), "no copy of the table list in the CLI:\n" + help);
         assertThrows(IllegalArgumentException.class, () -> Output.Format.parse("xml"));
+    }
+
+    @Test
+    void groupsAsTablesAbbreviatedAndInFullAsJson() {
+        List<dev.weft.proto.agent.v1.Group> groups = List.of(dev.weft.proto.agent.v1.Group.newBuilder()
+                .setName("766a9e51-f132-5c2f-b862-9ac68e75d77d")
+                .addMembers(dev.weft.proto.agent.v1.GroupMember.newBuilder().setPod("default/nginx-1").addIps("10.10.1.2"))
+                .addMembers(dev.weft.proto.agent.v1.GroupMember.newBuilder().setPod("default/nginx-2").addIps("10.10.2.2"))
+                .build());
+        assertEquals("NAME                                 POD-IPS\n"
+                + "766a9e51-f132-5c2f-b862-9ac68e75d77d [10.10.1.2 10.10.2.2]\n", Groups.render(groups, false, Output.Format.TABLE));
+        assertEquals("NAME                                 PODS\n"
+                + "766a9e51-f132-5c2f-b862-9ac68e75d77d [default/nginx-1 default/nginx-2]\n",
+                Groups.render(groups, true, Output.Format.TABLE));
+        assertTrue(Groups.render(groups, false, Output.Format.JSON).contains("\"pod\" : \"default/nginx-2\""));
+        assertEquals("[a b c] +2 more", Groups.abbreviate(List.of("a", "b", "c", "d", "e")));
+        assertEquals("<none>", Groups.abbreviate(List.of()));
     }
 
     @Test

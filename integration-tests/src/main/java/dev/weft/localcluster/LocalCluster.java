@@ -13,7 +13,8 @@ public final class LocalCluster {
               apply -f FILE|DIR                     create or replace Namespaces, Pods, Deployments, NetworkPolicies (YAML, multi-doc)
               delete -f FILE                        delete the objects of a manifest
               delete KIND NAME [-n NS]              e.g. delete networkpolicy nginx-allow -n default
-              get pods|nodes|networkpolicies|deployments|namespaces [-n NS | -A] [-o wide|json|yaml]
+              get pods|nodes|networkpolicies|deployments|namespaces|weftagentinfos|weftcontrollerinfos
+                                                    [-n NS | -A] [-o wide|json|yaml]
               probe --from A --to B --port P [--protocol TCP|UDP] [--timeout-ms T] [-o json]
                                                     A, B: NS/POD, node/NODE (its host network) or outside (the outside host)
               matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...

@@ -278,10 +278,13 @@ final class Verbs {
     int get(List<String> rest) {
         Args a = new Args(rest, Set.of("-n", "--namespace", "-o", "--output", "-l", "--selector"), Set.of("-A", "--all-namespaces"));
         if (a.positionals().size() != 1) {
-            throw new UserError("usage: get pods|nodes|networkpolicies|deployments|namespaces [-n NS | -A] [-o wide|json|yaml]");
+            throw new UserError("usage: get pods|nodes|networkpolicies|deployments|namespaces|weftagentinfos|weftcontrollerinfos [-n NS | -A] [-o wide|json|yaml]");
         }
         ClusterState cluster = layout.requireCluster();
         String kind = kind(a.positionals().getFirst());
+        if (InfoTables.PLURALS.containsKey(kind)) {
+            return getInfos(cluster, InfoTables.PLURALS.get(kind), a.get("-o", "--output").orElse(""));
+        }
         boolean all = a.has("-A") || a.has("--all-namespaces");
         String ns = a.get("-n", "--namespace").orElse("default");
         String output = a.get("-o", "--output").orElse("");
@@ -322,6 +325,24 @@ final class Verbs {
                         out.print(Tables.render(kind, sorted, output.equals("wide"), all));
                     }
                 }
+            }
+        }
+        return 0;
+    }
+
+    /** The cluster-scoped info objects with their CRDs' printer columns (-o wide: all of them), or as JSON/YAML. */
+    private int getInfos(ClusterState cluster, String plural, String output) {
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            List<io.fabric8.kubernetes.api.model.GenericKubernetesResource> items = new ArrayList<>(
+                    client.genericKubernetesResources(InfoTables.context(plural)).list().getItems());
+            items.sort(java.util.Comparator.comparing(h -> h.getMetadata().getName()));
+            switch (output) {
+                case "json" -> out.println(Serialization.asJson(items));
+                case "yaml" -> out.println(Serialization.asYaml(items));
+                case "", "wide" -> out.print(items.isEmpty() ? "No resources found\n" : InfoTables.render(
+                        InfoTables.columns(layout.repo().resolve("src/main/kubernetes/weft.yml"), plural), items,
+                        output.equals("wide")));
+                default -> throw new UserError("unknown output format " + output + " (wide, json, yaml)");
             }
         }
         return 0;

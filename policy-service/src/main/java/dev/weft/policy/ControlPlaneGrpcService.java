@@ -37,10 +37,13 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
     private final ReportForwarder forwarder;
     private final PolicyMetrics metrics;
     private final dev.weft.policy.status.StatusPublisher publisher;
+    private final dev.weft.policy.info.ControllerInfoPublisher controllerInfo;
 
     ControlPlaneGrpcService(PolicyComputation computation, RealizationTracker tracker, ClusterInformers informers,
                             PolicyConfig config, Leadership leadership, ReportForwarder forwarder,
-                            PolicyMetrics metrics, dev.weft.policy.status.StatusPublisher publisher) {
+                            PolicyMetrics metrics, dev.weft.policy.status.StatusPublisher publisher,
+                            dev.weft.policy.info.ControllerInfoPublisher controllerInfo) {
+        this.controllerInfo = controllerInfo;
         this.metrics = metrics;
         this.publisher = publisher;
         this.computation = computation;
@@ -77,11 +80,13 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         observer.setOnCancelHandler(() -> {
             stream.cancelled();
             engine.unsubscribe(stream);
+            controllerInfo.wake();
             streamEnded.run();
             LOG.debugf("Policy stream of node %s (agent %s) ended", request.getNodeName(), request.getAgentId());
         });
         if (informers.hasSynced()) {
             engine.subscribe(stream);
+            controllerInfo.wake();
             return;
         }
         // A snapshot from a partial view would make the agent delete what it must keep: wait for the first list.
@@ -92,6 +97,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
                 }
                 if (!stream.closed()) {
                     engine.subscribe(stream);
+                    controllerInfo.wake();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

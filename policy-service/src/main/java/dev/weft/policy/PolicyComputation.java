@@ -27,8 +27,12 @@ public class PolicyComputation {
     }
 
     void start(@Observes StartupEvent ev, ClusterInformers informers, StatusPublisher publisher,
-               dev.weft.policy.status.Leadership leadership, PolicyMetrics metrics) {
-        Runnable computed = publisher::wake;
+               dev.weft.policy.status.Leadership leadership, PolicyMetrics metrics,
+               dev.weft.policy.info.ControllerInfoPublisher controllerInfo) {
+        Runnable computed = () -> {
+            publisher.wake();
+            controllerInfo.wake();
+        };
         informers.namespaces().addEventHandler(handler(metrics.computeTimer("Namespace"), computed, "Namespace",
                 engine::onNamespace, engine::onNamespaceDeleted));
         informers.pods().addEventHandler(handler(metrics.computeTimer("Pod"), computed, "Pod", engine::onPod,

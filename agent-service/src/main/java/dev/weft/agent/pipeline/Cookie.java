@@ -17,7 +17,9 @@ public record Cookie(int round, Category category, long objectId) {
      */
     public enum Category {
         UNKNOWN(0), PIPELINE(1), GATEWAY(2), POD(3), PEER_NODE(4), POLICY_RULE(5), POLICY_ISOLATION(6), SERVICE(7),
-        SERVICE_ENDPOINT(8), TRACEFLOW(9);
+        SERVICE_ENDPOINT(8), TRACEFLOW(9),
+        /** A logged NetworkPolicy's drop that sends the packet to the agent (the denied-connection log). */
+        DENIED_LOG(10);
 
         private final int code;
 

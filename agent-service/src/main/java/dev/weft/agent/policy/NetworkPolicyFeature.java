@@ -3,6 +3,7 @@ package dev.weft.agent.policy;
 import dev.weft.agent.node.PodInterface;
 import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
+import dev.weft.agent.openflow.MeterMod;
 import dev.weft.agent.openflow.OfAction;
 import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
@@ -39,7 +40,7 @@ public final class NetworkPolicyFeature implements PipelineFeature {
     private static final Declaration DECLARATION = new Declaration("NetworkPolicy",
             List.of(PipelineTable.EGRESS_RULE, PipelineTable.EGRESS_DEFAULT_RULE, PipelineTable.INGRESS_RULE,
                     PipelineTable.INGRESS_DEFAULT_RULE),
-            Set.of(Cookie.Category.POLICY_RULE, Cookie.Category.POLICY_ISOLATION));
+            Set.of(Cookie.Category.POLICY_RULE, Cookie.Category.POLICY_ISOLATION, Cookie.Category.DENIED_LOG));
 
     /**
      * What one policy has on the bridge: the keys (table, priority, match) of its conjunction match flows and of its
@@ -63,6 +64,12 @@ public final class NetworkPolicyFeature implements PipelineFeature {
     private final Map<FlowMod.FlowKey, Integer> ownRefs = new HashMap<>();
     private final Set<String> failed = new HashSet<>();
     private volatile Map<String, PolicyCompiler.PolicyView> views = Map.of();
+    /** Logged policies (namespace/name) by direction and isolated port, for the denied-connection packet-ins. */
+    private volatile Map<String, List<String>> loggedBy = Map.of();
+    private volatile DeniedConnections.Listener deniedListener = d -> {
+    };
+    private volatile MeterMod deniedMeter = MeterMod.packetsPerSecond(DeniedConnections.METER_ID, 100, 50);
+    private final java.util.concurrent.atomic.AtomicLong deniedUnreadable = new java.util.concurrent.atomic.AtomicLong();
 
     /** @param recomputeAll asks for every policy to be recompiled (on the worker thread) */
     public NetworkPolicyFeature(Datapath datapath, Runnable recomputeAll) {
@@ -73,6 +80,57 @@ public final class NetworkPolicyFeature implements PipelineFeature {
     @Override
     public Declaration declaration() {
         return DECLARATION;
+    }
+
+    /** The denied-connection meter (before any flow uses it) and the packet-in handler of the logged drops. */
+    @Override
+    public void registered() {
+        datapath.declareMeter(this, deniedMeter);
+        datapath.packetIns().register(Cookie.Category.DENIED_LOG, this::deniedPacketIn);
+    }
+
+    /**
+     * Where denied connections of logged policies go, and the meter's rate (packets per second) and burst: the most
+     * the agent is asked to log, whatever the traffic.
+     */
+    void onDenied(DeniedConnections.Listener listener, long perSecond, long burst) {
+        deniedListener = listener;
+        deniedMeter = MeterMod.packetsPerSecond(DeniedConnections.METER_ID, perSecond, burst);
+        datapath.declareMeter(this, deniedMeter);
+    }
+
+    /** DENIED_LOG packet-ins that were not IPv4 or came from an unexpected table. */
+    long deniedUnreadable() {
+        return deniedUnreadable.get();
+    }
+
+    private void deniedPacketIn(dev.weft.agent.openflow.PacketIn p) {
+        DeniedConnections.Denied d = DeniedConnections.read(p, loggedBy, datapath.localPods().values());
+        if (d == null) {
+            deniedUnreadable.incrementAndGet();
+            return;
+        }
+        deniedListener.denied(d);
+    }
+
+    /** Which logged policies isolate which port in which direction (after each update, from the policies' views). */
+    private void indexLogged(PolicyState state) {
+        Map<String, List<String>> index = new HashMap<>();
+        for (PolicyCompiler.PolicyView v : views.values()) {
+            NetworkPolicy p = state.policies.get(v.name());
+            if (p == null || !p.getLogDenied()) {
+                continue;
+            }
+            String name = v.namespace() + "/" + v.sourceName();
+            for (int port : v.isolatedPorts()) {
+                for (var type : p.getPolicyTypesList()) {
+                    String dir = type == dev.weft.proto.controlplane.v1.PolicyType.INGRESS ? "Ingress" : "Egress";
+                    index.computeIfAbsent(DeniedConnections.key(dir, port), k -> new ArrayList<>()).add(name);
+                }
+            }
+        }
+        index.values().forEach(Collections::sort);
+        loggedBy = index;
     }
 
     /** Policies apply to local pods by OpenFlow port: new ports, gone ports. */
@@ -253,6 +311,7 @@ public final class NetworkPolicyFeature implements PipelineFeature {
         Map<String, PolicyCompiler.PolicyView> v = new TreeMap<>();
         owned.forEach((name, o) -> v.put(name, o.view()));
         views = Collections.unmodifiableMap(v);
+        indexLogged(state);
         return new Update(List.copyOf(problems), patch.adds(), patch.deletes());
     }
 }

@@ -35,6 +35,14 @@ public class PolicyAgent {
     @GrpcClient("controlplane")
     Channel channel;
 
+    @Inject
+    DeniedLogConfig deniedLogConfig;
+
+    @Inject
+    io.micrometer.core.instrument.MeterRegistry registry;
+
+    private DeniedConnectionLog deniedLog;
+
     private volatile PolicyController controller;
 
     void onStart(@Observes StartupEvent e) {
@@ -46,12 +54,18 @@ public class PolicyAgent {
         if (c != null) {
             c.close();
         }
+        if (deniedLog != null) {
+            deniedLog.close();
+        }
     }
 
     public synchronized PolicyController controller() {
         if (controller == null) {
             controller = new PolicyController(config.resolvedNodeName(), channel, datapath.datapath());
             controller.onSynced(this::maybeFinishRestart);
+            deniedLog = new DeniedConnectionLog(java.nio.file.Path.of(deniedLogConfig.path()), deniedLogConfig.maxFileBytes(),
+                    deniedLogConfig.maxFiles(), registry);
+            controller.onDeniedConnection(deniedLog, deniedLogConfig.rate(), deniedLogConfig.burst());
             watchdog.watch(controller.heartbeat(), watchdogConfig.policyBatchBound());
             controller.start();
         }

@@ -57,6 +57,8 @@ public final class PolicyCompiler {
     public static final FlowPriority ACTION_PRIORITY = FlowPriority.LOW;
     /** The default drops of isolated pods (in the default-rule tables, alone there with the miss flow). */
     public static final FlowPriority ISOLATION_PRIORITY = FlowPriority.NORMAL;
+    /** A logged policy's flow to the agent, above the isolation drop it logs for. */
+    public static final FlowPriority DENIED_LOG_PRIORITY = FlowPriority.HIGH;
 
     /** Per policy: what the CLI shows and how status is reported. */
     public record PolicyView(String name, String namespace, String sourceName, String uid, long generation,
@@ -164,9 +166,38 @@ public final class PolicyCompiler {
                 isolated.add(t.ofport());
             }
         }
+        if (p.getLogDenied()) {
+            deniedLogFlows(p, targets);
+        }
         return new PolicyView(p.getName(), p.getSource().getNamespace(), p.getSource().getName(),
                 p.getSource().getUid(), p.getSource().getGeneration(), List.copyOf(p.getAppliedToGroupsList()),
                 p.getRulesCount(), Set.copyOf(ids), Set.copyOf(isolated), flowCount() - before + isolated.size());
+    }
+
+    /**
+     * A logged policy ({@code weft.dev/log: "true"}): above each isolation drop of its pods, a flow with the same match
+     * that sends the packet to the agent through the denied-connection meter instead (the packet is dropped all the
+     * same: nothing forwards it). Only packets no allow rule matched reach the default-rule tables, and established
+     * connections never do (ConntrackState), so each is a denied new connection. A separate flow rather than other
+     * actions on the shared drop: a pod isolated by a logged and an unlogged policy keeps one drop and one log flow,
+     * each counted by the policies wanting it.
+     */
+    private void deniedLogFlows(NetworkPolicy p, List<PodInterface> targets) {
+        List<OfAction> toAgent = List.of(new OfAction.Meter(DeniedConnections.METER_ID),
+                new OfAction.Controller(DeniedConnections.MAX_LEN));
+        for (PodInterface t : targets) {
+            Cookie c = Cookie.of(Cookie.Category.DENIED_LOG, t.ofport());
+            if (p.getPolicyTypesList().contains(PolicyType.INGRESS)) {
+                FlowMod f = flow(PipelineTable.INGRESS_DEFAULT_RULE, DENIED_LOG_PRIORITY).cookie(c)
+                        .match(m -> m.ip().reg(TARGET_OF_PORT_FIELD, t.ofport())).build();
+                otherFlows.add(new FlowMod(f.table(), f.priority(), f.cookie(), f.match(), toAgent, -1));
+            }
+            if (p.getPolicyTypesList().contains(PolicyType.EGRESS)) {
+                FlowMod f = flow(PipelineTable.EGRESS_DEFAULT_RULE, DENIED_LOG_PRIORITY).cookie(c)
+                        .match(m -> m.ip().inPort(t.ofport())).build();
+                otherFlows.add(new FlowMod(f.table(), f.priority(), f.cookie(), f.match(), toAgent, -1));
+            }
+        }
     }
 
     /**

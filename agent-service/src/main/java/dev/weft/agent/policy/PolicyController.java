@@ -81,6 +81,28 @@ public final class PolicyController implements AutoCloseable {
 
     private static final Object RECOMPUTE = new Object();
 
+    /** A question about the groups, answered on the worker thread (the only one that reads the state). */
+    private record GroupQuery(boolean appliedTo, java.util.concurrent.CompletableFuture<List<PolicyState.GroupView>> answer) {
+    }
+
+    /**
+     * The address groups or applied-to groups the agent holds (for weftctl): asked of the worker thread, which answers
+     * between two events, so no copy of the groups is kept on the side and the answer is one consistent state.
+     */
+    public List<PolicyState.GroupView> groups(boolean appliedTo, java.time.Duration timeout)
+            throws java.util.concurrent.TimeoutException {
+        GroupQuery q = new GroupQuery(appliedTo, new java.util.concurrent.CompletableFuture<>());
+        queue.add(q);
+        try {
+            return q.answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.util.concurrent.TimeoutException("interrupted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
     /** Where the realization lag of each batch goes (the agent's metrics). */
     public void onRealizationLag(java.util.function.LongConsumer consumer) {
         realizationLag = consumer;
@@ -157,6 +179,14 @@ public final class PolicyController implements AutoCloseable {
         return flows.views();
     }
 
+    /**
+     * Sends the denied new connections of policies annotated weft.dev/log to {@code listener}, at most
+     * {@code perSecond} (plus {@code burst}) a second: the switch's meter drops the rest before they reach the agent.
+     */
+    public void onDeniedConnection(DeniedConnections.Listener listener, long perSecond, long burst) {
+        flows.onDenied(listener, perSecond, burst);
+    }
+
     private void openStream() {
         if (closed) {
             return;
@@ -201,6 +231,12 @@ public final class PolicyController implements AutoCloseable {
                 if (o == RECOMPUTE) {
                     allDirty |= synced;
                     changed |= synced;
+                } else if (o instanceof GroupQuery q) {
+                    try {
+                        q.answer.complete(state.groupViews(q.appliedTo));
+                    } catch (RuntimeException e) {
+                        q.answer.completeExceptionally(e);
+                    }
                 } else if (o instanceof StreamEnded end) {
                     if (end.generation == streamGeneration.get()) {
                         streamEnded(end.why);

@@ -62,6 +62,38 @@ public final class PolicyState {
         return policies;
     }
 
+    /** A group as weftctl shows it: its name and each member's pod (namespace/name) with its IPs. */
+    public record GroupView(String name, java.util.List<MemberView> members) {
+        public GroupView {
+            members = java.util.List.copyOf(members);
+        }
+    }
+
+    public record MemberView(String pod, java.util.List<String> ips) {
+        public MemberView {
+            ips = java.util.List.copyOf(ips);
+        }
+    }
+
+    /** The address groups ({@code appliedTo} false) or applied-to groups, sorted by name, members sorted by pod. */
+    public java.util.List<GroupView> groupViews(boolean appliedTo) {
+        Map<String, Map<String, Member>> groups = appliedTo ? appliedToGroups : addressGroups;
+        java.util.List<GroupView> out = new java.util.ArrayList<>(groups.size());
+        for (var g : new java.util.TreeMap<>(groups).entrySet()) {
+            java.util.List<MemberView> members = new java.util.ArrayList<>(g.getValue().size());
+            for (Member m : new java.util.TreeMap<>(g.getValue()).values()) {
+                java.util.List<String> ips = new java.util.ArrayList<>(m.ipv4().length + m.ipv6().length);
+                for (int v4 : m.ipv4()) {
+                    ips.add(IpAddress.ofIpv4(v4).toString());
+                }
+                ips.addAll(java.util.List.of(m.ipv6()));
+                members.add(new MemberView(m.podKey(), ips));
+            }
+            out.add(new GroupView(g.getKey(), members));
+        }
+        return out;
+    }
+
     /** Applies one event; returns a description of a problem (the event is then ignored), or null. */
     public String apply(PolicyEvent e) {
         switch (e.getKind()) {

@@ -18,6 +18,7 @@ class CookieTest {
         }
         assertEquals(Map.ofEntries(Map.entry(Cookie.Category.TRACEFLOW, 9)), Map.of(Cookie.Category.TRACEFLOW,
                 codes.remove(Cookie.Category.TRACEFLOW)));
+        assertEquals(10, codes.remove(Cookie.Category.DENIED_LOG));
         assertEquals(Map.of(Cookie.Category.UNKNOWN, 0, Cookie.Category.PIPELINE, 1, Cookie.Category.GATEWAY, 2,
                 Cookie.Category.POD, 3, Cookie.Category.PEER_NODE, 4, Cookie.Category.POLICY_RULE, 5,
                 Cookie.Category.POLICY_ISOLATION, 6, Cookie.Category.SERVICE, 7, Cookie.Category.SERVICE_ENDPOINT, 8), codes);

@@ -116,7 +116,7 @@ public final class NetnsPod implements AutoCloseable {
         return new ProcessBuilder("ip", "netns", "exec", netns, python(), "-c", code).redirectErrorStream(true).start();
     }
 
-    static String python() {
+    public static String python() {
         return java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
     }
 

@@ -14,7 +14,11 @@ public record CompiledPolicy(
         GroupKey appliedTo,
         List<Rule> rules,
         boolean ingressIsolated,
-        boolean egressIsolated) {
+        boolean egressIsolated,
+        boolean logDenied) {
+
+    /** The annotation that asks agents to log the connections this policy's isolation denies (value "true"). */
+    public static final String LOG_ANNOTATION = "weft.dev/log";
 
     public enum Direction { IN, OUT }
 

@@ -135,8 +135,9 @@ public final class PolicyEngine {
         String uid = policyUid(np);
         PolicyState p = policies.get(uid);
         NetworkPolicySpec spec = np.getSpec();
-        // Updates that only touch metadata (e.g. our own status annotations) change nothing.
-        if (p != null && Objects.equals(p.lastSpec, spec)) {
+        // Updates that only touch metadata (e.g. our own status annotations) change nothing, but for the log annotation.
+        boolean logDenied = PolicyTranslator.logDenied(np);
+        if (p != null && Objects.equals(p.lastSpec, spec) && p.lastLogDenied == logDenied) {
             return;
         }
         Long g = np.getMetadata().getGeneration();
@@ -147,6 +148,7 @@ public final class PolicyEngine {
         }
         p.observedGeneration = generation;
         p.lastSpec = spec;
+        p.lastLogDenied = logDenied;
         markStatusDirty(p);
         CompiledPolicy compiled;
         try {
@@ -773,5 +775,36 @@ public final class PolicyEngine {
 
     public synchronized int subscriptionCount() {
         return subscriptions.size();
+    }
+
+    /** Nodes with an open stream (an agent connected), sorted, each once. */
+    public synchronized List<String> subscribedNodes() {
+        java.util.TreeSet<String> nodes = new java.util.TreeSet<>();
+        for (Subscription s : subscriptions) {
+            nodes.add(s.node);
+        }
+        return List.copyOf(nodes);
+    }
+
+    /** Groups used as rule peers (sent to agents as AddressGroups). */
+    public synchronized int addressGroupCount() {
+        int n = 0;
+        for (Group g : groups.values()) {
+            if (!g.addressOf.isEmpty()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Groups policies apply to (sent to agents as AppliedToGroups). */
+    public synchronized int appliedToGroupCount() {
+        int n = 0;
+        for (Group g : groups.values()) {
+            if (g.usedAsAppliedTo()) {
+                n++;
+            }
+        }
+        return n;
     }
 }

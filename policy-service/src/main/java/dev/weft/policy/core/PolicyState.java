@@ -21,6 +21,8 @@ public final class PolicyState {
     boolean statusDirty;
     /** The spec last seen (valid or not): an update with an equal spec is ignored. */
     io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicySpec lastSpec;
+    /** The weft.dev/log annotation last seen: a metadata-only update that toggles it is computed, others are not. */
+    boolean lastLogDenied;
     dev.weft.proto.controlplane.v1.NetworkPolicy proto;
 
     PolicyState(String uid, String namespace, String name) {

@@ -119,7 +119,13 @@ public final class PolicyTranslator {
             }
         }
         return new CompiledPolicy(ns, np.getMetadata().getName(), np.getMetadata().getUid(), generation,
-                appliedTo, List.copyOf(rules), ingress, egress);
+                appliedTo, List.copyOf(rules), ingress, egress, logDenied(np));
+    }
+
+    /** {@code weft.dev/log: "true"} (any case); any other value, or none, logs nothing. */
+    static boolean logDenied(NetworkPolicy np) {
+        var annotations = np.getMetadata().getAnnotations();
+        return annotations != null && "true".equalsIgnoreCase(String.valueOf(annotations.get(CompiledPolicy.LOG_ANNOTATION)).trim());
     }
 
     /**

@@ -117,6 +117,7 @@ final class ProtoMapper {
         if (c.egressIsolated()) {
             b.addPolicyTypes(PolicyType.EGRESS);
         }
+        b.setLogDenied(c.logDenied());
         return s.proto = b.build();
     }
 
