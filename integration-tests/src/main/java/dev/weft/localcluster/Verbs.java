@@ -81,6 +81,7 @@ final class Verbs {
         if (touchesPods) {
             awaitPods(client, objects, deadline);
         }
+        awaitEndpointSlices(client, objects, deadline);
         boolean nsLabels = objects.stream().anyMatch(o -> o instanceof io.fabric8.kubernetes.api.model.Namespace);
         List<NetworkPolicy> policies = client.network().v1().networkPolicies().inAnyNamespace().list().getItems().stream()
                 .filter(np -> nsLabels || namespaces.contains(np.getMetadata().getNamespace()) || touchesPods).toList();
@@ -122,6 +123,38 @@ final class Verbs {
                         + " (see " + layout.log("cluster-controller") + ")");
             }
             Procs.sleep(200);
+        }
+    }
+
+    /**
+     * Every applied Service with a selector has its EndpointSlices listing each running pod it selects (the
+     * cluster-controller writes them asynchronously); the agents program their flows from those.
+     */
+    private void awaitEndpointSlices(KubernetesClient client, List<HasMetadata> objects, long deadline) {
+        for (HasMetadata o : objects) {
+            if (!(o instanceof io.fabric8.kubernetes.api.model.Service svc) || svc.getSpec().getSelector() == null
+                    || svc.getSpec().getSelector().isEmpty()) {
+                continue;
+            }
+            String ns = svc.getMetadata().getNamespace();
+            while (true) {
+                long pods = client.pods().inNamespace(ns).withLabels(svc.getSpec().getSelector()).list().getItems().stream()
+                        .filter(Verbs::running).count();
+                long endpoints = client.discovery().v1().endpointSlices().inNamespace(ns)
+                        .withLabel(EndpointSlices.SERVICE_NAME_LABEL, svc.getMetadata().getName()).list().getItems().stream()
+                        .mapToLong(s -> s.getEndpoints() == null ? 0 : s.getEndpoints().size()).sum();
+                boolean sliced = !client.discovery().v1().endpointSlices().inNamespace(ns)
+                        .withLabel(EndpointSlices.SERVICE_NAME_LABEL, svc.getMetadata().getName()).list().getItems().isEmpty();
+                if (sliced && endpoints == pods) {
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("service " + ns + "/" + svc.getMetadata().getName() + ": its EndpointSlices list "
+                            + endpoints + " of " + pods + " running pods after " + APPLY_TIMEOUT.toSeconds() + " s (see "
+                            + layout.log("cluster-controller") + ")");
+                }
+                Procs.sleep(200);
+            }
         }
     }
 
