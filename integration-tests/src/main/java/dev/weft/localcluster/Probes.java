@@ -82,7 +82,7 @@ final class Probes {
 
     /** A pod, {@code outside} or {@code node/NODE} (see the class comment). */
     Target endpoint(ClusterState cluster, KubernetesClient client, String spec) {
-        if (spec.startsWith(SERVICE_PREFIX) || spec.matches("[0-9.]+")) {
+        if (isService(spec) || spec.matches("[0-9.]+")) {
             throw new UserError(spec + " can only be a destination (--to): nothing runs there to probe from");
         }
         if (spec.equals(OUTSIDE)) {
@@ -100,16 +100,22 @@ final class Probes {
 
     static final String SERVICE_PREFIX = "svc/";
 
+    /** {@code svc/NS/NAME}: two slashes, so {@code svc/POD} stays a pod of a namespace named svc. */
+    static boolean isService(String spec) {
+        return spec.startsWith(SERVICE_PREFIX) && spec.chars().filter(c -> c == '/').count() == 2;
+    }
+
     /**
-     * A probe's destination: what {@link #endpoint} accepts, or {@code svc/NS/NAME} ({@code svc/NAME} in default: the
-     * Service's cluster IP, which must have {@code port}/{@code protocol}), or an IPv4 address (a cluster IP, a node IP
+     * A probe's destination: what {@link #endpoint} accepts, or {@code svc/NS/NAME} (the Service's cluster IP, which
+     * must have {@code port}/{@code protocol}; always with the namespace, as {@code svc/NAME} is pod NAME of a namespace
+     * called svc), or an IPv4 address (a cluster IP, a node IP
      * with a node port). Neither of the last two can be a source: no responder runs there.
      */
     Target destination(ClusterState cluster, KubernetesClient client, String spec, String protocol, int port) {
-        if (spec.startsWith(SERVICE_PREFIX)) {
+        if (isService(spec)) {
             String ref = spec.substring(SERVICE_PREFIX.length());
-            String ns = ref.contains("/") ? ref.substring(0, ref.indexOf('/')) : "default";
-            String name = ref.contains("/") ? ref.substring(ref.indexOf('/') + 1) : ref;
+            String ns = ref.substring(0, ref.indexOf('/'));
+            String name = ref.substring(ref.indexOf('/') + 1);
             var svc = client.services().inNamespace(ns).withName(name).get();
             if (svc == null) {
                 throw new UserError("service " + ns + "/" + name + " not found");

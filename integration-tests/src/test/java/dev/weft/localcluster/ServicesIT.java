@@ -203,8 +203,10 @@ class ServicesIT {
                 new String[]{"type: Nodeport\n  ports:\n  - {port: 80}", "spec.type: Unsupported value: \"Nodeport\""},
                 new String[]{"ports:\n  - {port: 0}", "spec.ports[0].port: Invalid value: 0"},
                 new String[]{"ports:\n  - {port: 80, targetPort: 99999}", "spec.ports[0].targetPort: Invalid value: 99999"},
-                new String[]{"clusterIP: 10.10.0.5\n  ports:\n  - {port: 80}", "The range of valid IPs is 10.96.0.0/16"},
-                new String[]{"clusterIP: " + web.group(1) + "\n  ports:\n  - {port: 80}", "provided IP is already allocated (to service svc/web)"})) {
+                new String[]{"clusterIP: 10.10.0.5\n  ports:\n  - {port: 80}",
+                        "spec.clusterIP: Invalid value: \"10.10.0.5\": provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/16"},
+                new String[]{"clusterIP: " + web.group(1) + "\n  ports:\n  - {port: 80}",
+                        "spec.clusterIP: Invalid value: \"" + web.group(1) + "\": provided IP is already allocated (to service svc/web)"})) {
             Cli.Run r = cli.run("apply", "-f", cli.write("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: svc}\nspec:\n  "
                     + bad[0] + "\n").toString());
             assertEquals(2, r.exitCode(), r.output());
