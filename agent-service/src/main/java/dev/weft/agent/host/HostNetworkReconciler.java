@@ -64,8 +64,18 @@ public final class HostNetworkReconciler {
         this.snat = new SnatTable(host);
     }
 
-    /** Reconciles every aspect; returns the problems found (empty when all is in place). */
+    /** Reconciles every aspect without node ports; returns the problems found (empty when all is in place). */
     public Map<Aspect, String> reconcile(NodeNetwork node, List<PeerNodesChanged.Peer> peers) {
+        return reconcile(node, peers, List.of());
+    }
+
+    /**
+     * Reconciles every aspect; returns the problems found (empty when all is in place).
+     *
+     * @param nodePorts the NodePort Services' node ports, steered into the gateway ({@link NodePortSteering})
+     */
+    public Map<Aspect, String> reconcile(NodeNetwork node, List<PeerNodesChanged.Peer> peers,
+                                         List<NodePortSteering.NodePort> nodePorts) {
         Map<Aspect, String> found = new EnumMap<>(Aspect.class);
         step(found, Aspect.BRIDGE, bridge::ensureBridge);
         step(found, Aspect.TUNNEL, bridge::ensureTunnel);
@@ -79,6 +89,7 @@ public final class HostNetworkReconciler {
         step(found, Aspect.GATEWAY, () -> {
             int ofport = bridge.ensureGateway(node.gatewayMac(), node.mtu());
             GatewayInterface.configure(host, node.gatewayIfName(), node.gatewayMac(), node.mtu(), gatewayAddress(node));
+            NodePortSteering.routeIntoGateway(host, node.gatewayIfName());
             if (ofport != node.gatewayOfport()) {
                 // Recreated (someone deleted it) on another port: the pipeline's gateway flows name the old one.
                 throw new java.io.IOException("gateway " + node.gatewayIfName() + " is now OpenFlow port " + ofport
@@ -109,7 +120,7 @@ public final class HostNetworkReconciler {
                     // below
                 }
             }
-            SnatTable.Result r = snat.reconcile(snatRules(node, peers));
+            SnatTable.Result r = snat.reconcile(snatRules(node, peers, nodePorts));
             if (r == SnatTable.Result.RESTORED) {
                 LOG.warnf("nftables table %s %s was changed by someone else: restored", SnatTable.FAMILY, SnatTable.NAME);
             } else if (r == SnatTable.Result.INSTALLED) {
@@ -121,14 +132,15 @@ public final class HostNetworkReconciler {
         return problems;
     }
 
-    /** The SNAT rules for this node and its peers. */
-    SnatTable.Rules snatRules(NodeNetwork node, List<PeerNodesChanged.Peer> peers) {
+    /** The SNAT rules for this node and its peers, with the NodePort steering. */
+    SnatTable.Rules snatRules(NodeNetwork node, List<PeerNodesChanged.Peer> peers, List<NodePortSteering.NodePort> nodePorts) {
         Set<String> cluster = new LinkedHashSet<>(settings.clusterCidrs());
         if (cluster.isEmpty()) {
             cluster.addAll(node.podCidrs());
             peers.forEach(p -> cluster.addAll(p.podCidrs()));
         }
-        return new SnatTable.Rules(node.podCidrs(), List.copyOf(cluster));
+        return new SnatTable.Rules(node.podCidrs(), List.copyOf(cluster),
+                new SnatTable.NodePorts(node.gatewayIfName(), nodePorts));
     }
 
     private static String gatewayAddress(NodeNetwork n) {

@@ -43,6 +43,7 @@ public class NodeHostNetwork {
     private volatile String nftMissing;
     private volatile NodeNetwork node;
     private volatile List<PeerNodesChanged.Peer> peers = List.of();
+    private volatile List<NodePortSteering.NodePort> nodePorts = List.of();
     private volatile Map<Aspect, String> problems = Map.of();
     private ScheduledExecutorService loop;
 
@@ -91,6 +92,13 @@ public class NodeHostNetwork {
     void onPeers(@Observes PeerNodesChanged event) {
         peers = event.peers();
         trigger();
+    }
+
+    void onNodePorts(@Observes NodePortsChanged event) {
+        if (!event.nodePorts().equals(nodePorts)) {
+            nodePorts = event.nodePorts();
+            trigger();
+        }
     }
 
     private void trigger() {
@@ -142,7 +150,7 @@ public class NodeHostNetwork {
     private void reconcile() {
         NodeNetwork n = node;
         if (n != null) {
-            problems = reconciler.reconcile(n, peers);
+            problems = reconciler.reconcile(n, peers, nodePorts);
         }
     }
 }

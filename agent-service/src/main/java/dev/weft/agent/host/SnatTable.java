@@ -14,6 +14,9 @@ import java.util.TreeSet;
  * leaves by (the node IP on the uplink). Pod to pod keeps the pod's source (it goes through the tunnel), and so does pod
  * to its own node (delivered locally, it never reaches postrouting).
  *
+ * <p>The same table holds the NodePort steering when the rules carry {@link NodePorts} ({@link NodePortSteering}):
+ * one nft owner for the node.
+ *
  * <p>Pod to another node is masqueraded too, as Antrea does in encap mode: that node would answer the pod's address
  * through its own gateway and the tunnel, and its switch, whose conntrack never saw the request (it came in on the
  * uplink), drops the reply as invalid; TCP to a hostNetwork server on another node would never connect.
@@ -33,13 +36,18 @@ public final class SnatTable {
      * What to masquerade: from {@code localPodCidrs} to anything not in {@code clusterCidrs}. Values are validated and
      * written canonically (they reach nft as text).
      */
-    public record Rules(List<String> localPodCidrs, List<String> clusterCidrs) {
+    public record Rules(List<String> localPodCidrs, List<String> clusterCidrs, NodePorts nodePorts) {
         public Rules {
             localPodCidrs = canonicalCidrs(localPodCidrs);
             clusterCidrs = canonicalCidrs(clusterCidrs);
             if (localPodCidrs.isEmpty()) {
                 throw new IllegalArgumentException("no IPv4 pod CIDR to masquerade from");
             }
+        }
+
+        /** SNAT only (no NodePort steering). */
+        public Rules(List<String> localPodCidrs, List<String> clusterCidrs) {
+            this(localPodCidrs, clusterCidrs, null);
         }
 
         private static List<String> canonicalCidrs(List<String> cidrs) {
@@ -51,6 +59,15 @@ public final class SnatTable {
                 }
             }
             return List.copyOf(out);
+        }
+    }
+
+    /**
+     * The NodePort steering ({@link NodePortSteering}): the node ports and the gateway interface they are routed into.
+     */
+    public record NodePorts(String gatewayIf, List<NodePortSteering.NodePort> ports) {
+        public NodePorts {
+            ports = List.copyOf(new TreeSet<>(ports));
         }
     }
 
@@ -74,8 +91,14 @@ public final class SnatTable {
         lines.add("\tcomment \"owned by the Weft agent: replaced whole on every change, edits are reverted\"");
         lines.addAll(intervalSet("local_pod_cidrs", r.localPodCidrs()));
         lines.addAll(intervalSet("cluster_cidrs", r.clusterCidrs()));
+        if (r.nodePorts() != null) {
+            lines.addAll(NodePortSteering.tableLines(r.nodePorts().ports(), r.nodePorts().gatewayIf()));
+        }
         lines.add("\tchain postrouting {");
         lines.add("\t\ttype nat hook postrouting priority srcnat; policy accept;");
+        if (r.nodePorts() != null) {
+            lines.add(NodePortSteering.masqueradeRule());
+        }
         lines.add("\t\tip saddr @local_pod_cidrs ip daddr != @cluster_cidrs masquerade"
                 + " comment \"pod to outside the cluster and to other nodes: node IP\"");
         lines.add("\t}");

@@ -1,11 +1,13 @@
 package dev.weft.agent.service;
 
 import dev.weft.agent.AgentConfig;
+import dev.weft.agent.host.NodePortsChanged;
 import dev.weft.agent.pipeline.DatapathService;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Event;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.inject.Inject;
@@ -29,6 +31,9 @@ public class ServiceAgent {
     @Inject
     Instance<KubernetesClient> kubernetes;
 
+    @Inject
+    Event<NodePortsChanged> nodePortsChanged;
+
     private volatile ServiceFeature feature;
     private volatile ServiceWatcher watcher;
 
@@ -38,7 +43,8 @@ public class ServiceAgent {
         dp.register(f);
         feature = f;
         try {
-            ServiceWatcher w = new ServiceWatcher(kubernetes.get(), config.resolvedNodeName(), f).start();
+            ServiceWatcher w = new ServiceWatcher(kubernetes.get(), config.resolvedNodeName(), f,
+                    np -> nodePortsChanged.fire(new NodePortsChanged(np))).start();
             watcher = w;
             // after every (re)connection: whatever a failed install left undone is retried
             dp.onReady(() -> w.schedule(0));

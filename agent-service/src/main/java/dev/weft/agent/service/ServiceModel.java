@@ -1,5 +1,6 @@
 package dev.weft.agent.service;
 
+import dev.weft.agent.host.NodePortSteering;
 import dev.weft.net.AddressFamily;
 import dev.weft.net.IpAddress;
 import io.fabric8.kubernetes.api.model.Service;
@@ -31,6 +32,9 @@ import java.util.TreeMap;
  *   <li>An endpoint takes new connections when it is ready ({@code conditions.ready} unset counts as ready) and not
  *   terminating.</li>
  *   <li>{@code internalTrafficPolicy: Local}: only the endpoints whose {@code nodeName} is this node.</li>
+ *   <li>NodePort and LoadBalancer Services: each node port is also a Service port on {@link
+ *   NodePortSteering#CLUSTER_VIP} (every ready endpoint, whatever the internal policy) and, with {@code
+ *   externalTrafficPolicy: Local}, on {@link NodePortSteering#LOCAL_VIP} (this node's ready endpoints only).</li>
  * </ul>
  */
 public final class ServiceModel {
@@ -89,24 +93,33 @@ public final class ServiceModel {
         ips.removeIf(ip -> ip == null || ip.isBlank() || "None".equals(ip)
                 || IpAddress.tryParse(ip).filter(a -> a.family() == AddressFamily.IPV4).isEmpty());
         boolean localOnly = "Local".equals(spec.getInternalTrafficPolicy());
+        boolean nodePorts = "NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType());
+        boolean externalLocal = "Local".equals(spec.getExternalTrafficPolicy());
         List<dev.weft.agent.service.ServicePort> out = new ArrayList<>();
         for (ServicePort sp : spec.getPorts()) {
             ServicePortKey.Protocol proto = ServicePortKey.Protocol.parse(sp.getProtocol());
             String portName = sp.getName() == null ? "" : sp.getName();
-            List<ServiceEndpoint> endpoints = new ArrayList<>();
+            List<ServiceEndpoint> endpoints = new ArrayList<>(), all = new ArrayList<>(), local = new ArrayList<>();
             for (EndpointSlice slice : slices) {
                 Integer target = targetPort(slice, portName, proto);
                 if (target == null || slice.getEndpoints() == null) {
                     continue;
                 }
                 for (Endpoint e : slice.getEndpoints()) {
-                    if (!takesNewConnections(e) || (localOnly && !Objects.equals(nodeName, e.getNodeName()))
-                            || e.getAddresses() == null) {
+                    if (!takesNewConnections(e) || e.getAddresses() == null) {
                         continue;
                     }
+                    boolean onThisNode = Objects.equals(nodeName, e.getNodeName());
                     for (String a : e.getAddresses()) {
                         if (IpAddress.tryParse(a).filter(x -> x.family() == AddressFamily.IPV4).isPresent()) {
-                            endpoints.add(new ServiceEndpoint(a, target));
+                            ServiceEndpoint se = new ServiceEndpoint(a, target);
+                            all.add(se);
+                            if (onThisNode) {
+                                local.add(se);
+                            }
+                            if (!localOnly || onThisNode) {
+                                endpoints.add(se);
+                            }
                         }
                     }
                 }
@@ -114,6 +127,29 @@ public final class ServiceModel {
             for (String ip : ips) {
                 out.add(new dev.weft.agent.service.ServicePort(new ServicePortKey(ip, proto, sp.getPort()), name(svc),
                         portName, endpoints));
+            }
+            Integer np = sp.getNodePort();
+            if (nodePorts && np != null && np > 0 && !ips.isEmpty()) {
+                // the node port as two more Service ports on the virtual addresses the host steers it to: any
+                // endpoint (internal traffic, externalTrafficPolicy Cluster), this node's (Local, from outside)
+                out.add(new dev.weft.agent.service.ServicePort(new ServicePortKey(NodePortSteering.CLUSTER_VIP, proto, np),
+                        name(svc), portName, all));
+                if (externalLocal) {
+                    out.add(new dev.weft.agent.service.ServicePort(new ServicePortKey(NodePortSteering.LOCAL_VIP, proto, np),
+                            name(svc), portName, local));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The node ports among resolved Service ports (what the host steers into the gateway). */
+    public static List<NodePortSteering.NodePort> nodePorts(Map<ServicePortKey, dev.weft.agent.service.ServicePort> ports) {
+        List<NodePortSteering.NodePort> out = new ArrayList<>();
+        for (ServicePortKey k : ports.keySet()) {
+            if (k.clusterIp().equals(NodePortSteering.CLUSTER_VIP)) {
+                boolean local = ports.containsKey(new ServicePortKey(NodePortSteering.LOCAL_VIP, k.protocol(), k.port()));
+                out.add(new NodePortSteering.NodePort(k.protocol().name(), k.port(), local));
             }
         }
         return out;

@@ -1,5 +1,6 @@
 package dev.weft.agent.service;
 
+import dev.weft.agent.host.NodePortSteering;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -7,7 +8,9 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import org.jboss.logging.Logger;
 
+import java.util.List;
 import java.util.concurrent.Executors;
+import java.util.function.Consumer;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,10 +37,19 @@ public final class ServiceWatcher implements AutoCloseable {
     private volatile SharedIndexInformer<Service> services;
     private volatile SharedIndexInformer<EndpointSlice> slices;
 
+    private final Consumer<List<NodePortSteering.NodePort>> nodePorts;
+
     public ServiceWatcher(KubernetesClient client, String nodeName, ServiceFeature feature) {
+        this(client, nodeName, feature, np -> { });
+    }
+
+    /** @param nodePorts told the node ports after every sync (the host side steers them into the gateway) */
+    public ServiceWatcher(KubernetesClient client, String nodeName, ServiceFeature feature,
+                          Consumer<List<NodePortSteering.NodePort>> nodePorts) {
         this.client = client;
         this.nodeName = nodeName;
         this.feature = feature;
+        this.nodePorts = nodePorts;
     }
 
     public ServiceWatcher start() {
@@ -88,7 +100,9 @@ public final class ServiceWatcher implements AutoCloseable {
             return; // the informers' start completes and schedules again
         }
         try {
-            feature.update(ServiceModel.resolve(s.getStore().list(), e.getStore().list(), nodeName));
+            var ports = ServiceModel.resolve(s.getStore().list(), e.getStore().list(), nodeName);
+            feature.update(ports);
+            nodePorts.accept(ServiceModel.nodePorts(ports));
         } catch (RuntimeException ex) {
             LOG.warnf("Services: %s (retrying)", ex.getMessage());
             schedule(1000);

@@ -1,5 +1,6 @@
 package dev.weft.agent.service;
 
+import dev.weft.agent.host.NodePortSteering;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
@@ -89,5 +90,35 @@ class ServiceModelTest {
         Service s = service("s", "10.96.0.40", null, "a", "SCTP", 9999, 9999);
         ServicePort p = ServiceModel.resolve(List.of(s), List.of(), "n1").get(key("10.96.0.40", ServicePortKey.Protocol.SCTP, 9999));
         assertTrue(p.endpoints().isEmpty());
+    }
+
+    @Test
+    void nodePortsAreServicePortsOnTheVirtualAddressesLocalOnlyWithExternalTrafficPolicyLocal() {
+        Service cluster = new ServiceBuilder(service("web", "10.96.0.50", "Local", "http", "TCP", 80, 8080, "dns", "UDP", 53, 53))
+                .editSpec().withType("NodePort").editPort(0).withNodePort(30080).endPort().editPort(1).withNodePort(30053).endPort()
+                .endSpec().build();
+        Service local = new ServiceBuilder(service("lb", "10.96.0.51", null, "http", "TCP", 80, 8080))
+                .editSpec().withType("LoadBalancer").withExternalTrafficPolicy("Local").editPort(0).withNodePort(31000).endPort()
+                .endSpec().build();
+        Service clusterIpOnly = new ServiceBuilder(service("cip", "10.96.0.52", null, "http", "TCP", 80, 8080))
+                .editSpec().editPort(0).withNodePort(31500).endPort().endSpec().build();
+        Object[] eps = {"10.10.1.6", "n1", true, false, "10.10.2.6", "n2", true, false};
+        List<EndpointSlice> slices = List.of(slice("web", "web-a", eps, "http", "TCP", 8080, "dns", "UDP", 53),
+                slice("lb", "lb-a", eps, "http", "TCP", 8080));
+        Map<ServicePortKey, ServicePort> m = ServiceModel.resolve(List.of(cluster, local, clusterIpOnly), slices, "n1");
+        List<ServiceEndpoint> both = List.of(new ServiceEndpoint("10.10.1.6", 8080), new ServiceEndpoint("10.10.2.6", 8080));
+        assertEquals(List.of(new ServiceEndpoint("10.10.1.6", 8080)), m.get(key("10.96.0.50", ServicePortKey.Protocol.TCP, 80)).endpoints(),
+                "the ClusterIP follows internalTrafficPolicy Local");
+        assertEquals(both, m.get(key(NodePortSteering.CLUSTER_VIP, ServicePortKey.Protocol.TCP, 30080)).endpoints(),
+                "the node port: every endpoint, whatever the internal policy");
+        assertEquals(List.of(new ServiceEndpoint("10.10.2.6", 53), new ServiceEndpoint("10.10.1.6", 53)).stream().sorted().toList(),
+                m.get(key(NodePortSteering.CLUSTER_VIP, ServicePortKey.Protocol.UDP, 30053)).endpoints());
+        assertEquals(both, m.get(key(NodePortSteering.CLUSTER_VIP, ServicePortKey.Protocol.TCP, 31000)).endpoints());
+        assertEquals(List.of(new ServiceEndpoint("10.10.1.6", 8080)), m.get(key(NodePortSteering.LOCAL_VIP, ServicePortKey.Protocol.TCP, 31000)).endpoints(),
+                "externalTrafficPolicy Local: this node's endpoints");
+        assertTrue(m.keySet().stream().noneMatch(k -> k.port() == 31500), "a ClusterIP Service's nodePort field is ignored");
+        assertEquals(2 + 2 + 1 + 2 + 1, m.size());
+        assertEquals(List.of(new NodePortSteering.NodePort("tcp", 30080, false), new NodePortSteering.NodePort("tcp", 31000, true),
+                new NodePortSteering.NodePort("udp", 30053, false)), ServiceModel.nodePorts(m).stream().sorted().toList());
     }
 }

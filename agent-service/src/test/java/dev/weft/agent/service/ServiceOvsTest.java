@@ -87,6 +87,11 @@ class ServiceOvsTest {
      * "refused" / "timeout" for connections that got a RST / nothing.
      */
     static Map<String, Integer> ask(NetnsPod from, String ip, int port, int n) throws Exception {
+        return ask(from.netns, ip, port, n);
+    }
+
+    /** {@link #ask(NetnsPod, String, int, int)} from any network namespace. */
+    static Map<String, Integer> ask(String netns, String ip, int port, int n) throws Exception {
         String code = "import socket,collections\nc=collections.Counter()\n"
                 + "for i in range(" + n + "):\n"
                 + " try:\n  s=socket.create_connection(('" + ip + "'," + port + "),timeout=2)\n"
@@ -94,7 +99,7 @@ class ServiceOvsTest {
                 + " except ConnectionRefusedError:\n  c['refused']+=1\n"
                 + " except OSError:\n  c['timeout']+=1\n"
                 + "print(' '.join(k+'='+str(v) for k,v in sorted(c.items())))\n";
-        Process p = new ProcessBuilder("ip", "netns", "exec", from.netns, "python3", "-c", code).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("ip", "netns", "exec", netns, "python3", "-c", code).redirectErrorStream(true).start();
         assertTrue(p.waitFor(n * 3L + 10, TimeUnit.SECONDS));
         String out = new String(p.getInputStream().readAllBytes()).trim();
         Map<String, Integer> counts = new HashMap<>();
