@@ -37,8 +37,17 @@ final class Cluster {
     }
 
     ClusterState up(int nodeCount) {
+        return up(nodeCount, ServiceAdmission.DEFAULT_SERVICE_CIDR);
+    }
+
+    ClusterState up(int nodeCount, String serviceCidr) {
         if (nodeCount < 1 || nodeCount > 50) {
             throw new UserError("--nodes must be between 1 and 50");
+        }
+        var services4 = ServiceAdmission.parseCidr(serviceCidr);
+        if (services4.overlaps(dev.weft.net.IpPrefix.parse(CLUSTER_CIDR))
+                || services4.overlaps(dev.weft.net.IpPrefix.parse(Topology.UNDERLAY_PREFIX + "0/24"))) {
+            throw new UserError("--service-cidr " + serviceCidr + " overlaps the pod CIDR " + CLUSTER_CIDR + " or the underlay");
         }
         preflight();
         if (layout.readCluster().isPresent() || !layout.rememberedNetns().isEmpty() || !layout.pidFiles().isEmpty()) {
@@ -60,7 +69,7 @@ final class Cluster {
         }
         ClusterState cluster = new ClusterState(id, layout.home().toString(), "http://127.0.0.1:" + apiPort, ipamPort, policyPort,
                 Topology.underlayNetns(id), Topology.UNDERLAY_PREFIX + "0/24", CLUSTER_CIDR, List.copyOf(nodes),
-                Topology.planOutside(id));
+                Topology.planOutside(id), services4.toString());
         try {
             Services.mkdirs(layout.logs());
             layout.writeCluster(cluster);
@@ -92,6 +101,7 @@ final class Cluster {
                             .endStatus().build()).create();
                 }
             }
+            createKubernetesService(cluster);
             services.startControlPlane();
             services.startAgents();
             services.startClusterController();
@@ -110,6 +120,28 @@ final class Cluster {
             out.println("up failed: " + e.getMessage());
             out.println("logs are in " + layout.logs() + "; run ./localcluster down to remove what was created");
             throw e;
+        }
+    }
+
+    /**
+     * The {@code kubernetes} Service in default, as kube-apiserver keeps it: the first address of the service CIDR, port
+     * 443 (named https) to the API server's address as the agents reach it (127.0.0.1 of the root netns, plain HTTP),
+     * with an EndpointSlice the cluster-controller leaves alone (no selector). Pods cannot use it: the API server listens
+     * on the root netns's loopback only.
+     */
+    private static void createKubernetesService(ClusterState cluster) {
+        var cidr = ServiceAdmission.serviceCidr(cluster);
+        java.net.URI api = java.net.URI.create(cluster.apiUrl());
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            var svc = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("kubernetes").withNamespace("default")
+                    .addToLabels("component", "apiserver").addToLabels("provider", "kubernetes").endMetadata()
+                    .withNewSpec().withClusterIP(ServiceAdmission.kubernetesIp(cidr).toString())
+                    .addNewPort().withName("https").withProtocol("TCP").withPort(443)
+                    .withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString(api.getPort())).endPort().endSpec().build();
+            var admitted = ServiceAdmission.admit(cidr, List.of(), List.of(svc), new java.util.Random()).getFirst();
+            client.services().inNamespace("default").resource(admitted).create();
+            client.discovery().v1().endpointSlices().inNamespace("default").resource(
+                    EndpointSlices.kubernetesSlice(api.getHost(), api.getPort())).create();
         }
     }
 
@@ -148,6 +180,7 @@ final class Cluster {
         List<String> netns = new ArrayList<>(layout.rememberedNetns());
         java.util.Collections.reverse(netns); // pods, then nodes, the outside host, then the underlay
         for (String ns : netns) {
+            PodHosts.remove(ns); // the pods' hosts files (a kubelet killed before its pod's cleanup leaves them)
             if (Files.exists(Path.of("/var/run/netns", ns))) {
                 Sh.Result r = Sh.run("ip", "netns", "delete", ns);
                 if (r.ok()) {

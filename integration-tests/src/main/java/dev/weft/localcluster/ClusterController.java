@@ -69,6 +69,8 @@ public final class ClusterController {
     private final Thread loopThread = Thread.currentThread();
     private SharedIndexInformer<Pod> pods;
     private SharedIndexInformer<Deployment> deployments;
+    private SharedIndexInformer<io.fabric8.kubernetes.api.model.Service> services;
+    private SharedIndexInformer<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> slices;
 
     private ClusterController(Layout layout, ClusterState cluster) {
         this.layout = layout;
@@ -105,6 +107,12 @@ public final class ClusterController {
         ResourceEventHandler<Deployment> deploymentWake = (ResourceEventHandler) wake;
         pods = client.pods().inAnyNamespace().inform(podWake, 0);
         deployments = client.apps().deployments().inAnyNamespace().inform(deploymentWake, 0);
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        ResourceEventHandler<io.fabric8.kubernetes.api.model.Service> serviceWake = (ResourceEventHandler) wake;
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        ResourceEventHandler<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> sliceWake = (ResourceEventHandler) wake;
+        services = client.services().inAnyNamespace().inform(serviceWake, 0);
+        slices = client.discovery().v1().endpointSlices().inAnyNamespace().inform(sliceWake, 0);
         Files.writeString(layout.home().resolve("cluster-controller.ready"), Instant.now().toString());
         LOG.info("cluster-controller ready: " + cluster.nodes().size() + " nodes, " + running.size() + " pods recovered");
         while (true) {
@@ -135,6 +143,89 @@ public final class ClusterController {
         reconcileDeployments(allPods);
         schedule(allPods);
         reconcileKubelets(allPods);
+        reconcileEndpointSlices(allPods);
+        writeHostsFiles();
+    }
+
+    // ---------------------------------------------------------------- EndpointSlice controller
+
+    /**
+     * The slices every Service with a selector should have ({@link EndpointSlices#desired}) against the slices this
+     * controller manages: created, replaced when different, deleted when their Service is gone or no longer wants them.
+     * Slices managed by anyone else (the kubernetes Service's, a user's) are left alone.
+     */
+    private void reconcileEndpointSlices(List<Pod> allPods) {
+        Map<String, List<Pod>> podsByNamespace = new HashMap<>();
+        for (Pod p : allPods) {
+            podsByNamespace.computeIfAbsent(p.getMetadata().getNamespace(), k -> new ArrayList<>()).add(p);
+        }
+        Map<String, io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> desired = new LinkedHashMap<>();
+        for (var svc : services.getStore().list()) {
+            for (var slice : EndpointSlices.desired(svc, podsByNamespace.getOrDefault(svc.getMetadata().getNamespace(), List.of()))) {
+                desired.put(slice.getMetadata().getNamespace() + "/" + slice.getMetadata().getName(), slice);
+            }
+        }
+        Map<String, io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> stored = new HashMap<>();
+        for (var slice : slices.getStore().list()) {
+            var labels = slice.getMetadata().getLabels();
+            if (labels != null && EndpointSlices.MANAGED_BY.equals(labels.get(EndpointSlices.MANAGED_BY_LABEL))) {
+                stored.put(slice.getMetadata().getNamespace() + "/" + slice.getMetadata().getName(), slice);
+            }
+        }
+        for (var e : desired.entrySet()) {
+            var want = e.getValue();
+            var have = stored.get(e.getKey());
+            try {
+                var api = client.discovery().v1().endpointSlices().inNamespace(want.getMetadata().getNamespace());
+                if (have == null) {
+                    api.resource(want).create();
+                    LOG.info("endpointslice " + e.getKey() + " created: " + describe(want));
+                } else if (!EndpointSlices.same(have, want)) {
+                    api.withName(want.getMetadata().getName()).edit(x -> {
+                        x.getMetadata().setLabels(want.getMetadata().getLabels());
+                        x.getMetadata().setOwnerReferences(want.getMetadata().getOwnerReferences());
+                        x.setAddressType(want.getAddressType());
+                        x.setPorts(want.getPorts());
+                        x.setEndpoints(want.getEndpoints());
+                        return x;
+                    });
+                    LOG.info("endpointslice " + e.getKey() + " updated: " + describe(want));
+                }
+            } catch (KubernetesClientException ex) {
+                LOG.fine("endpointslice " + e.getKey() + ": " + ex.getMessage()); // the next pass retries
+            }
+        }
+        for (var e : stored.entrySet()) {
+            if (!desired.containsKey(e.getKey())) {
+                try {
+                    client.discovery().v1().endpointSlices().inNamespace(e.getValue().getMetadata().getNamespace())
+                            .withName(e.getValue().getMetadata().getName()).delete();
+                    LOG.info("endpointslice " + e.getKey() + " deleted");
+                } catch (KubernetesClientException ex) {
+                    LOG.fine("endpointslice " + e.getKey() + ": " + ex.getMessage());
+                }
+            }
+        }
+    }
+
+    private static String describe(io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice s) {
+        return s.getEndpoints().stream().map(x -> x.getAddresses().getFirst() + (Boolean.TRUE.equals(x.getConditions().getReady()) ? "" : "(not ready)"))
+                .collect(Collectors.joining(",", "[", "]"))
+                + " ports " + s.getPorts().stream().map(p -> p.getName() + ":" + p.getPort() + "/" + p.getProtocol()).collect(Collectors.joining(","));
+    }
+
+    /** Every running pod's hosts file (see {@link PodHosts}) with the Services as they are now. */
+    private void writeHostsFiles() {
+        List<io.fabric8.kubernetes.api.model.Service> all = services.getStore().list();
+        for (PodRecord r : List.copyOf(running.values())) {
+            if (Files.exists(Path.of("/var/run/netns", r.netns()))) {
+                try {
+                    PodHosts.write(r.netns(), PodHosts.render(r.namespace(), r.name(), r.ip(), all));
+                } catch (UncheckedIOException e) {
+                    LOG.warning(e.getMessage());
+                }
+            }
+        }
     }
 
     // ---------------------------------------------------------------- Deployment controller
@@ -351,7 +442,7 @@ public final class ClusterController {
         // The responder (this pod's "containers") starts while the CNI plugin wires the network, as a kubelet starts
         // containers in a sandbox whose network is being set up: it binds wildcard addresses, so it does not need the
         // interface yet, and its JVM start stays off the pod's critical path.
-        long pid = startResponder(key, netns, control, tcp, udp);
+        long pid = startResponder(key, netns, control, tcp, udp, nginxLike(pod));
         String cniResult;
         long cniStart = System.nanoTime();
         try {
@@ -379,6 +470,8 @@ public final class ClusterController {
                 mac = itf.path("mac").asText();
             }
         }
+        // Before the pod is Running: a command exec'd in it as soon as apply returns finds the Services' names.
+        PodHosts.write(netns, PodHosts.render(ns, name, ip, services.getStore().list()));
         PodRecord record = new PodRecord(ns, name, pod.getMetadata().getUid(), node.name(), netns, containerId, ip, mac, pid,
                 control.toString(), tcp, udp, cniResult, cniAddMicros);
         Layout.writeJson(layout.pods().resolve(PodRecord.fileName(ns, name)), record);
@@ -388,8 +481,14 @@ public final class ClusterController {
         LOG.info("pod " + key + " running on " + node.name() + " with IP " + ip + " (netns " + netns + ")");
     }
 
-    private long startResponder(String key, String netns, Path control, List<Integer> tcp, List<Integer> udp) {
-        List<String> command = PodResponder.command(layout, netns, key, control, tcp, udp);
+    /** Pods of an nginx image answer browsers (wget, curl) with nginx's welcome page, as the walkthrough's do. */
+    static String nginxLike(Pod pod) {
+        return pod.getSpec().getContainers().stream().map(c -> c.getImage() == null ? "" : c.getImage())
+                .anyMatch(i -> i.equals("nginx") || i.startsWith("nginx:") || i.contains("/nginx")) ? "Welcome to nginx!" : null;
+    }
+
+    private long startResponder(String key, String netns, Path control, List<Integer> tcp, List<Integer> udp, String htmlTitle) {
+        List<String> command = PodResponder.command(layout, netns, key, control, tcp, udp, htmlTitle);
         try {
             Path log = layout.logs().resolve("pods").resolve(key.replace('/', '_') + ".log");
             Files.createDirectories(log.getParent());
@@ -427,6 +526,7 @@ public final class ClusterController {
             LOG.warning("CNI DEL of " + r.key() + " failed (netns removed anyway): " + e.getMessage());
         }
         Sh.run("ip", "netns", "delete", r.netns());
+        PodHosts.remove(r.netns());
         try {
             Files.deleteIfExists(layout.pods().resolve(PodRecord.fileName(r.namespace(), r.name())));
             Files.deleteIfExists(Path.of(r.controlSocket()));

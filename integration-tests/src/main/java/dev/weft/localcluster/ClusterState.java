@@ -4,10 +4,11 @@ import java.util.List;
 
 /**
  * The running local cluster, as written to cluster.json by {@code up} and read by every other verb and process.
- * {@code outside} is the host standing for the world outside the cluster (null in the state of an older {@code up}).
+ * {@code outside} is the host standing for the world outside the cluster (null in the state of an older {@code up});
+ * {@code serviceCidr} is where Services' cluster IPs come from (null in an older state: {@link ServiceAdmission#DEFAULT_SERVICE_CIDR}).
  */
 record ClusterState(String id, String home, String apiUrl, int ipamPort, int policyPort, String underlayNetns,
-                    String underlayCidr, String clusterCidr, List<NodeState> nodes, HostState outside) {
+                    String underlayCidr, String clusterCidr, List<NodeState> nodes, HostState outside, String serviceCidr) {
 
     NodeState node(String name) {
         return nodes.stream().filter(n -> n.name().equals(name)).findFirst()

@@ -15,8 +15,9 @@ import java.util.Map;
 
 /**
  * The Antrea walkthrough on the local cluster: busybox (6 replicas) and nginx (3) over three nodes with a /24 each,
- * everything reaches nginx; nginx-allow is applied; busybox no longer connects, nginx pods still talk to each other; the
- * IngressRule flows show the conjunctions. In between, a busybox pod reaches the outside host (TCP and UDP), which sees
+ * and nginx's NodePort Service ({@code get svc}); everything reaches nginx, and busybox fetches the nginx page through
+ * the Service ({@code exec ... wget}); nginx-allow is applied; busybox no longer connects, directly or through the
+ * Service, nginx pods still do; the IngressRule flows show the conjunctions. In between, a busybox pod reaches the outside host (TCP and UDP), which sees
  * the pod's node IP, and the outside host reaches no pod. Verifies what it narrates: exit 1 if the datapath does not do what the Antrea walkthrough shows.
  * The before/after matrices are kept in STATE/demo/matrix-{before,after}.json.
  */
@@ -56,10 +57,25 @@ final class Demo {
         step("get", "pods", "-o", "wide");
         say("Each node got its own /24 from ipam-service:");
         step("get", "nodes", "-o", "wide");
-        say("nginx, three replicas, serving port 80 (the pod responder answers with the pod's name):");
+        say("nginx, three replicas, serving port 80 (the pod responder answers with nginx's welcome page and the pod's name),"
+                + "\nand its NodePort Service:");
         show(files.get(1));
         step("apply", "-f", files.get(1).toString());
         step("get", "pods", "-l", "app=nginx", "-o", "wide");
+        say("The Service got a cluster IP from the service CIDR and a node port; the cluster-controller keeps its"
+                + "\nEndpointSlice (the nginx pods that are ready), which every agent turns into a select group:");
+        step("get", "svc");
+        step("get", "endpointslices");
+        String busybox = firstPod("busybox");
+        String nginxPod = firstPod("nginx");
+        say("As in the walkthrough, from a busybox pod: wget through the Service (`nginx` resolves from the pod's"
+                + "\nhosts file to the cluster IP; the agent picks an nginx pod and DNATs to it):");
+        List<String> serviceProblems = new ArrayList<>();
+        awaitServiceProgrammed(busybox, serviceProblems);
+        Captured fetched = capture("exec", busybox, "--", "sh", "-c", WGET_NGINX);
+        if (fetched.rc() != 0 || !fetched.text().contains(NGINX_TITLE)) {
+            serviceProblems.add("before the policy: " + busybox + " did not fetch the nginx page through the Service (exit " + fetched.rc() + ")");
+        }
         String nginxNode = nginxNode();
         say("No NetworkPolicy yet: the IngressRule table of " + nginxNode + " holds only the default flows.");
         step("antctl", "--node", nginxNode, "get", "ovsflows", "-T", "IngressRule");
@@ -74,14 +90,27 @@ final class Demo {
         say("busybox can no longer connect to nginx; nginx pods still talk to each other:");
         var after = matrix();
         save(dir.resolve("matrix-after.json"), after);
+        say("Through the Service too: the policy sees the connection after DNAT (the endpoint is an nginx pod), so"
+                + "\nbusybox's wget times out ...");
+        Captured blocked = capture("exec", busybox, "--", "sh", "-c", WGET_NGINX);
+        if (blocked.rc() == 0 || blocked.text().contains(NGINX_TITLE)) {
+            serviceProblems.add("after the policy: " + busybox + " still fetched the nginx page through the Service");
+        }
+        say("... while an nginx pod still fetches it:");
+        Captured allowed = capture("exec", nginxPod, "--", "sh", "-c", WGET_NGINX);
+        if (allowed.rc() != 0 || !allowed.text().contains(NGINX_TITLE)) {
+            serviceProblems.add("after the policy: " + nginxPod + " did not fetch the nginx page through the Service (exit " + allowed.rc() + ")");
+        }
         say("The conjunctive flows of the policy in IngressRule (nw_src of the nginx pods, reg1 of the local nginx port, conj_id):");
         step("antctl", "--node", nginxNode, "get", "ovsflows", "-T", "IngressRule");
         step("antctl", "--node", nginxNode, "get", "networkpolicies");
         List<String> problems = new ArrayList<>(check(before, after));
         problems.addAll(outsideProblems);
+        problems.addAll(serviceProblems);
         if (problems.isEmpty()) {
-            say("As in the Antrea walkthrough: before the policy every pod reached nginx; after it only nginx pods do."
-                    + "\nAnd busybox reached the outside host from its node's IP (SNAT); the outside host reached no pod.");
+            say("As in the Antrea walkthrough: before the policy every pod reached nginx, directly and through its Service;"
+                    + "\nafter it only nginx pods do. And busybox reached the outside host from its node's IP (SNAT); the outside"
+                    + "\nhost reached no pod directly.");
             return 0;
         }
         say("NOT as in the Antrea walkthrough:\n  " + String.join("\n  ", problems));
@@ -129,7 +158,7 @@ final class Demo {
         }
         List<String> problems = new ArrayList<>();
         for (String protocol : List.of("TCP", "UDP")) {
-            String json = capture("probe", "--from", busybox, "--to", Probes.OUTSIDE, "--port", "80", "--protocol", protocol, "-o", "json");
+            String json = captureText("probe", "--from", busybox, "--to", Probes.OUTSIDE, "--port", "80", "--protocol", protocol, "-o", "json");
             try {
                 var o = Layout.JSON.readTree(json);
                 if (!o.path("connected").asBoolean()) {
@@ -144,23 +173,70 @@ final class Demo {
         }
         say("The other way round, the outside host has no route to any pod, not even to " + nginx
                 + "\nwhich every pod reached (from outside, pods are reachable only through a Service):");
-        String back = capture("probe", "--from", Probes.OUTSIDE, "--to", nginx, "--port", "80", "--timeout-ms", "1000");
+        String back = captureText("probe", "--from", Probes.OUTSIDE, "--to", nginx, "--port", "80", "--timeout-ms", "1000");
         if (back.contains(": connected")) {
             problems.add("the outside host reached " + nginx);
         }
         return problems;
     }
 
+    /** The walkthrough's command (GNU or busybox wget), with a 3 s timeout and no retries so a blocked fetch ends. */
+    static final String WGET_NGINX = "wget -q -T 3 -t 1 -O - nginx | grep title";
+    static final String NGINX_TITLE = "<title>Welcome to nginx!</title>";
+
+    record Captured(String text, int rc) {
+    }
+
     /** Runs a verb like {@link #step} (whatever its exit code), printing its output and returning it. */
-    private String capture(String... args) {
-        out.println("$ ./localcluster " + String.join(" ", args));
+    private String captureText(String... args) {
+        return capture(args).text();
+    }
+
+    private Captured capture(String... args) {
+        out.println("$ ./localcluster " + String.join(" ", java.util.Arrays.stream(args)
+                .map(a -> a.contains(" ") ? "'" + a + "'" : a).toList()));
         var bytes = new java.io.ByteArrayOutputStream();
         var tee = new PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
-        LocalCluster.run(args, tee, tee, layout);
+        int rc = LocalCluster.run(args, tee, tee, layout);
         String text = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
         out.print(text);
+        if (rc != 0) {
+            out.println("(exit " + rc + ")");
+        }
         out.println();
-        return text;
+        return new Captured(text, rc);
+    }
+
+    /**
+     * Waits (up to 30 s) until a probe from {@code from} to the nginx Service connects: the agents program the
+     * Service's flows from the EndpointSlice asynchronously, after {@code apply} has returned.
+     */
+    private void awaitServiceProgrammed(String from, List<String> problems) {
+        ClusterState cluster = layout.requireCluster();
+        long t0 = System.nanoTime();
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            Probes probes = new Probes(layout);
+            var source = probes.endpoint(cluster, client, from);
+            var service = probes.destination(cluster, client, "svc/default/nginx", "TCP", 80);
+            while (!Probes.probe(source, service, "TCP", 80, 1000).ok()) {
+                if (System.nanoTime() - t0 > 30_000_000_000L) {
+                    problems.add(from + " could not reach the nginx Service for 30 s");
+                    return;
+                }
+                Procs.sleep(250);
+            }
+        }
+        out.printf("(the Service answers %s after %.1f s)%n", from, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** NS/NAME of the first running pod (by name) labelled app=APP in default. */
+    private String firstPod(String app) {
+        try (KubernetesClient client = Kube.client(layout.requireCluster().apiUrl())) {
+            return "default/" + client.pods().inNamespace("default").withLabel("app", app).list().getItems().stream()
+                    .filter(p -> p.getStatus() != null && p.getStatus().getPodIP() != null)
+                    .map(p -> p.getMetadata().getName()).sorted().findFirst()
+                    .orElseThrow(() -> new IllegalStateException("no running " + app + " pod"));
+        }
     }
 
     private String nginxNode() {

@@ -9,14 +9,18 @@ import java.util.List;
 public final class LocalCluster {
     static final String USAGE = """
             usage: ./localcluster <verb> [options]
-              up [--nodes N]                        start the cluster (default 3 nodes); returns when every service is ready
-              apply -f FILE|DIR                     create or replace Namespaces, Pods, Deployments, NetworkPolicies (YAML, multi-doc)
+              up [--nodes N] [--service-cidr CIDR]  start the cluster (default 3 nodes, Services from 10.96.0.0/16);
+                                                    returns when every service is ready
+              apply -f FILE|DIR                     create or replace Namespaces, Pods, Deployments, Services, NetworkPolicies
+                                                    (YAML, multi-doc)
               delete -f FILE                        delete the objects of a manifest
               delete KIND NAME [-n NS]              e.g. delete networkpolicy nginx-allow -n default
-              get pods|nodes|networkpolicies|deployments|namespaces|weftagentinfos|weftcontrollerinfos
+              get pods|nodes|networkpolicies|deployments|services|endpointslices|namespaces|weftagentinfos|weftcontrollerinfos
                                                     [-n NS | -A] [-o wide|json|yaml]
               probe --from A --to B --port P [--protocol TCP|UDP] [--timeout-ms T] [-o json]
-                                                    A, B: NS/POD, node/NODE (its host network) or outside (the outside host)
+                                                    A, B: NS/POD, node/NODE (its host network) or outside (the outside host);
+                                                    B also svc/NS/NAME (its cluster IP) or an IP (e.g. a node IP and a node port)
+              exec [-i] NS/POD -- CMD...            run CMD in the pod's network namespace (Service names resolve)
               matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...
               antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent
               demo                                  the Antrea walkthrough with before/after matrices
@@ -57,6 +61,7 @@ public final class LocalCluster {
                 case "probe" -> verbs.probe(rest);
                 case "matrix" -> verbs.matrix(rest);
                 case "antctl" -> verbs.antctl(rest);
+                case "exec" -> verbs.exec(rest, err);
                 case "demo" -> verbs.demo(rest);
                 case "restart-agent" -> verbs.restartAgent(rest);
                 case "restart-ovs" -> verbs.restartOvs(rest);

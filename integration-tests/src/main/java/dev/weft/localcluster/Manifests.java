@@ -3,6 +3,8 @@ package dev.weft.localcluster;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import dev.weft.net.IpPrefix;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -15,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -26,7 +29,7 @@ import java.util.stream.Stream;
  * while its labels and annotations change.
  */
 final class Manifests {
-    static final Set<String> KINDS = Set.of("Namespace", "Pod", "Deployment", "NetworkPolicy");
+    static final Set<String> KINDS = Set.of("Namespace", "Pod", "Deployment", "NetworkPolicy", "Service");
 
     record Applied(HasMetadata object, String action) {
         String describe() {
@@ -110,10 +113,32 @@ final class Manifests {
         if (item instanceof NetworkPolicy np && np.getSpec() == null) {
             throw new UserError(f + ": no spec");
         }
+        if (item instanceof Service svc && svc.getSpec() == null) {
+            throw new UserError(f + ": no spec");
+        }
     }
 
-    /** Namespaces first (their objects need them), then the rest in file order. */
+    /** With the default service CIDR. */
     static List<Applied> apply(KubernetesClient client, List<HasMetadata> objects) {
+        return apply(client, objects, IpPrefix.parse(ServiceAdmission.DEFAULT_SERVICE_CIDR));
+    }
+
+    /**
+     * Namespaces first (their objects need them), then the rest in file order. Services are admitted first, all of
+     * them ({@link ServiceAdmission}: defaults, validation, cluster IP and node ports), so a bad one fails the command
+     * before anything is written.
+     */
+    static List<Applied> apply(KubernetesClient client, List<HasMetadata> objects, IpPrefix serviceCidr) {
+        List<Service> incoming = objects.stream().filter(o -> o instanceof Service).map(o -> (Service) o).toList();
+        if (!incoming.isEmpty()) {
+            List<Service> admitted = ServiceAdmission.admit(serviceCidr, client.services().inAnyNamespace().list().getItems(),
+                    incoming, new java.util.Random());
+            Map<Service, Service> byIncoming = new java.util.IdentityHashMap<>();
+            for (int i = 0; i < incoming.size(); i++) {
+                byIncoming.put(incoming.get(i), admitted.get(i));
+            }
+            objects = objects.stream().map(o -> o instanceof Service s ? (HasMetadata) byIncoming.get(s) : o).toList();
+        }
         List<HasMetadata> ordered = new ArrayList<>(objects);
         ordered.sort(Comparator.comparingInt(o -> o instanceof Namespace ? 0 : 1));
         Set<String> namespaces = new java.util.HashSet<>();
@@ -204,6 +229,19 @@ final class Manifests {
                     });
                 }
             }
+            case Service svc -> {
+                // Admitted already: the spec carries the kept cluster IP and node ports, so it replaces the old one.
+                Service old = (Service) existing;
+                same = sameMeta(old, svc) && java.util.Objects.equals(old.getSpec(), svc.getSpec());
+                if (!same) {
+                    client.services().inNamespace(svc.getMetadata().getNamespace()).withName(svc.getMetadata().getName()).edit(x -> {
+                        x.getMetadata().setLabels(svc.getMetadata().getLabels());
+                        x.getMetadata().setAnnotations(svc.getMetadata().getAnnotations());
+                        x.setSpec(svc.getSpec());
+                        return x;
+                    });
+                }
+            }
             default -> throw new UserError("unsupported kind " + o.getKind());
         }
         return new Applied(o, same ? "unchanged" : "configured");
@@ -263,6 +301,7 @@ final class Manifests {
     /** What the namespace controller of a real cluster does after a Namespace is deleted. */
     static void deleteNamespaceContents(KubernetesClient client, String ns) {
         client.network().v1().networkPolicies().inNamespace(ns).delete();
+        client.services().inNamespace(ns).delete();
         client.apps().deployments().inNamespace(ns).delete();
         client.pods().inNamespace(ns).delete();
     }

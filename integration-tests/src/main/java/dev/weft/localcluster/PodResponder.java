@@ -44,19 +44,24 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class PodResponder {
     private final String pod;
+    /** With a title, a request that does not ask for text/plain (a browser, wget, curl) gets an HTML page with it. */
+    private final String htmlTitle;
 
-    private PodResponder(String pod) {
+    private PodResponder(String pod, String htmlTitle) {
         this.pod = pod;
+        this.htmlTitle = htmlTitle;
     }
 
     public static void main(String[] args) throws Exception {
         String pod = null;
+        String htmlTitle = null;
         List<Integer> tcp = new ArrayList<>();
         List<Integer> udp = new ArrayList<>();
         Path control = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--pod" -> pod = args[++i];
+                case "--html-title" -> htmlTitle = args[++i];
                 case "--tcp" -> tcp.addAll(ports(args[++i]));
                 case "--udp" -> udp.addAll(ports(args[++i]));
                 case "--control" -> control = Path.of(args[++i]);
@@ -66,7 +71,7 @@ public final class PodResponder {
         if (pod == null || control == null) {
             throw new IllegalArgumentException("usage: PodResponder --pod NS/NAME [--tcp P,..] [--udp P,..] --control SOCKET");
         }
-        PodResponder responder = new PodResponder(pod);
+        PodResponder responder = new PodResponder(pod, htmlTitle);
         for (int port : tcp) {
             ServerSocket server = new ServerSocket();
             server.setReuseAddress(true);
@@ -128,14 +133,25 @@ public final class PodResponder {
                 echoStream(s, seen);
                 return;
             }
-            byte[] body = (seen + "\n").getBytes(StandardCharsets.UTF_8);
-            String head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+            String request = new String(buf, 0, total, StandardCharsets.ISO_8859_1);
+            boolean html = htmlTitle != null && !request.toLowerCase(java.util.Locale.ROOT).contains("\naccept: " + PLAIN);
+            byte[] body = (html ? html(htmlTitle, seen) : seen + "\n").getBytes(StandardCharsets.UTF_8);
+            String head = "HTTP/1.1 200 OK\r\nContent-Type: " + (html ? "text/html" : PLAIN) + "\r\nContent-Length: " + body.length
+                    + "\r\nConnection: close\r\n\r\n";
             out.write(head.getBytes(StandardCharsets.ISO_8859_1));
             out.write(body);
             out.flush();
         } catch (IOException ignored) {
             // the client went away
         }
+    }
+
+    static final String PLAIN = "text/plain";
+
+    /** An nginx-like welcome page (what the walkthrough greps the title of) that also says who answered whom. */
+    static String html(String title, String seen) {
+        return "<!DOCTYPE html>\n<html>\n<head>\n<title>" + title + "</title>\n</head>\n<body>\n<h1>" + title + "</h1>\n<p>"
+                + seen + "</p>\n</body>\n</html>\n";
     }
 
     /** The far end of a STREAM: who we see, then every line back as it comes, until the client closes. */
@@ -226,7 +242,7 @@ public final class PodResponder {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress(ip, port), timeout);
             s.setSoTimeout((int) Math.max(1, deadline - System.currentTimeMillis()));
-            s.getOutputStream().write(("GET / HTTP/1.0\r\nHost: " + ip.getHostAddress() + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().write(("GET / HTTP/1.0\r\nHost: " + ip.getHostAddress() + "\r\nAccept: " + PLAIN + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
             String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!response.startsWith("HTTP/1.1 200")) {
                 return "FAIL unexpected response: " + response.lines().findFirst().orElse("(empty)");
@@ -402,6 +418,12 @@ public final class PodResponder {
      * kubelet's pods and for the cluster's hosts alike.
      */
     static List<String> command(Layout layout, String netns, String name, Path control, List<Integer> tcp, List<Integer> udp) {
+        return command(layout, netns, name, control, tcp, udp, null);
+    }
+
+    /** With {@code htmlTitle} (or null): see {@link #htmlTitle}. */
+    static List<String> command(Layout layout, String netns, String name, Path control, List<Integer> tcp, List<Integer> udp,
+                                String htmlTitle) {
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", netns, "setsid", layout.javaBin().toString(),
                 "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx24m", "-Xss256k", "-XX:MaxMetaspaceSize=48m",
                 "-Djava.net.preferIPv4Stack=true", "-cp", layout.repo().resolve("integration-tests/target/classes").toString(),
@@ -411,6 +433,9 @@ public final class PodResponder {
         }
         if (!udp.isEmpty()) {
             command.addAll(List.of("--udp", String.join(",", udp.stream().map(String::valueOf).toList())));
+        }
+        if (htmlTitle != null) {
+            command.addAll(List.of("--html-title", htmlTitle));
         }
         return command;
     }

@@ -82,6 +82,9 @@ final class Probes {
 
     /** A pod, {@code outside} or {@code node/NODE} (see the class comment). */
     Target endpoint(ClusterState cluster, KubernetesClient client, String spec) {
+        if (isService(spec) || spec.matches("[0-9.]+")) {
+            throw new UserError(spec + " can only be a destination (--to): nothing runs there to probe from");
+        }
         if (spec.equals(OUTSIDE)) {
             if (cluster.outside() == null) {
                 throw new UserError("this cluster has no outside host (brought up by an older ./localcluster); run down and up");
@@ -93,6 +96,49 @@ final class Probes {
             return new Target(NODE_PREFIX + node.name(), node.ip(), layout.hostControl(node.name()));
         }
         return find(client, spec);
+    }
+
+    static final String SERVICE_PREFIX = "svc/";
+
+    /** {@code svc/NS/NAME}: two slashes, so {@code svc/POD} stays a pod of a namespace named svc. */
+    static boolean isService(String spec) {
+        return spec.startsWith(SERVICE_PREFIX) && spec.chars().filter(c -> c == '/').count() == 2;
+    }
+
+    /**
+     * A probe's destination: what {@link #endpoint} accepts, or {@code svc/NS/NAME} (the Service's cluster IP, which
+     * must have {@code port}/{@code protocol}; always with the namespace, as {@code svc/NAME} is pod NAME of a namespace
+     * called svc), or an IPv4 address (a cluster IP, a node IP
+     * with a node port). Neither of the last two can be a source: no responder runs there.
+     */
+    Target destination(ClusterState cluster, KubernetesClient client, String spec, String protocol, int port) {
+        if (isService(spec)) {
+            String ref = spec.substring(SERVICE_PREFIX.length());
+            String ns = ref.substring(0, ref.indexOf('/'));
+            String name = ref.substring(ref.indexOf('/') + 1);
+            var svc = client.services().inNamespace(ns).withName(name).get();
+            if (svc == null) {
+                throw new UserError("service " + ns + "/" + name + " not found");
+            }
+            String ip = svc.getSpec().getClusterIP();
+            if (ip == null || ip.isBlank() || ip.equals("None")) {
+                throw new UserError("service " + ns + "/" + name + " has no cluster IP (" + svc.getSpec().getType()
+                        + (ip == null ? "" : ", clusterIP " + ip) + ")");
+            }
+            var ports = svc.getSpec().getPorts() == null ? List.<io.fabric8.kubernetes.api.model.ServicePort>of() : svc.getSpec().getPorts();
+            if (ports.stream().noneMatch(p -> p.getPort() == port && protocol.equalsIgnoreCase(p.getProtocol()))) {
+                throw new UserError("service " + ns + "/" + name + " has no port " + port + "/" + protocol + " (ports: "
+                        + String.join(", ", ports.stream().map(p -> p.getPort() + "/" + p.getProtocol()).toList()) + ")");
+            }
+            return new Target(SERVICE_PREFIX + ns + "/" + name, ip, null);
+        }
+        if (spec.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+            if (dev.weft.net.IpAddress.tryParse(spec).isEmpty()) {
+                throw new UserError("not an IPv4 address: " + spec);
+            }
+            return new Target(spec, spec, null);
+        }
+        return endpoint(cluster, client, spec);
     }
 
     static Outcome probe(Target from, Target to, String protocol, int port, int timeoutMs) {

@@ -4,6 +4,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 
@@ -44,6 +46,11 @@ final class Tables {
                 header.addAll(List.of("NAME", "STATUS", "AGE"));
                 if (wide) header.add("LABELS");
             }
+            case "services" -> {
+                header.addAll(List.of("NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"));
+                if (wide) header.add("SELECTOR");
+            }
+            case "endpointslices" -> header.addAll(List.of("NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"));
             default -> throw new UserError("no table for " + kind);
         }
         for (HasMetadata h : items) {
@@ -94,12 +101,52 @@ final class Tables {
                     row.addAll(List.of(ns.getMetadata().getName(), "Active", age));
                     if (wide) row.add(selector(ns.getMetadata().getLabels()));
                 }
+                case Service svc -> {
+                    row.addAll(serviceColumns(svc));
+                    row.add(age);
+                    if (wide) row.add(selector(svc.getSpec().getSelector()));
+                }
+                case EndpointSlice es -> {
+                    row.addAll(List.of(es.getMetadata().getName(), String.valueOf(es.getAddressType()), slicePorts(es), sliceEndpoints(es), age));
+                }
                 default -> {
                 }
             }
             rows.add(row);
         }
         return format(header, rows);
+    }
+
+    /** kubectl's NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S), PORT(S) as {@code 80/TCP} or {@code 80:31234/TCP}. */
+    static List<String> serviceColumns(Service svc) {
+        var spec = svc.getSpec();
+        String type = spec.getType() == null ? "ClusterIP" : spec.getType();
+        String clusterIp = spec.getClusterIP() == null || spec.getClusterIP().isBlank() ? "<none>" : spec.getClusterIP();
+        String external = switch (type) {
+            case "ExternalName" -> spec.getExternalName();
+            case "LoadBalancer" -> "<pending>";
+            default -> spec.getExternalIPs() == null || spec.getExternalIPs().isEmpty() ? "<none>" : String.join(",", spec.getExternalIPs());
+        };
+        String ports = spec.getPorts() == null || spec.getPorts().isEmpty() ? "<none>" : spec.getPorts().stream()
+                .map(p -> p.getPort() + (p.getNodePort() == null || p.getNodePort() == 0 ? "" : ":" + p.getNodePort()) + "/" + p.getProtocol())
+                .collect(Collectors.joining(","));
+        return List.of(svc.getMetadata().getName(), type, clusterIp, external, ports);
+    }
+
+    private static String slicePorts(EndpointSlice es) {
+        return es.getPorts() == null || es.getPorts().isEmpty() ? "<unset>"
+                : es.getPorts().stream().map(p -> String.valueOf(p.getPort())).collect(Collectors.joining(","));
+    }
+
+    /** kubectl's ENDPOINTS column: up to three addresses, then "+ N more...". */
+    private static String sliceEndpoints(EndpointSlice es) {
+        List<String> addresses = es.getEndpoints() == null ? List.of() : es.getEndpoints().stream()
+                .flatMap(e -> e.getAddresses().stream()).toList();
+        if (addresses.isEmpty()) {
+            return "<unset>";
+        }
+        String shown = String.join(",", addresses.subList(0, Math.min(3, addresses.size())));
+        return addresses.size() > 3 ? shown + " + " + (addresses.size() - 3) + " more..." : shown;
     }
 
     private static String selector(Map<String, String> labels) {

@@ -45,8 +45,8 @@ final class Verbs {
     }
 
     int up(List<String> rest) {
-        Args a = new Args(rest, Set.of("--nodes"), Set.of());
-        new Cluster(layout, out).up(a.intOption("--nodes", 3));
+        Args a = new Args(rest, Set.of("--nodes", "--service-cidr"), Set.of());
+        new Cluster(layout, out).up(a.intOption("--nodes", 3), a.get("--service-cidr").orElse(ServiceAdmission.DEFAULT_SERVICE_CIDR));
         return 0;
     }
 
@@ -63,7 +63,7 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
             List<HasMetadata> objects = Manifests.load(client, a.all("-f", "--filename"));
-            var applied = Manifests.apply(client, objects);
+            var applied = Manifests.apply(client, objects, ServiceAdmission.serviceCidr(cluster));
             applied.forEach(x -> out.println(x.describe()));
             if (!a.has("--no-wait")) {
                 awaitApplied(cluster, client, objects);
@@ -77,10 +77,11 @@ final class Verbs {
         long deadline = System.nanoTime() + APPLY_TIMEOUT.toNanos();
         Set<String> namespaces = objects.stream().map(o -> o.getMetadata().getNamespace() == null ? o.getMetadata().getName()
                 : o.getMetadata().getNamespace()).collect(Collectors.toSet());
-        boolean touchesPods = objects.stream().anyMatch(o -> !(o instanceof NetworkPolicy));
+        boolean touchesPods = objects.stream().anyMatch(o -> !(o instanceof NetworkPolicy) && !(o instanceof io.fabric8.kubernetes.api.model.Service));
         if (touchesPods) {
             awaitPods(client, objects, deadline);
         }
+        awaitEndpointSlices(client, objects, deadline);
         boolean nsLabels = objects.stream().anyMatch(o -> o instanceof io.fabric8.kubernetes.api.model.Namespace);
         List<NetworkPolicy> policies = client.network().v1().networkPolicies().inAnyNamespace().list().getItems().stream()
                 .filter(np -> nsLabels || namespaces.contains(np.getMetadata().getNamespace()) || touchesPods).toList();
@@ -122,6 +123,38 @@ final class Verbs {
                         + " (see " + layout.log("cluster-controller") + ")");
             }
             Procs.sleep(200);
+        }
+    }
+
+    /**
+     * Every applied Service with a selector has its EndpointSlices listing each running pod it selects (the
+     * cluster-controller writes them asynchronously); the agents program their flows from those.
+     */
+    private void awaitEndpointSlices(KubernetesClient client, List<HasMetadata> objects, long deadline) {
+        for (HasMetadata o : objects) {
+            if (!(o instanceof io.fabric8.kubernetes.api.model.Service svc) || svc.getSpec().getSelector() == null
+                    || svc.getSpec().getSelector().isEmpty()) {
+                continue;
+            }
+            String ns = svc.getMetadata().getNamespace();
+            while (true) {
+                long pods = client.pods().inNamespace(ns).withLabels(svc.getSpec().getSelector()).list().getItems().stream()
+                        .filter(Verbs::running).count();
+                long endpoints = client.discovery().v1().endpointSlices().inNamespace(ns)
+                        .withLabel(EndpointSlices.SERVICE_NAME_LABEL, svc.getMetadata().getName()).list().getItems().stream()
+                        .mapToLong(s -> s.getEndpoints() == null ? 0 : s.getEndpoints().size()).sum();
+                boolean sliced = !client.discovery().v1().endpointSlices().inNamespace(ns)
+                        .withLabel(EndpointSlices.SERVICE_NAME_LABEL, svc.getMetadata().getName()).list().getItems().isEmpty();
+                if (sliced && endpoints == pods) {
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("service " + ns + "/" + svc.getMetadata().getName() + ": its EndpointSlices list "
+                            + endpoints + " of " + pods + " running pods after " + APPLY_TIMEOUT.toSeconds() + " s (see "
+                            + layout.log("cluster-controller") + ")");
+                }
+                Procs.sleep(200);
+            }
         }
     }
 
@@ -227,6 +260,7 @@ final class Verbs {
                 case "networkpolicies" -> !client.network().v1().networkPolicies().inNamespace(ns).withName(name).delete().isEmpty();
                 case "pods" -> !client.pods().inNamespace(ns).withName(name).delete().isEmpty();
                 case "deployments" -> !client.apps().deployments().inNamespace(ns).withName(name).delete().isEmpty();
+                case "services" -> !client.services().inNamespace(ns).withName(name).delete().isEmpty();
                 case "namespaces" -> {
                     boolean d = !client.namespaces().withName(name).delete().isEmpty();
                     if (d) {
@@ -234,7 +268,7 @@ final class Verbs {
                     }
                     yield d;
                 }
-                default -> throw new UserError("cannot delete " + pos.get(0) + " (pods, deployments, networkpolicies, namespaces)");
+                default -> throw new UserError("cannot delete " + pos.get(0) + " (pods, deployments, services, networkpolicies, namespaces)");
             };
             if (!deleted) {
                 throw new UserError(pos.get(0) + " " + name + " not found" + (kind(pos.get(0)).equals("namespaces") ? "" : " in namespace " + ns));
@@ -278,7 +312,7 @@ final class Verbs {
     int get(List<String> rest) {
         Args a = new Args(rest, Set.of("-n", "--namespace", "-o", "--output", "-l", "--selector"), Set.of("-A", "--all-namespaces"));
         if (a.positionals().size() != 1) {
-            throw new UserError("usage: get pods|nodes|networkpolicies|deployments|namespaces|weftagentinfos|weftcontrollerinfos [-n NS | -A] [-o wide|json|yaml]");
+            throw new UserError("usage: get pods|nodes|networkpolicies|deployments|services|endpointslices|namespaces|weftagentinfos|weftcontrollerinfos [-n NS | -A] [-o wide|json|yaml]");
         }
         ClusterState cluster = layout.requireCluster();
         String kind = kind(a.positionals().getFirst());
@@ -301,6 +335,10 @@ final class Verbs {
                         : client.network().v1().networkPolicies().inNamespace(ns).withLabels(selector).list().getItems();
                 case "deployments" -> all ? client.apps().deployments().inAnyNamespace().withLabels(selector).list().getItems()
                         : client.apps().deployments().inNamespace(ns).withLabels(selector).list().getItems();
+                case "services" -> all ? client.services().inAnyNamespace().withLabels(selector).list().getItems()
+                        : client.services().inNamespace(ns).withLabels(selector).list().getItems();
+                case "endpointslices" -> all ? client.discovery().v1().endpointSlices().inAnyNamespace().withLabels(selector).list().getItems()
+                        : client.discovery().v1().endpointSlices().inNamespace(ns).withLabels(selector).list().getItems();
                 case "namespaces" -> client.namespaces().withLabels(selector).list().getItems();
                 default -> throw new UserError("cannot get " + a.positionals().getFirst());
             };
@@ -370,6 +408,8 @@ final class Verbs {
             case "networkpolicy", "networkpolicies", "netpol" -> "networkpolicies";
             case "deployment", "deployments", "deploy" -> "deployments";
             case "namespace", "namespaces", "ns" -> "namespaces";
+            case "service", "services", "svc" -> "services";
+            case "endpointslice", "endpointslices" -> "endpointslices";
             default -> word.toLowerCase();
         };
     }
@@ -387,14 +427,14 @@ final class Verbs {
             throw new UserError("-o must be text or json");
         }
         String fromSpec = a.require("NS/POD|node/NODE|outside", "--from");
-        String toSpec = a.require("NS/POD|node/NODE|outside", "--to");
+        String toSpec = a.require("NS/POD|node/NODE|outside|svc/NS/NAME|IP", "--to");
         if (fromSpec.equals(toSpec)) {
             throw new UserError("--from and --to are the same: " + fromSpec);
         }
         try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
             Probes probes = new Probes(layout);
             var from = probes.endpoint(cluster, client, fromSpec);
-            var to = probes.endpoint(cluster, client, toSpec);
+            var to = probes.destination(cluster, client, toSpec, protocol, port);
             long t0 = System.nanoTime();
             var o = Probes.probe(from, to, protocol, port, timeout);
             double ms = (System.nanoTime() - t0) / 1e6;
@@ -462,6 +502,68 @@ final class Verbs {
             throw new UserError("--port P (1-65535) is required");
         }
         return port;
+    }
+
+    // ------------------------------------------------------------------ exec
+
+    /**
+     * {@code exec [-i] NS/POD -- CMD...}: the command inside the pod's network namespace ({@code ip netns exec}, so
+     * with the pod's hosts file: Service names resolve), its stdout to ours, its stderr to stderr, its exit code
+     * ours. stdin is the command's only with {@code -i} (a test runner's stdin is not the command's business).
+     */
+    int exec(List<String> rest, PrintStream err) {
+        int dashes = rest.indexOf("--");
+        if (dashes < 0 || dashes == rest.size() - 1) {
+            throw new UserError("usage: exec [-i] NS/POD -- CMD [ARGS...], e.g. exec default/busybox-... -- wget -q -O - http://nginx");
+        }
+        Args a = new Args(rest.subList(0, dashes), Set.of("-n", "--namespace"), Set.of("-i", "--stdin", "-t", "--tty", "-it", "-ti"));
+        if (a.positionals().size() != 1) {
+            throw new UserError("exec needs one pod (NS/POD, or POD with -n NS), then -- and the command");
+        }
+        String pod = a.positionals().getFirst();
+        if (!pod.contains("/")) {
+            pod = a.get("-n", "--namespace").orElse("default") + "/" + pod;
+        }
+        ClusterState cluster = layout.requireCluster();
+        PodRecord record;
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            new Probes(layout).find(client, pod); // running, and the API still has it
+            record = Layout.JSON.readValue(layout.pods().resolve(PodRecord.fileName(pod.substring(0, pod.indexOf('/')),
+                    pod.substring(pod.indexOf('/') + 1))).toFile(), PodRecord.class);
+        } catch (IOException e) {
+            throw new UserError("pod " + pod + " has no kubelet record: " + e.getMessage());
+        }
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", record.netns()));
+        command.addAll(rest.subList(dashes + 1, rest.size()));
+        boolean stdin = a.has("-i") || a.has("--stdin") || a.has("-it") || a.has("-ti");
+        try {
+            Process p = new ProcessBuilder(command)
+                    .redirectInput(stdin ? ProcessBuilder.Redirect.INHERIT : ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
+            Thread errs = Thread.ofVirtual().start(() -> copy(p.getErrorStream(), err));
+            copy(p.getInputStream(), out);
+            int rc = p.waitFor();
+            errs.join();
+            return rc;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run " + String.join(" ", command) + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        }
+    }
+
+    private static void copy(InputStream in, PrintStream to) {
+        try (in) {
+            byte[] buf = new byte[8192];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                to.write(buf, 0, n);
+                to.flush();
+            }
+        } catch (IOException e) {
+            // the process went away
+        }
     }
 
     // ------------------------------------------------------------------ antctl

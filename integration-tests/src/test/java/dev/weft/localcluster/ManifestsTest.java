@@ -7,6 +7,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.weft.net.IpPrefix;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -74,13 +76,16 @@ class ManifestsTest {
     void badInputIsRejectedBeforeAnythingIsWritten() throws Exception {
         Path bad = write("bad.yaml", Conformance.namespace("m2") + """
                 apiVersion: v1
-                kind: Service
+                kind: ConfigMap
                 metadata:
                   name: s
                 """);
         UserError e = assertThrows(UserError.class, () -> Manifests.load(client, List.of(bad.toString())));
-        assertTrue(e.getMessage().contains("kind Service is not supported"), e.getMessage());
+        assertTrue(e.getMessage().contains("kind ConfigMap is not supported"), e.getMessage());
         assertNull(client.namespaces().withName("m2").get());
+        Path noSpec = write("nospec.yaml", Conformance.namespace("m2") + "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n");
+        e = assertThrows(UserError.class, () -> Manifests.load(client, List.of(noSpec.toString())));
+        assertTrue(e.getMessage().contains("(service/s): no spec"), e.getMessage());
 
         Path missingNs = write("missing.yaml", Conformance.pod("nowhere", "a", null));
         e = assertThrows(UserError.class, () -> Manifests.apply(client, Manifests.load(client, List.of(missingNs.toString()))));
@@ -123,13 +128,65 @@ class ManifestsTest {
     void demoManifestsAreValidAndTheConformanceCasesParse() {
         for (String m : Demo.MANIFESTS) {
             Path f = write(m, Verbs.resource("/demo/" + m));
-            assertEquals(1, Manifests.load(client, List.of(f.toString())).size(), m);
+            // the nginx file holds the Deployment and its Service, as the walkthrough's does
+            assertEquals(m.startsWith("2-nginx") ? 2 : 1, Manifests.load(client, List.of(f.toString())).size(), m);
         }
         for (var c : Conformance.cases()) {
             Path f = write(c.name() + ".yaml", c.yaml());
             assertEquals(1, Manifests.load(client, List.of(f.toString())).size(), c.name());
         }
         assertEquals(12, Manifests.load(client, List.of(write("xyz.yaml", Conformance.podsXyz()).toString())).size());
+    }
+
+    static final String SERVICE = """
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: %s, namespace: %s}
+            spec:
+              type: %s
+              selector: {app: %s}
+              ports:
+              - {name: http, port: 80, targetPort: 80%s}
+            """;
+
+    @Test
+    void servicesAreAdmittedAllocatedKeptOnReplaceAndABadOneAppliesNothing() {
+        IpPrefix cidr = IpPrefix.parse("10.96.0.0/16");
+        Path v1 = write("svc1.yaml", Conformance.namespace("s1") + SERVICE.formatted("web", "s1", "NodePort", "web", "")
+                + SERVICE.formatted("api", "s1", "ClusterIP", "api", ""));
+        var applied = Manifests.apply(client, Manifests.load(client, List.of(v1.toString())), cidr);
+        assertEquals(List.of("namespace/s1 created", "service/web created", "service/api created"),
+                applied.stream().map(Manifests.Applied::describe).toList());
+        var web = client.services().inNamespace("s1").withName("web").get();
+        String ip = web.getSpec().getClusterIP();
+        int nodePort = web.getSpec().getPorts().getFirst().getNodePort();
+        assertTrue(cidr.contains(dev.weft.net.IpAddress.parse(ip)), ip);
+        assertEquals("NodePort", web.getSpec().getType());
+        // Applied again: unchanged, same address and node port.
+        applied = Manifests.apply(client, Manifests.load(client, List.of(v1.toString())), cidr);
+        assertEquals("unchanged", applied.get(1).action());
+        assertEquals(ip, client.services().inNamespace("s1").withName("web").get().getSpec().getClusterIP());
+        // get svc: kubectl's columns
+        var table = Tables.render("services", new java.util.ArrayList<>(client.services().inNamespace("s1").list().getItems()
+                .stream().sorted(java.util.Comparator.comparing(x -> x.getMetadata().getName())).toList()), false, false);
+        String[] lines = table.split("\n");
+        assertTrue(lines[0].matches("NAME\\s+TYPE\\s+CLUSTER-IP\\s+EXTERNAL-IP\\s+PORT\\(S\\)\\s+AGE"), table);
+        assertTrue(lines[2].matches("web\\s+NodePort\\s+" + ip.replace(".", "\\.") + "\\s+<none>\\s+80:" + nodePort + "/TCP\\s+\\d+s"), table);
+        assertTrue(lines[1].matches("api\\s+ClusterIP\\s+10\\.96\\.\\S+\\s+<none>\\s+80/TCP\\s+\\d+s"), table);
+        // A file with a good pod and a Service taking web's node port: refused as a whole, nothing written.
+        Path bad = write("svc2.yaml", Conformance.pod("s1", "p", "node1")
+                + SERVICE.formatted("clash", "s1", "NodePort", "web", ", nodePort: " + nodePort));
+        UserError e = assertThrows(UserError.class, () -> Manifests.apply(client, Manifests.load(client, List.of(bad.toString())), cidr));
+        assertTrue(e.getMessage().contains("service/clash: spec.ports[0].nodePort: Invalid value: " + nodePort
+                + ": provided port is already allocated (to service s1/web)"), e.getMessage());
+        assertNull(client.pods().inNamespace("s1").withName("p").get());
+        assertNull(client.services().inNamespace("s1").withName("clash").get());
+        Path unknown = write("svc3.yaml", SERVICE.formatted("odd", "s1", "Balanced", "web", ""));
+        e = assertThrows(UserError.class, () -> Manifests.apply(client, Manifests.load(client, List.of(unknown.toString())), cidr));
+        assertTrue(e.getMessage().contains("spec.type: Unsupported value: \"Balanced\""), e.getMessage());
+        var deleted = Manifests.delete(client, Manifests.load(client, List.of(v1.toString())));
+        assertTrue(deleted.contains("service/web deleted"), deleted.toString());
     }
 
     @Test
