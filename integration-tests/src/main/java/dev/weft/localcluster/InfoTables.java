@@ -89,7 +89,7 @@ final class InfoTables {
     static Object evaluate(Object root, String path) {
         List<Object> current = List.of(root);
         boolean many = false;
-        for (String step : path.replaceFirst("^\\.", "").split("\\.")) {
+        for (String step : steps(path)) {
             List<Object> next = new ArrayList<>();
             Matcher m = FILTER.matcher(step);
             for (Object node : current) {
@@ -115,5 +115,27 @@ final class InfoTables {
             return null;
         }
         return many ? current : current.getFirst();
+    }
+
+    /** The steps of a path, split at the dots outside brackets (a filter has a dot of its own: {@code @.type}). */
+    static List<String> steps(String path) {
+        List<String> steps = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        int depth = 0;
+        for (char ch : path.replaceFirst("^\\.", "").toCharArray()) {
+            if (ch == '[') {
+                depth++;
+            } else if (ch == ']') {
+                depth--;
+            }
+            if (ch == '.' && depth == 0) {
+                steps.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(ch);
+            }
+        }
+        steps.add(cur.toString());
+        return steps;
     }
 }

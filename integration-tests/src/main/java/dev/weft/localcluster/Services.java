@@ -105,6 +105,8 @@ final class Services {
         startQuarkus("agent-" + node.name(), node.agentPort(), List.of(
                 "-Dagent.node-name=" + node.name(),
                 "-Dagent.bridge=br-int",
+                // `get weftagentinfos` on a local cluster should show a change within seconds, not a minute.
+                "-Dagent.info.interval=5s",
                 "-Dagent.bridge-datapath-type=netdev",
                 "-Dagent.cluster-cidrs=" + cluster.clusterCidr(),
                 "-Dagent.ovs-run-dir=" + node.ovsRunDir(),

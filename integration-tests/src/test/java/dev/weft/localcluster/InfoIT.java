@@ -50,7 +50,9 @@ class InfoIT {
         cli.ok("apply", "-f", cli.repo.resolve("integration-tests/src/main/resources/demo/2-nginx-deployment.yaml").toString());
         cli.ok("apply", "-f", cli.repo.resolve("integration-tests/src/main/resources/demo/3-network-policy.yaml").toString());
 
-        String agents = eventually(() -> cli.ok("get", "weftagentinfos"), o -> o.contains("node1") && o.contains("node2"));
+        // The first objects may be written before every connection is up: wait until every agent reports healthy.
+        String agents = eventually(() -> cli.ok("get", "weftagentinfos"), o -> o.contains("node1") && o.contains("node2")
+                && o.lines().filter(l -> l.startsWith("node")).allMatch(l -> l.contains("True")));
         System.out.print("$ ./localcluster get weftagentinfos\n" + agents);
         assertTrue(agents.startsWith("NAME") && agents.contains("HEALTHY") && agents.contains("SUBNETS")
                 && agents.contains("FLOWS"), agents);
