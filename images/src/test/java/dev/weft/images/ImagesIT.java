@@ -87,7 +87,8 @@ class ImagesIT {
             env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
             env.put("KUBERNETES_NAMESPACE", "weft-system");
             List<String> args = new ArrayList<>(List.of("--network=host"));
-            args.addAll(c.podmanArgs(Map.of("status.podIP", "127.0.0.1"), env, Map.of()));
+            args.addAll(c.podmanArgs(Map.of("status.podIP", "127.0.0.1", "metadata.name", "weft-" + name + "-it",
+                    "metadata.namespace", "weft-system"), env, Map.of()));
             String container = "weft-it-" + name + "-" + RUN;
             podman.runDetached(container, args);
             String base = "http://127.0.0.1:" + port;
@@ -104,7 +105,7 @@ class ImagesIT {
         String netns = "weft-it-" + RUN;
         Path dir = Files.createTempDirectory("weft-image-it-");
         Map<String, Path> host = new LinkedHashMap<>();
-        for (String volume : List.of("ovs-run", "ovs-db", "ovs-log", "cni-conf", "cni-bin", "weft-run", "weft-state", "netns")) {
+        for (String volume : List.of("ovs-run", "ovs-db", "ovs-log", "cni-conf", "cni-bin", "weft-run", "weft-state", "weft-log", "netns")) {
             host.put(volume, Files.createDirectories(dir.resolve(volume)));
         }
         host.put("netns", Path.of("/run/netns"));
