@@ -161,7 +161,7 @@ class AgentRestartIT {
     }
 
     /** Waits for the agent's own CNI readiness check (the other checks need services this test does not run). */
-    private static void awaitReady(int httpPort, Process agent) throws Exception {
+    static void awaitReady(int httpPort, Process agent) throws Exception {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (System.nanoTime() < deadline) {
@@ -184,7 +184,7 @@ class AgentRestartIT {
         fail("the agent's node network did not become ready");
     }
 
-    private static String pluginConfig(Path dir) throws IOException {
+    static String pluginConfig(Path dir) throws IOException {
         JsonNode conflist = JSON.readTree(Files.readString(dir.resolve("net.d").resolve(CniAgent.CONFLIST)));
         com.fasterxml.jackson.databind.node.ObjectNode plugin = (com.fasterxml.jackson.databind.node.ObjectNode) conflist.get("plugins").get(0).deepCopy();
         plugin.put("cniVersion", conflist.get("cniVersion").asText());
@@ -192,7 +192,7 @@ class AgentRestartIT {
         return JSON.writeValueAsString(plugin);
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }

@@ -1,6 +1,5 @@
 package dev.weft.agent.cni;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.weft.agent.policy.AgentFootprintBenchmark;
 import dev.weft.agent.policy.FakeControlPlane;
@@ -16,14 +15,8 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -67,7 +60,7 @@ class AgentWholeFootprintBench {
         List<PodNetns> pods = new ArrayList<>();
         Process agent = null;
         try (OvsSandbox ovs = OvsSandbox.startInNetns()) {
-            int httpPort = freePort();
+            int httpPort = AgentRestartIT.freePort();
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
             cmd.addAll(AgentFootprintBenchmark.JVM_FLAGS);
             cmd.addAll(AgentFootprintBenchmark.extraFlags());
@@ -76,18 +69,18 @@ class AgentWholeFootprintBench {
                     "-Dagent.pod-cidrs=10.246.0.0/24", "-Dagent.state-dir=" + dir.resolve("state"),
                     "-Dagent.cni-socket=" + dir.resolve("cni.sock"), "-Dagent.cni-conf-dir=" + dir.resolve("net.d"),
                     // No API server or ipam-service (the pod CIDR is static); the policy stream is real gRPC.
-                    "-Dquarkus.kubernetes-client.api-server-url=http://127.0.0.1:" + freePort(),
+                    "-Dquarkus.kubernetes-client.api-server-url=http://127.0.0.1:" + AgentRestartIT.freePort(),
                     "-Dquarkus.kubernetes-client.request-retry-backoff-limit=0",
-                    "-Dquarkus.grpc.clients.ipam.port=" + freePort(),
+                    "-Dquarkus.grpc.clients.ipam.port=" + AgentRestartIT.freePort(),
                     "-Dquarkus.grpc.clients.controlplane.host=127.0.0.1",
                     "-Dquarkus.grpc.clients.controlplane.port=" + server.getPort(),
                     "-jar", jar.toString()));
             agent = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("agent.log").toFile()).start();
-            awaitCniReady(httpPort, agent);
+            AgentRestartIT.awaitReady(httpPort, agent);
             settle();
             report("idle on a real bridge", agent, ovs);
 
-            String config = pluginConfig(dir);
+            String config = AgentRestartIT.pluginConfig(dir);
             List<GroupMember> members = new ArrayList<>();
             for (int i = 0; i < PODS; i++) {
                 PodNetns pod = new PodNetns();
@@ -186,42 +179,5 @@ class AgentWholeFootprintBench {
     /** Lets the agent finish what the step started and the JVM trim its heap (TrimNativeHeapInterval, MaxHeapFreeRatio). */
     private static void settle() throws InterruptedException {
         Thread.sleep(5000);
-    }
-
-    private static void awaitCniReady(int httpPort, Process agent) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (System.nanoTime() < deadline) {
-            if (!agent.isAlive()) {
-                fail("the agent exited with " + agent.exitValue());
-            }
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/health/ready"))
-                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-                for (JsonNode check : JSON.readTree(r.body()).path("checks")) {
-                    if ("cni-node-network".equals(check.path("name").asText()) && "UP".equals(check.path("status").asText())) {
-                        return;
-                    }
-                }
-            } catch (IOException e) {
-                // not listening yet
-            }
-            Thread.sleep(200);
-        }
-        fail("the agent's node network did not become ready");
-    }
-
-    private static String pluginConfig(Path dir) throws IOException {
-        JsonNode conflist = JSON.readTree(Files.readString(dir.resolve("net.d").resolve(CniAgent.CONFLIST)));
-        com.fasterxml.jackson.databind.node.ObjectNode plugin = (com.fasterxml.jackson.databind.node.ObjectNode) conflist.get("plugins").get(0).deepCopy();
-        plugin.put("cniVersion", conflist.get("cniVersion").asText());
-        plugin.put("name", conflist.get("name").asText());
-        return JSON.writeValueAsString(plugin);
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }
