@@ -291,6 +291,238 @@ public sealed interface OfAction {
         }
     }
 
+    /**
+     * NXAST_LEARN: adds (or refreshes) a flow in {@code table} built from the packet being processed: each spec either
+     * matches a field of the packet the new flow will see (the value taken from this packet's field, or an immediate
+     * value) or loads a register when the new flow is hit. A learned flow can only match and load (no resubmit): the
+     * flow that looks it up continues the pipeline. A learn whose match equals an existing flow's refreshes it (its
+     * hard timeout counts again from now). No flags (send_flow_rem, delete_learned): the agent deletes learned flows by
+     * their cookie itself.
+     *
+     * @param idleTimeout 0: none
+     * @param hardTimeout 0: none
+     */
+    record Learn(int table, int priority, int idleTimeout, int hardTimeout, long cookie, List<LearnSpec> specs)
+            implements OfAction {
+        private static final int SUBTYPE = 16;
+        private static final int DEFAULT_PRIORITY = 0x8000;
+
+        public Learn {
+            specs = List.copyOf(specs);
+            if (table < 0 || table > 254) {
+                throw new IllegalArgumentException("learn: bad table " + table);
+            }
+            if (priority < 0 || priority > 0xffff || idleTimeout < 0 || idleTimeout > 0xffff || hardTimeout < 0
+                    || hardTimeout > 0xffff) {
+                throw new IllegalArgumentException("learn: priority and timeouts must be in 0..65535");
+            }
+            if (specs.isEmpty()) {
+                throw new IllegalArgumentException("learn: no spec");
+            }
+        }
+
+        public void encode(ByteBuf out) {
+            int start = out.writerIndex();
+            nxHeader(out, 0, SUBTYPE);
+            out.writeShort(idleTimeout).writeShort(hardTimeout).writeShort(priority).writeLong(cookie)
+                    .writeShort(0).writeByte(table).writeByte(0).writeShort(0).writeShort(0);
+            for (LearnSpec s : specs) {
+                s.encode(out);
+            }
+            int len = out.writerIndex() - start;
+            int padded = (len + 7) / 8 * 8;
+            out.writeZero(padded - len);
+            out.setShort(start + 2, padded);
+        }
+
+        public String toString() {
+            StringJoiner j = new StringJoiner(",", "learn(", ")");
+            j.add("table=" + table);
+            if (idleTimeout != 0) {
+                j.add("idle_timeout=" + idleTimeout);
+            }
+            if (hardTimeout != 0) {
+                j.add("hard_timeout=" + hardTimeout);
+            }
+            if (priority != DEFAULT_PRIORITY) {
+                j.add("priority=" + priority);
+            }
+            if (cookie != 0) {
+                j.add("cookie=0x" + Long.toHexString(cookie));
+            }
+            specs.forEach(s -> j.add(s.toString()));
+            return j.toString();
+        }
+
+        /** The learn of a flow_mod's action bytes, or null when it has flags or specs we do not write. */
+        static Learn decode(ByteBuf in, int start, int len) {
+            int p = start + 10;
+            int flags = in.getUnsignedShort(p + 14);
+            if (flags != 0 || in.getUnsignedShort(p + 18) != 0 || in.getUnsignedShort(p + 20) != 0) {
+                return null;
+            }
+            List<LearnSpec> specs = new ArrayList<>();
+            int at = start + 32;
+            int end = start + len;
+            while (at + 2 <= end) {
+                int header = in.getUnsignedShort(at);
+                if (header == 0) {
+                    break;
+                }
+                LearnSpec s = LearnSpec.decode(in, at, end);
+                if (s == null) {
+                    return null;
+                }
+                specs.add(s);
+                at += 2 + s.bodyLength();
+            }
+            return new Learn(in.getUnsignedByte(p + 16), in.getUnsignedShort(p + 4), in.getUnsignedShort(p),
+                    in.getUnsignedShort(p + 2), in.getLong(p + 6), specs);
+        }
+    }
+
+    /** One {@code flow_mod_spec} of a {@link Learn}: {@code [src type:1 at bit 13][dst type:2 at bit 11][n_bits:10]}. */
+    sealed interface LearnSpec {
+        int SRC_IMMEDIATE = 1 << 13, DST_LOAD = 1 << 11, N_BITS_MASK = 0x3ff;
+
+        void encode(ByteBuf out);
+
+        /** Bytes after the 2-byte header. */
+        int bodyLength();
+
+        /** {@code NXM_OF_IP_SRC[]}: the learned flow matches the field's value in this packet. */
+        record MatchField(OfField field) implements LearnSpec {
+            public void encode(ByteBuf out) {
+                out.writeShort(field.length() * 8);
+                out.writeInt(nxmHeader(field)).writeShort(0).writeInt(nxmHeader(field)).writeShort(0);
+            }
+
+            public int bodyLength() {
+                return 12;
+            }
+
+            public String toString() {
+                return nxmName(field) + "[]";
+            }
+        }
+
+        /** {@code nw_dst=10.96.0.10}: the learned flow matches this value. */
+        record MatchValue(OfField field, long value) implements LearnSpec {
+            public void encode(ByteBuf out) {
+                int nBits = field.length() * 8;
+                out.writeShort(SRC_IMMEDIATE | nBits);
+                Match.writeN(out, value, immediateBytes(nBits));
+                out.writeInt(nxmHeader(field)).writeShort(0);
+            }
+
+            public int bodyLength() {
+                return immediateBytes(field.length() * 8) + 6;
+            }
+
+            public String toString() {
+                return switch (field) {
+                    case ETH_TYPE -> "eth_type=0x" + Long.toHexString(value);
+                    case IP_PROTO -> "nw_proto=" + value;
+                    case IPV4_SRC -> "ip_src=" + Match.ipv4(value);
+                    case IPV4_DST -> "ip_dst=" + Match.ipv4(value);
+                    case TCP_DST -> "tcp_dst=" + value;
+                    case UDP_DST -> "udp_dst=" + value;
+                    case SCTP_DST -> "sctp_dst=" + value;
+                    default -> field.ofctlName + "=0x" + Long.toHexString(value);
+                };
+            }
+        }
+
+        /** {@code load:NXM_NX_REG3[]->NXM_NX_REG3[]}: the learned flow loads the value the field has now. */
+        record LoadField(OfField src, int srcOfs, OfField dst, int dstOfs, int nBits) implements LearnSpec {
+            public static LoadField of(RegField field) {
+                return new LoadField(field.register(), field.start(), field.register(), field.start(), field.nBits());
+            }
+
+            public void encode(ByteBuf out) {
+                out.writeShort(DST_LOAD | nBits);
+                out.writeInt(nxmHeader(src)).writeShort(srcOfs).writeInt(nxmHeader(dst)).writeShort(dstOfs);
+            }
+
+            public int bodyLength() {
+                return 12;
+            }
+
+            public String toString() {
+                return "load:" + nxmName(src) + range(src, srcOfs, nBits) + "->" + nxmName(dst) + range(dst, dstOfs, nBits);
+            }
+        }
+
+        /** {@code load:0x2->NXM_NX_REG0[6..7]}: the learned flow loads this value. */
+        record LoadValue(long value, OfField dst, int ofs, int nBits) implements LearnSpec {
+            public static LoadValue of(RegMark mark) {
+                RegField f = mark.field();
+                return new LoadValue(mark.value(), f.register(), f.start(), f.nBits());
+            }
+
+            public void encode(ByteBuf out) {
+                out.writeShort(SRC_IMMEDIATE | DST_LOAD | nBits);
+                Match.writeN(out, value, immediateBytes(nBits));
+                out.writeInt(nxmHeader(dst)).writeShort(ofs);
+            }
+
+            public int bodyLength() {
+                return immediateBytes(nBits) + 6;
+            }
+
+            public String toString() {
+                return "load:0x" + Long.toHexString(value) + "->" + nxmName(dst) + range(dst, ofs, nBits);
+            }
+        }
+
+        /** An immediate is n_bits rounded up to 16-bit units (ovs's {@code 2 * DIV_ROUND_UP(n_bits, 16)}). */
+        private static int immediateBytes(int nBits) {
+            return (nBits + 15) / 16 * 2;
+        }
+
+        /** The spec at {@code at}, or null when it is a kind we do not write (output, field-to-other-field match). */
+        static LearnSpec decode(ByteBuf in, int at, int end) {
+            int header = in.getUnsignedShort(at);
+            int nBits = header & N_BITS_MASK;
+            boolean immediate = (header & SRC_IMMEDIATE) != 0;
+            int dstType = (header >> 11) & 3;
+            if ((header & 0xc000) != 0 || dstType > 1) {
+                return null;
+            }
+            int p = at + 2;
+            long value = 0;
+            OfField src = null;
+            int srcOfs = 0;
+            if (immediate) {
+                int n = immediateBytes(nBits);
+                value = readAt(in, p, n);
+                p += n;
+            } else {
+                src = byNxmHeader(in.getInt(p));
+                srcOfs = in.getUnsignedShort(p + 4);
+                p += 6;
+            }
+            if (p + 6 > end) {
+                throw new IllegalArgumentException("learn spec past the action's end");
+            }
+            OfField dst = byNxmHeader(in.getInt(p));
+            int dstOfs = in.getUnsignedShort(p + 4);
+            if (dst == null || (!immediate && src == null)) {
+                return null;
+            }
+            if (dstType == 0) {
+                if (dstOfs != 0 || nBits != dst.length() * 8) {
+                    return null;
+                }
+                if (immediate) {
+                    return new MatchValue(dst, value);
+                }
+                return src == dst && srcOfs == 0 ? new MatchField(dst) : null;
+            }
+            return immediate ? new LoadValue(value, dst, dstOfs, nBits) : new LoadField(src, srcOfs, dst, dstOfs, nBits);
+        }
+    }
+
     /** An action we do not decode (from flows someone else installed), shown as hex. */
     record Opaque(byte[] raw) implements OfAction {
         public void encode(ByteBuf out) {
@@ -308,6 +540,10 @@ public sealed interface OfAction {
             case ETH_DST -> "NXM_OF_ETH_DST";
             case IPV4_SRC -> "NXM_OF_IP_SRC";
             case IPV4_DST -> "NXM_OF_IP_DST";
+            case ETH_TYPE -> "NXM_OF_ETH_TYPE";
+            case IP_PROTO -> "NXM_OF_IP_PROTO";
+            case TCP_DST -> "NXM_OF_TCP_DST";
+            case UDP_DST -> "NXM_OF_UDP_DST";
             case ARP_OP -> "NXM_OF_ARP_OP";
             case ARP_SPA -> "NXM_OF_ARP_SPA";
             case ARP_TPA -> "NXM_OF_ARP_TPA";
@@ -333,6 +569,10 @@ public sealed interface OfAction {
             case ETH_SRC -> 0x00000406;
             case IPV4_SRC -> 0x00000e04;
             case IPV4_DST -> 0x00001004;
+            case ETH_TYPE -> 0x00000602;
+            case IP_PROTO -> 0x00000c01;
+            case TCP_DST -> 0x00001402;
+            case UDP_DST -> 0x00001802;
             case ARP_OP -> 0x00001e02;
             case ARP_SPA -> 0x00002004;
             case ARP_TPA -> 0x00002204;
@@ -423,6 +663,7 @@ public sealed interface OfAction {
                 yield src == null || dst == null ? null
                         : new RegMove(src, in.getUnsignedShort(p + 2), dst, in.getUnsignedShort(p + 4), in.getUnsignedShort(p));
             }
+            case 16 -> Learn.decode(in, start, len);
             case 15 -> {
                 int ofsNbits = in.getUnsignedShort(p);
                 OfField f = byNxmHeader(in.getInt(p + 2));
