@@ -19,7 +19,12 @@ public record Cookie(int round, Category category, long objectId) {
         UNKNOWN(0), PIPELINE(1), GATEWAY(2), POD(3), PEER_NODE(4), POLICY_RULE(5), POLICY_ISOLATION(6), SERVICE(7),
         SERVICE_ENDPOINT(8), TRACEFLOW(9),
         /** A logged NetworkPolicy's drop that sends the packet to the agent (the denied-connection log). */
-        DENIED_LOG(10);
+        DENIED_LOG(10),
+        /**
+         * A flow Open vSwitch learned (Service session affinity), object id the Service port's index: never in the
+         * flow store, deleted by cookie; the round is the run that installed the learning flow.
+         */
+        SERVICE_AFFINITY(11);
 
         private final int code;
 

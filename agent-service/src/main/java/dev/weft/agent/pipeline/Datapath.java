@@ -163,7 +163,10 @@ public final class Datapath implements OfConnection.Listener, AutoCloseable {
                     LOG.infof("OpenFlow connected to %s (dpid %016x); flow round %d", c.endpoint(), datapathId, round);
                     replayAll("agent start");
                 } else {
-                    long present = await(c.flowCount(Cookie.roundBits(round), Cookie.ROUND_MASK));
+                    // flows the switch learned carry our round too but are not in the store: not counted
+                    long learned = Cookie.roundBits(round) | Cookie.of(Cookie.Category.SERVICE_AFFINITY, 0).value();
+                    long present = await(c.flowCount(Cookie.roundBits(round), Cookie.ROUND_MASK))
+                            - await(c.flowCount(learned, Cookie.ROUND_MASK | Cookie.CATEGORY_MASK));
                     if (present < store.count()) {
                         LOG.warnf("Open vSwitch has %d of our %d flows (ovs-vswitchd restarted?): replaying", present, store.count());
                         replayAll("switch had " + present + " of " + store.count() + " flows");

@@ -158,6 +158,12 @@ public final class FlowBuilder {
         return this;
     }
 
+    /** {@code learn(...)}: Open vSwitch adds (or refreshes) a flow made from this packet (Service session affinity). */
+    public FlowBuilder learn(OfAction.Learn learn) {
+        actions.add(learn);
+        return this;
+    }
+
     public FlowBuilder gotoTable(PipelineTable next) {
         this.gotoTable = next.id;
         return this;

@@ -36,6 +36,19 @@ public final class PipelineFields {
     public static final RegMark HAIRPIN_REG_MARK = HAIRPIN_FIELD.mark("HairpinRegMark", 1);
 
     /**
+     * reg0[6..7]: where a new connection to a Service port with ClientIP session affinity is in choosing its endpoint
+     * (after Antrea's EpToSelect / EpSelected / EpToLearn): DNAT looks the client up in SessionAffinity, then sends it
+     * through the group or straight to EndpointDNAT, re-entering DNAT with the next state each time.
+     */
+    public static final RegField AFFINITY_STATE_FIELD = new RegField("AffinityStateField", 0, 6, 7);
+    /** Looked up in SessionAffinity and nothing learned there: the Service port's group chooses the endpoint. */
+    public static final RegMark AFFINITY_TO_SELECT_REG_MARK = AFFINITY_STATE_FIELD.mark("AffinityToSelectRegMark", 1);
+    /** A learned flow loaded the client's endpoint: straight to EndpointDNAT (the learned flow is refreshed). */
+    public static final RegMark AFFINITY_HIT_REG_MARK = AFFINITY_STATE_FIELD.mark("AffinityHitRegMark", 2);
+    /** The group chose the endpoint: DNAT learns it for the client, then EndpointDNAT. */
+    public static final RegMark AFFINITY_TO_LEARN_REG_MARK = AFFINITY_STATE_FIELD.mark("AffinityToLearnRegMark", 3);
+
+    /**
      * reg1: the OpenFlow port the packet leaves by, chosen by L2Forwarding; ingress policy matches it (the "to"
      * dimension) and Output sends to it.
      */
@@ -59,10 +72,11 @@ public final class PipelineFields {
     public static final String HAIRPIN_VIP = "169.254.0.253";
 
     public static List<RegField> fields() {
-        return List.of(PKT_SOURCE_FIELD, REWRITE_MAC_FIELD, HAIRPIN_FIELD, TARGET_OF_PORT_FIELD, ENDPOINT_IP_FIELD, ENDPOINT_PORT_FIELD);
+        return List.of(PKT_SOURCE_FIELD, REWRITE_MAC_FIELD, HAIRPIN_FIELD, AFFINITY_STATE_FIELD, TARGET_OF_PORT_FIELD, ENDPOINT_IP_FIELD, ENDPOINT_PORT_FIELD);
     }
 
     public static List<RegMark> marks() {
-        return List.of(FROM_GATEWAY_REG_MARK, FROM_LOCAL_REG_MARK, FROM_TUNNEL_REG_MARK, REWRITE_MAC_REG_MARK, HAIRPIN_REG_MARK);
+        return List.of(FROM_GATEWAY_REG_MARK, FROM_LOCAL_REG_MARK, FROM_TUNNEL_REG_MARK, REWRITE_MAC_REG_MARK, HAIRPIN_REG_MARK,
+                AFFINITY_TO_SELECT_REG_MARK, AFFINITY_HIT_REG_MARK, AFFINITY_TO_LEARN_REG_MARK);
     }
 }

@@ -15,6 +15,11 @@ public enum PipelineTable {
     CONNTRACK_ZONE(30, "ConntrackZone", 31),
     CONNTRACK_STATE(31, "ConntrackState", 40),
     DNAT(40, "DNAT", 50),
+    /**
+     * Flows Open vSwitch learned for Services with {@code sessionAffinity: ClientIP}; looked up (resubmit) from DNAT for
+     * those Services only. A miss leaves the registers as they were (the group chooses).
+     */
+    SESSION_AFFINITY(41, "SessionAffinity", -1),
     ENDPOINT_DNAT(42, "EndpointDNAT", -1),
     SERVICE_HAIRPIN(43, "ServiceHairpin", 50),
     EGRESS_RULE(50, "EgressRule", 60),

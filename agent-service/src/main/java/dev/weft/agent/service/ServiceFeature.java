@@ -5,6 +5,8 @@ import dev.weft.agent.openflow.EncodedFlow;
 import dev.weft.agent.openflow.FlowMod;
 import dev.weft.agent.openflow.GroupMod;
 import dev.weft.agent.openflow.Match;
+import dev.weft.agent.openflow.OfAction;
+import dev.weft.agent.openflow.OfField;
 import dev.weft.agent.pipeline.Cookie;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.FlowStore;
@@ -22,6 +24,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static dev.weft.agent.openflow.Match.CT_EST;
 import static dev.weft.agent.openflow.Match.CT_NEW;
@@ -29,7 +34,12 @@ import static dev.weft.agent.openflow.Match.CT_RPL;
 import static dev.weft.agent.openflow.Match.CT_TRK;
 import static dev.weft.agent.pipeline.FlowBuilder.flow;
 import static dev.weft.agent.pipeline.FlowPriority.HIGH;
+import static dev.weft.agent.pipeline.FlowPriority.LOW;
 import static dev.weft.agent.pipeline.FlowPriority.NORMAL;
+import static dev.weft.agent.pipeline.PipelineFields.AFFINITY_HIT_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.AFFINITY_STATE_FIELD;
+import static dev.weft.agent.pipeline.PipelineFields.AFFINITY_TO_LEARN_REG_MARK;
+import static dev.weft.agent.pipeline.PipelineFields.AFFINITY_TO_SELECT_REG_MARK;
 import static dev.weft.agent.pipeline.PipelineFields.CT_ZONE;
 import static dev.weft.agent.pipeline.PipelineFields.ENDPOINT_IP_FIELD;
 import static dev.weft.agent.pipeline.PipelineFields.ENDPOINT_PORT_FIELD;
@@ -44,6 +54,7 @@ import static dev.weft.agent.pipeline.PipelineTable.CONNTRACK_ZONE;
 import static dev.weft.agent.pipeline.PipelineTable.INGRESS_RULE;
 import static dev.weft.agent.pipeline.PipelineTable.OUTPUT;
 import static dev.weft.agent.pipeline.PipelineTable.SERVICE_HAIRPIN;
+import static dev.weft.agent.pipeline.PipelineTable.SESSION_AFFINITY;
 import static dev.weft.agent.pipeline.PipelineTable.DNAT;
 import static dev.weft.agent.pipeline.PipelineTable.EGRESS_RULE;
 import static dev.weft.agent.pipeline.PipelineTable.ENDPOINT_DNAT;
@@ -69,8 +80,11 @@ public final class ServiceFeature implements PipelineFeature {
     static final long ENDPOINT_OWNER = FlowStore.owner(Cookie.Category.SERVICE_ENDPOINT, 0);
     static final long CONNTRACK_OWNER = FlowStore.owner(Cookie.Category.SERVICE, 0);
     private static final Declaration DECLARATION = new Declaration("Services", List.of(CONNTRACK_ZONE, CONNTRACK_STATE, DNAT,
-            ENDPOINT_DNAT, SERVICE_HAIRPIN, INGRESS_RULE, CONNTRACK_COMMIT, OUTPUT),
-            Set.of(Cookie.Category.SERVICE, Cookie.Category.SERVICE_ENDPOINT));
+            SESSION_AFFINITY, ENDPOINT_DNAT, SERVICE_HAIRPIN, INGRESS_RULE, CONNTRACK_COMMIT, OUTPUT),
+            Set.of(Cookie.Category.SERVICE, Cookie.Category.SERVICE_ENDPOINT, Cookie.Category.SERVICE_AFFINITY));
+    /** OpenFlow timeouts are 16 bits: a longer session affinity timeout (Kubernetes allows a day) is cut to this. */
+    static final int MAX_LEARNED_HARD_TIMEOUT = 0xffff;
+    private static final long ALL_BITS = -1L;
 
     /** An endpoint as EndpointDNAT matches it (the same address and port over TCP and UDP are two flows). */
     record EndpointKey(ServicePortKey.Protocol protocol, ServiceEndpoint endpoint) {
@@ -86,6 +100,8 @@ public final class ServiceFeature implements PipelineFeature {
     private final Map<EndpointKey, Integer> endpointRefs = new HashMap<>();
     private final Set<EndpointKey> endpointFlows = new HashSet<>();
     private final ArrayDeque<Integer> freeIndexes = new ArrayDeque<>();
+    /** Deletes of learned flows not sent yet (the switch was not reachable): sent on the next sync or reconnection. */
+    private final List<byte[]> pendingLearnedDeletes = new ArrayList<>();
     private int nextIndex = 1;
     private boolean ready;
     private long syncs;
@@ -118,7 +134,7 @@ public final class ServiceFeature implements PipelineFeature {
     @Override
     public void registered() {
         reject.registered(datapath, this);
-        List<FlowMod> fixed = new ArrayList<>(List.of(establishedFlow()));
+        List<FlowMod> fixed = new ArrayList<>(List.of(establishedFlow(), staleAffinityFlow()));
         fixed.addAll(hairpinFlows());
         datapath.apply(this, CONNTRACK_OWNER, fixed);
         for (PodInterface pod : datapath.localPods().values()) {
@@ -195,6 +211,16 @@ public final class ServiceFeature implements PipelineFeature {
                 .load(REWRITE_MAC_REG_MARK).resubmit(DNAT).build();
     }
 
+    /**
+     * A learned flow whose endpoint EndpointDNAT no longer has (it left while the agent was not looking: a previous
+     * run's learned flow) would black-hole the client until its timeout: the connection chooses again through the
+     * group instead, which learns the new endpoint over the stale one.
+     */
+    static FlowMod staleAffinityFlow() {
+        return flow(ENDPOINT_DNAT, LOW).cookie(Cookie.Category.SERVICE, 0).match(m -> m.regMark(AFFINITY_HIT_REG_MARK))
+                .load(AFFINITY_TO_SELECT_REG_MARK).resubmit(DNAT).build();
+    }
+
     @Override
     public void switchReady() {
         synchronized (datapath) {
@@ -202,12 +228,54 @@ public final class ServiceFeature implements PipelineFeature {
                 ready = true;
                 try {
                     sync();
+                    if (datapath.previousRound() > 0) {
+                        // a previous run's learned flows: this run's flows (same matches) replaced its learning flows
+                        // now; what that run learned is forgotten rather than trusted (its endpoints may be gone)
+                        long prev = Cookie.roundBits(datapath.previousRound()) | Cookie.of(Cookie.Category.SERVICE_AFFINITY, 0).value();
+                        pendingLearnedDeletes.add(FlowMod.deleteByCookie(prev, Cookie.ROUND_MASK | Cookie.CATEGORY_MASK));
+                    }
                 } catch (RuntimeException e) {
                     // logged by sync; the next update (every reconnection schedules one) retries. Not thrown: the
                     // datapath's other reactions to the switch being back must still run
                 }
             }
+            sendLearnedDeletes();
         }
+    }
+
+    /** Sends the pending deletes of learned flows; kept for the next try when the switch is not reachable. */
+    private void sendLearnedDeletes() {
+        if (pendingLearnedDeletes.isEmpty()) {
+            return;
+        }
+        try {
+            datapath.connection().send(List.copyOf(pendingLearnedDeletes), false).get(30, TimeUnit.SECONDS);
+            pendingLearnedDeletes.clear();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException | ExecutionException | TimeoutException e) {
+            LOG.warnf("learned session affinity flows not deleted yet (retried on the next sync or reconnection): %s",
+                    e.getMessage());
+        }
+    }
+
+    /**
+     * The learned flows of a Service port must go when its affinity goes or changes (off, another timeout, the port
+     * gone) or an endpoint leaves: they would keep sending clients to it. Every client of the port then chooses
+     * again on its next new connection (learned flows are per port, not per endpoint); established connections keep
+     * their endpoint (conntrack).
+     */
+    static boolean forgetsLearned(ServicePort before, ServicePort after) {
+        if (before == null || !before.clientIpAffinity()) {
+            return false;
+        }
+        return after == null || after.affinityTimeoutSeconds() != before.affinityTimeoutSeconds()
+                || !after.endpoints().containsAll(before.endpoints());
+    }
+
+    /** The cookie of a Service port's learned flows in this run. */
+    long learnedCookie(int index) {
+        return Cookie.roundBits(datapath.round()) | Cookie.of(Cookie.Category.SERVICE_AFFINITY, index).value();
     }
 
     /** The Service ports installed, with their endpoints (for tests and the CLI). */
@@ -297,6 +365,21 @@ public final class ServiceFeature implements PipelineFeature {
                 throw ex;
             }
             for (Map.Entry<ServicePortKey, Installed> e : next.entrySet()) {
+                Installed before = installed.get(e.getKey());
+                if (before != null && forgetsLearned(before.port(), e.getValue().port())) {
+                    pendingLearnedDeletes.add(FlowMod.deleteByCookie(learnedCookie(before.index()), ALL_BITS));
+                }
+            }
+            for (ServicePortKey k : gone) {
+                Installed before = installed.get(k);
+                if (forgetsLearned(before.port(), null)) {
+                    pendingLearnedDeletes.add(FlowMod.deleteByCookie(learnedCookie(before.index()), ALL_BITS));
+                }
+            }
+            // after the groups changed (a delete before could be re-learned from the old group), before the endpoint
+            // flows of removed endpoints go
+            sendLearnedDeletes();
+            for (Map.Entry<ServicePortKey, Installed> e : next.entrySet()) {
                 Installed old = installed.put(e.getKey(), e.getValue());
                 count(old, -1);
                 count(e.getValue(), +1);
@@ -348,15 +431,82 @@ public final class ServiceFeature implements PipelineFeature {
     Datapath.OwnerState state(ServicePort p, int index) {
         Cookie c = Cookie.of(Cookie.Category.SERVICE, index);
         ServicePortKey k = p.key();
-        Match.Builder match = Match.builder().tpDst(k.protocol().ipProto, k.port(), 0xffff).nwDst(k.clusterIp())
-                .ctState(CT_NEW | CT_TRK, CT_NEW | CT_TRK);
+        Match.Builder match = serviceMatch(k);
         if (p.endpoints().isEmpty()) {
             return new Datapath.OwnerState(List.of(reject.flow(flow(DNAT, NORMAL).cookie(c).match(match.build()), k)), List.of());
         }
         int gid = groupId(index);
+        if (p.clientIpAffinity()) {
+            return affinityState(p, index);
+        }
         List<GroupMod> groups = ServiceGroups.groups(gid, p.endpoints());
         FlowMod f = flow(DNAT, NORMAL).cookie(c).match(match.build()).load(REWRITE_MAC_REG_MARK).group(gid).build();
         return new Datapath.OwnerState(List.of(f), groups);
+    }
+
+    /**
+     * A Service port with {@code sessionAffinity: ClientIP}. A new connection enters DNAT with no affinity state and
+     * re-enters it after each step, the state (AffinityStateField) telling which flow takes it:
+     * <ol>
+     *   <li>(none) look the client up in SessionAffinity: a flow learned for this client, Service IP, protocol and
+     *   port loads its endpoint and AffinityHitRegMark; without one AffinityToSelectRegMark stays;</li>
+     *   <li>AffinityToSelect: the group chooses; its buckets load the endpoint and AffinityToLearn... re-enter DNAT
+     *   (the two-level groups too: the endpoint bucket is the last step, where the endpoint is known);</li>
+     *   <li>AffinityHit or AffinityToLearn: learn (or refresh, so the timeout counts from the client's last new
+     *   connection, as kube-proxy's) the client's endpoint, then EndpointDNAT.</li>
+     * </ol>
+     * The buckets cannot load the state (the bucket size would change the group limits): AffinityToSelect's flow loads
+     * AffinityToLearn before the group, which the bucket's resubmit carries back.
+     */
+    private Datapath.OwnerState affinityState(ServicePort p, int index) {
+        Cookie c = Cookie.of(Cookie.Category.SERVICE, index);
+        ServicePortKey k = p.key();
+        int gid = groupId(index);
+        // AffinityHit (2) and AffinityToLearn (3) share the field's high bit
+        long learnBit = (AFFINITY_HIT_REG_MARK.value() & AFFINITY_TO_LEARN_REG_MARK.value()) << AFFINITY_STATE_FIELD.start();
+        int reg = AFFINITY_STATE_FIELD.reg();
+        List<FlowMod> flows = List.of(
+                flow(DNAT, NORMAL).cookie(c).match(serviceMatch(k).build()).load(REWRITE_MAC_REG_MARK)
+                        .load(AFFINITY_TO_SELECT_REG_MARK).resubmit(SESSION_AFFINITY).resubmit(DNAT).build(),
+                flow(DNAT, HIGH).cookie(c).match(serviceMatch(k).regMark(AFFINITY_TO_SELECT_REG_MARK).build())
+                        .load(AFFINITY_TO_LEARN_REG_MARK).group(gid).build(),
+                flow(DNAT, HIGH).cookie(c).match(serviceMatch(k).reg(reg, learnBit, learnBit).build())
+                        .learn(learn(p, index)).resubmit(ENDPOINT_DNAT).build());
+        return new Datapath.OwnerState(flows, ServiceGroups.groups(gid, p.endpoints(), DNAT));
+    }
+
+    /** A new connection to the Service port: {@code ct_state=+new+trk,<proto>,nw_dst=<IP>,tp_dst=<port>}. */
+    private static Match.Builder serviceMatch(ServicePortKey k) {
+        return Match.builder().tpDst(k.protocol().ipProto, k.port(), 0xffff).nwDst(k.clusterIp())
+                .ctState(CT_NEW | CT_TRK, CT_NEW | CT_TRK);
+    }
+
+    /**
+     * The flow learned for a client: {@code table=41, hard_timeout=<timeout>, <proto>, nw_src=<client>,
+     * nw_dst=<Service IP>, tp_dst=<port>} loading the endpoint registers and AffinityHitRegMark.
+     */
+    OfAction.Learn learn(ServicePort p, int index) {
+        ServicePortKey k = p.key();
+        int timeout = p.affinityTimeoutSeconds();
+        if (timeout > MAX_LEARNED_HARD_TIMEOUT) {
+            LOG.warnf("Service %s: session affinity timeout %ds is served as %ds, the longest OpenFlow timeout", p.service(),
+                    timeout, MAX_LEARNED_HARD_TIMEOUT);
+            timeout = MAX_LEARNED_HARD_TIMEOUT;
+        }
+        OfField tpDst = switch (k.protocol()) {
+            case TCP -> OfField.TCP_DST;
+            case UDP -> OfField.UDP_DST;
+            case SCTP -> OfField.SCTP_DST;
+        };
+        return new OfAction.Learn(SESSION_AFFINITY.id, NORMAL.value, 0, timeout, learnedCookie(index), List.of(
+                new OfAction.LearnSpec.MatchValue(OfField.ETH_TYPE, Match.ETH_TYPE_IP),
+                new OfAction.LearnSpec.MatchValue(OfField.IP_PROTO, k.protocol().ipProto),
+                new OfAction.LearnSpec.MatchField(OfField.IPV4_SRC),
+                new OfAction.LearnSpec.MatchValue(OfField.IPV4_DST, Match.parseIpv4(k.clusterIp())),
+                new OfAction.LearnSpec.MatchValue(tpDst, k.port()),
+                OfAction.LearnSpec.LoadField.of(ENDPOINT_IP_FIELD),
+                OfAction.LearnSpec.LoadField.of(ENDPOINT_PORT_FIELD),
+                OfAction.LearnSpec.LoadValue.of(AFFINITY_HIT_REG_MARK)));
     }
 
     /**

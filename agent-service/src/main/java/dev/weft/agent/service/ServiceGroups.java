@@ -56,12 +56,16 @@ public final class ServiceGroups {
 
     /** Loads the endpoint into EndpointIPField / EndpointPortField and continues in EndpointDNAT. */
     static GroupMod.Bucket endpointBucket(ServiceEndpoint e) {
-        return endpointBucket(e, ENDPOINT_WEIGHT);
+        return endpointBucket(e, ENDPOINT_WEIGHT, PipelineTable.ENDPOINT_DNAT);
     }
 
-    private static GroupMod.Bucket endpointBucket(ServiceEndpoint e, int weight) {
+    /**
+     * {@code next}: EndpointDNAT, or DNAT for a Service port with session affinity (its flow there learns the endpoint
+     * first). Either is one resubmit of the same size, so the bucket counts above hold for both.
+     */
+    private static GroupMod.Bucket endpointBucket(ServiceEndpoint e, int weight, PipelineTable next) {
         return new GroupMod.Bucket(weight, List.of(OfAction.RegLoad.of(ENDPOINT_IP_FIELD, e.ipv4()),
-                OfAction.RegLoad.of(ENDPOINT_PORT_FIELD, e.port()), new OfAction.Resubmit(PipelineTable.ENDPOINT_DNAT.id)));
+                OfAction.RegLoad.of(ENDPOINT_PORT_FIELD, e.port()), new OfAction.Resubmit(next.id)));
     }
 
     /**
@@ -69,15 +73,20 @@ public final class ServiceGroups {
      * chunk groups, when needed, are {@code groupId + 1 ...}.
      */
     public static List<GroupMod> groups(int groupId, List<ServiceEndpoint> endpoints) {
+        return groups(groupId, endpoints, PipelineTable.ENDPOINT_DNAT);
+    }
+
+    /** The groups whose endpoint buckets continue in {@code next} (see {@link #endpointBucket(ServiceEndpoint, int, PipelineTable)}). */
+    public static List<GroupMod> groups(int groupId, List<ServiceEndpoint> endpoints, PipelineTable next) {
         int n = endpoints.size();
         if (n == 0) {
             throw new IllegalArgumentException("a Service group needs an endpoint");
         }
         if (n == 1) {
-            return List.of(GroupMod.select(groupId, List.of(endpointBucket(endpoints.get(0)))));
+            return List.of(GroupMod.select(groupId, List.of(endpointBucket(endpoints.get(0), ENDPOINT_WEIGHT, next))));
         }
         if (n <= maxSingle()) {
-            return List.of(GroupMod.select(groupId, withSentinels(1, endpoints)));
+            return List.of(GroupMod.select(groupId, withSentinels(1, endpoints, next)));
         }
         if (n > maxEndpoints()) {
             throw new IllegalArgumentException(n + " endpoints: more than the " + maxEndpoints()
@@ -93,7 +102,7 @@ public final class ServiceGroups {
         for (int j = 0; j < m; j++) {
             int size = n / m + (j < n % m ? 1 : 0);
             int chunkId = groupId + 1 + j;
-            out.add(GroupMod.select(chunkId, withSentinels(m, endpoints.subList(at, at + size))));
+            out.add(GroupMod.select(chunkId, withSentinels(m, endpoints.subList(at, at + size), next)));
             at += size;
             top.add(new GroupMod.Bucket(ENDPOINT_WEIGHT, List.of(new OfAction.Group(chunkId))));
         }
@@ -104,13 +113,13 @@ public final class ServiceGroups {
     }
 
     /** {@code sentinels} buckets of weight 1 (the first endpoint's actions), then every endpoint at full weight. */
-    private static List<GroupMod.Bucket> withSentinels(int sentinels, List<ServiceEndpoint> endpoints) {
+    private static List<GroupMod.Bucket> withSentinels(int sentinels, List<ServiceEndpoint> endpoints, PipelineTable next) {
         List<GroupMod.Bucket> b = new ArrayList<>(sentinels + endpoints.size());
         for (int i = 0; i < sentinels; i++) {
-            b.add(endpointBucket(endpoints.get(0), SENTINEL_WEIGHT));
+            b.add(endpointBucket(endpoints.get(0), SENTINEL_WEIGHT, next));
         }
         for (ServiceEndpoint e : endpoints) {
-            b.add(endpointBucket(e));
+            b.add(endpointBucket(e, ENDPOINT_WEIGHT, next));
         }
         return b;
     }

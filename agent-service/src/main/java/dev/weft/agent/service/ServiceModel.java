@@ -35,12 +35,15 @@ import java.util.TreeMap;
  *   <li>NodePort and LoadBalancer Services: each node port is also a Service port on {@link
  *   NodePortSteering#CLUSTER_VIP} (every ready endpoint, whatever the internal policy) and, with {@code
  *   externalTrafficPolicy: Local}, on {@link NodePortSteering#LOCAL_VIP} (this node's ready endpoints only).</li>
+ *   <li>{@code sessionAffinity: ClientIP} with its timeout, on every Service port of the Service (node ports too).</li>
  * </ul>
  */
 public final class ServiceModel {
 
     private static final Logger LOG = Logger.getLogger(ServiceModel.class);
     public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+    /** {@code sessionAffinityConfig.clientIP.timeoutSeconds} when ClientIP affinity leaves it unset (3 hours). */
+    public static final int DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 
     private ServiceModel() {
     }
@@ -95,6 +98,7 @@ public final class ServiceModel {
         boolean localOnly = "Local".equals(spec.getInternalTrafficPolicy());
         boolean nodePorts = "NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType());
         boolean externalLocal = "Local".equals(spec.getExternalTrafficPolicy());
+        int affinity = affinityTimeoutSeconds(svc);
         List<dev.weft.agent.service.ServicePort> out = new ArrayList<>();
         for (ServicePort sp : spec.getPorts()) {
             ServicePortKey.Protocol proto = ServicePortKey.Protocol.parse(sp.getProtocol());
@@ -126,21 +130,47 @@ public final class ServiceModel {
             }
             for (String ip : ips) {
                 out.add(new dev.weft.agent.service.ServicePort(new ServicePortKey(ip, proto, sp.getPort()), name(svc),
-                        portName, endpoints));
+                        portName, endpoints, affinity));
             }
             Integer np = sp.getNodePort();
             if (nodePorts && np != null && np > 0 && !ips.isEmpty()) {
                 // the node port as two more Service ports on the virtual addresses the host steers it to: any
                 // endpoint (internal traffic, externalTrafficPolicy Cluster), this node's (Local, from outside)
                 out.add(new dev.weft.agent.service.ServicePort(new ServicePortKey(NodePortSteering.CLUSTER_VIP, proto, np),
-                        name(svc), portName, all));
+                        name(svc), portName, all, affinity));
                 if (externalLocal) {
                     out.add(new dev.weft.agent.service.ServicePort(new ServicePortKey(NodePortSteering.LOCAL_VIP, proto, np),
-                            name(svc), portName, local));
+                            name(svc), portName, local, affinity));
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * {@code spec.sessionAffinity}: {@code None} (or unset) is 0; {@code ClientIP} is its
+     * {@code sessionAffinityConfig.clientIP.timeoutSeconds}, 10800 when unset (the API server's default). Any other
+     * value, or a timeout outside 1..86400, is an IllegalArgumentException naming the field: the Service is not
+     * served rather than served without the affinity it asks for.
+     */
+    static int affinityTimeoutSeconds(Service svc) {
+        String affinity = svc.getSpec().getSessionAffinity();
+        if (affinity == null || affinity.isEmpty() || "None".equals(affinity)) {
+            return 0;
+        }
+        if (!"ClientIP".equals(affinity)) {
+            throw new IllegalArgumentException("spec.sessionAffinity " + affinity + " is neither None nor ClientIP");
+        }
+        var config = svc.getSpec().getSessionAffinityConfig();
+        Integer timeout = config == null || config.getClientIP() == null ? null : config.getClientIP().getTimeoutSeconds();
+        if (timeout == null) {
+            return DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+        }
+        if (timeout < 1 || timeout > dev.weft.agent.service.ServicePort.MAX_AFFINITY_TIMEOUT_SECONDS) {
+            throw new IllegalArgumentException("spec.sessionAffinityConfig.clientIP.timeoutSeconds " + timeout
+                    + " out of 1.." + dev.weft.agent.service.ServicePort.MAX_AFFINITY_TIMEOUT_SECONDS);
+        }
+        return timeout;
     }
 
     /** The node ports among resolved Service ports (what the host steers into the gateway). */
