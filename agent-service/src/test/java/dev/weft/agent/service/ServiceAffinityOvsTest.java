@@ -100,6 +100,15 @@ class ServiceAffinityOvsTest {
                 assertEquals(first, sticksToOne(client1, 10));
                 System.out.println("client1 -> " + first + ", client2 -> " + second);
 
+                // a learned flow whose endpoint EndpointDNAT does not have (a previous run's, its pod gone): the client
+                // is not black-holed, the group chooses again and the learned flow is overwritten
+                ovs.ofctl("add-flow", ovs.mgmtSocket().toString(), "table=41,priority=200,tcp,nw_src=" + client2.ip
+                        + ",nw_dst=" + VIP + ",tp_dst=" + PORT + " actions=load:0xafc0963->NXM_NX_REG3[],"
+                        + "load:0x2382->NXM_NX_REG4[0..15],load:0x2->NXM_NX_REG0[6..7]");
+                sticksToOne(client2, 5);
+                assertTrue(learned(dp).stream().noneMatch(f -> f.flow().actions().contains(
+                        new OfAction.RegLoad(OfField.REG3, 0, 32, Match.parseIpv4("10.252.9.99")))), () -> learned(dp).toString());
+
                 // client1's endpoint leaves: the port's learned flows go, its clients choose among the others
                 List<ServiceEndpoint> rest = new ArrayList<>(List.of(all));
                 rest.remove(eps.get(first));
