@@ -19,6 +19,7 @@ class CookieTest {
         assertEquals(Map.ofEntries(Map.entry(Cookie.Category.TRACEFLOW, 9)), Map.of(Cookie.Category.TRACEFLOW,
                 codes.remove(Cookie.Category.TRACEFLOW)));
         assertEquals(10, codes.remove(Cookie.Category.DENIED_LOG));
+        assertEquals(11, codes.remove(Cookie.Category.SERVICE_AFFINITY));
         assertEquals(Map.of(Cookie.Category.UNKNOWN, 0, Cookie.Category.PIPELINE, 1, Cookie.Category.GATEWAY, 2,
                 Cookie.Category.POD, 3, Cookie.Category.PEER_NODE, 4, Cookie.Category.POLICY_RULE, 5,
                 Cookie.Category.POLICY_ISOLATION, 6, Cookie.Category.SERVICE, 7, Cookie.Category.SERVICE_ENDPOINT, 8), codes);

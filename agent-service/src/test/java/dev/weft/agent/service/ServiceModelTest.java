@@ -121,4 +121,49 @@ class ServiceModelTest {
         assertEquals(List.of(new NodePortSteering.NodePort("tcp", 30080, false), new NodePortSteering.NodePort("tcp", 31000, true),
                 new NodePortSteering.NodePort("udp", 30053, false)), ServiceModel.nodePorts(m).stream().sorted().toList());
     }
+
+    static Service withAffinity(Service s, String affinity, Integer timeout) {
+        ServiceBuilder b = new ServiceBuilder(s).editSpec().withSessionAffinity(affinity).endSpec();
+        if (timeout != null) {
+            b.editSpec().withNewSessionAffinityConfig().withNewClientIP().withTimeoutSeconds(timeout).endClientIP()
+                    .endSessionAffinityConfig().endSpec();
+        }
+        return b.build();
+    }
+
+    @Test
+    void clientIpAffinityWithItsTimeoutOnEveryPortNodePortsIncluded() {
+        Service web = new ServiceBuilder(service("web", "10.96.0.20", null, "http", "TCP", 80, 8080)).editSpec()
+                .withType("NodePort").editFirstPort().withNodePort(30080).endPort().endSpec().build();
+        EndpointSlice s = slice("web", "web-a", new Object[]{"10.10.1.6", "n1", true, false}, "http", "TCP", 8080);
+        Map<ServicePortKey, ServicePort> m = ServiceModel.resolve(List.of(withAffinity(web, "ClientIP", 600)), List.of(s), "n1");
+        assertEquals(2, m.size());
+        m.values().forEach(p -> assertEquals(600, p.affinityTimeoutSeconds(), p::toString));
+        assertEquals(600, m.get(key(NodePortSteering.CLUSTER_VIP, ServicePortKey.Protocol.TCP, 30080)).affinityTimeoutSeconds());
+        // ClientIP without a config: the API server's default, 3 hours; None and unset: no affinity
+        assertEquals(10800, ServiceModel.resolve(List.of(withAffinity(web, "ClientIP", null)), List.of(s), "n1")
+                .get(key("10.96.0.20", ServicePortKey.Protocol.TCP, 80)).affinityTimeoutSeconds());
+        assertEquals(0, ServiceModel.resolve(List.of(withAffinity(web, "None", null)), List.of(s), "n1")
+                .get(key("10.96.0.20", ServicePortKey.Protocol.TCP, 80)).affinityTimeoutSeconds());
+        assertEquals(0, ServiceModel.resolve(List.of(web), List.of(s), "n1")
+                .get(key("10.96.0.20", ServicePortKey.Protocol.TCP, 80)).affinityTimeoutSeconds());
+    }
+
+    @Test
+    void anUnknownAffinityOrATimeoutOutOfRangeIsNamedAndTheServiceIsNotServedAtAll() {
+        Service web = service("web", "10.96.0.20", null, "http", "TCP", 80, 8080, "dns", "UDP", 53, 53);
+        Service other = service("other", "10.96.0.21", null, "", "TCP", 80, 8080);
+        for (Service bad : List.of(withAffinity(web, "Cookie", null), withAffinity(web, "ClientIP", 0),
+                withAffinity(web, "ClientIP", 86401))) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> ServiceModel.ports(bad, List.of(), "n1"));
+            assertTrue(e.getMessage().contains(bad.getSpec().getSessionAffinityConfig() == null
+                    ? "spec.sessionAffinity Cookie" : "spec.sessionAffinityConfig.clientIP.timeoutSeconds"), e.getMessage());
+            // none of its ports is served (not half applied); the other Services are
+            assertEquals(List.of(key("10.96.0.21", ServicePortKey.Protocol.TCP, 80)),
+                    List.copyOf(ServiceModel.resolve(List.of(bad, other), List.of(), "n1").keySet()));
+        }
+        assertEquals(86400, ServiceModel.affinityTimeoutSeconds(withAffinity(web, "ClientIP", 86400)));
+        assertEquals(1, ServiceModel.affinityTimeoutSeconds(withAffinity(web, "ClientIP", 1)));
+    }
 }
