@@ -99,6 +99,14 @@ public interface AgentConfig {
      */
     Optional<java.util.List<String>> clusterCidrs();
 
+    /**
+     * The cluster's IPv4 Service CIDR (kube-apiserver's {@code --service-cluster-ip-range}, e.g. 10.96.0.0/12). When
+     * set it is routed into the gateway ({@code dev.weft.agent.host.HostNetworkReconciler}), so that the node itself and
+     * hostNetwork pods reach cluster IPs through the switch's Service tables; unset, only pods (and node ports) reach
+     * Services.
+     */
+    Optional<String> serviceCidr();
+
     /** No SNAT (routed networks where pod IPs are reachable from outside): the agent then keeps no nftables table. */
     @WithDefault("false")
     boolean noSnat();

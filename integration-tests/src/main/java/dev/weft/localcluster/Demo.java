@@ -83,6 +83,7 @@ final class Demo {
         var before = matrix();
         save(dir.resolve("matrix-before.json"), before);
         List<String> outsideProblems = outside();
+        serviceProblems.addAll(nodePortAndHost());
         say("Now the Antrea walkthrough's policy: only app=nginx pods may reach the nginx pods.");
         show(files.get(2));
         step("apply", "-f", files.get(2).toString());
@@ -110,7 +111,8 @@ final class Demo {
         if (problems.isEmpty()) {
             say("As in the Antrea walkthrough: before the policy every pod reached nginx, directly and through its Service;"
                     + "\nafter it only nginx pods do. And busybox reached the outside host from its node's IP (SNAT); the outside"
-                    + "\nhost reached no pod directly.");
+                    + "\nhost reached no pod directly, but reached nginx's node port on the nodes running an nginx pod, with its"
+                    + "\nown address kept (externalTrafficPolicy Local); each node's host network reached the cluster IP.");
             return 0;
         }
         say("NOT as in the Antrea walkthrough:\n  " + String.join("\n  ", problems));
@@ -178,6 +180,74 @@ final class Demo {
             problems.add("the outside host reached " + nginx);
         }
         return problems;
+    }
+
+    /**
+     * nginx's node port from the outside host on every node (externalTrafficPolicy Local: it connects exactly on the
+     * nodes running an nginx pod, and that pod sees the outside host's own address), then the cluster IP from each
+     * node's host network (routed into the node's switch from its gateway address). Returns what did not happen as it
+     * should.
+     */
+    private List<String> nodePortAndHost() {
+        ClusterState cluster = layout.requireCluster();
+        int nodePort;
+        java.util.Set<String> nginxNodes = new java.util.TreeSet<>();
+        Map<String, String> gateways = new java.util.HashMap<>();
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            client.nodes().list().getItems().forEach(n -> gateways.put(n.getMetadata().getName(),
+                    dev.weft.net.IpPrefix.parse(n.getSpec().getPodCIDR()).address(1).toString()));
+            nodePort = client.services().inNamespace("default").withName("nginx").get().getSpec().getPorts().get(0).getNodePort();
+            client.pods().inNamespace("default").withLabel("app", "nginx").list().getItems().stream()
+                    .map(p -> p.getSpec().getNodeName()).filter(n -> n != null).forEach(nginxNodes::add);
+        }
+        List<String> problems = new ArrayList<>();
+        say("nginx's Service is a NodePort with externalTrafficPolicy Local: from the outside host, node port " + nodePort
+                + "\nconnects on the nodes running an nginx pod (" + String.join(", ", nginxNodes) + ") and on no other, and the"
+                + "\nnginx pod sees the outside host's own address " + cluster.outside().ip() + " (no SNAT):");
+        for (var node : cluster.nodes()) {
+            var o = probeJson(problems, "--from", Probes.OUTSIDE, "--to", node.ip(), "--port", "" + nodePort);
+            if (o == null) {
+                continue;
+            }
+            boolean expected = nginxNodes.contains(node.name());
+            if (o.path("connected").asBoolean() != expected) {
+                problems.add("outside -> " + node.name() + " (" + node.ip() + "):" + nodePort + (expected
+                        ? " did not connect, though an nginx pod runs there" : " connected, though no nginx pod runs there"));
+            } else if (expected && !cluster.outside().ip().equals(o.path("sourceSeen").asText())) {
+                problems.add("outside -> " + node.name() + ":" + nodePort + ": nginx saw " + o.path("sourceSeen").asText()
+                        + ", not the outside host's " + cluster.outside().ip());
+            }
+        }
+        say("And from each node's own host network (the kubelet, hostNetwork pods) to the cluster IP: the agent routes"
+                + "\nthe service CIDR into its gateway, so the node's switch picks the nginx pod, and the pod sees the"
+                + "\nnode's gateway address (the first of its pod CIDR), through which the reply returns:");
+        for (var node : cluster.nodes()) {
+            var o = probeJson(problems, "--from", Probes.NODE_PREFIX + node.name(), "--to", "svc/default/nginx", "--port", "80");
+            if (o == null) {
+                continue;
+            }
+            String gateway = gateways.get(node.name());
+            if (!o.path("connected").asBoolean()) {
+                problems.add("node/" + node.name() + " -> svc/default/nginx did not connect: " + o.path("detail").asText());
+            } else if (!gateway.equals(o.path("sourceSeen").asText())) {
+                problems.add("node/" + node.name() + " -> svc/default/nginx: nginx saw " + o.path("sourceSeen").asText()
+                        + ", not the node's gateway address " + gateway);
+            }
+        }
+        return problems;
+    }
+
+    /** {@code probe ... -o json}, printed; null (and a problem) if it printed no JSON. */
+    private com.fasterxml.jackson.databind.JsonNode probeJson(List<String> problems, String... args) {
+        String[] all = java.util.stream.Stream.concat(java.util.stream.Stream.of("probe"),
+                java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("-o", "json"))).toArray(String[]::new);
+        String json = captureText(all);
+        try {
+            return Layout.JSON.readTree(json);
+        } catch (IOException e) {
+            problems.add("probe printed no JSON: " + json);
+            return null;
+        }
     }
 
     /** The walkthrough's command (GNU or busybox wget), with a 3 s timeout and no retries so a blocked fetch ends. */

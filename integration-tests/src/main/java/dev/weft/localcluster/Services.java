@@ -109,6 +109,8 @@ final class Services {
                 "-Dagent.info.interval=5s",
                 "-Dagent.bridge-datapath-type=netdev",
                 "-Dagent.cluster-cidrs=" + cluster.clusterCidr(),
+                // ClusterIPs from each node's host network (probe --from node/NAME), through its switch
+                "-Dagent.service-cidr=" + ServiceAdmission.serviceCidr(cluster),
                 "-Dagent.ovs-run-dir=" + node.ovsRunDir(),
                 "-Dagent.state-dir=" + node.agentStateDir(),
                 "-Dagent.node-netns=" + node.netns(),

@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The local cluster's Services on a real two-node cluster: admission (cluster IP, node port, bad Services refused),
  * {@code get svc}, the EndpointSlice controller following pods, the agents' ClusterIP datapath over TCP and UDP across
- * the nodes, endpoints scaled 1 -> 3 -> 0 -> 1, and {@code exec} with Service names resolving inside the pod.
+ * the nodes, endpoints scaled 1 -> 3 -> 0 -> 1, {@code exec} with Service names resolving inside the pod, ClusterIPs
+ * from the nodes' own host network, and a node port from the outside host under both externalTrafficPolicies.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -240,5 +241,102 @@ class ServicesIT {
         assertTrue(addr.contains("inet 10.10."), addr);
         assertNotEquals(0, cli.run("exec", "svc/nobody", "--", "true").exitCode());
         assertEquals(2, cli.run("exec", "svc/client").exitCode(), "no command");
+    }
+
+    /** {@code probe -o json} from {@code from} to {@code to}. */
+    private JsonNode probeJson(String from, String to, int port) {
+        Cli.Run r = cli.run("probe", "--from", from, "--to", to, "--port", "" + port, "--timeout-ms", "1500", "-o", "json");
+        try {
+            int start = r.output().indexOf("\n{");
+            if (start < 0 && !r.output().startsWith("{")) {
+                throw new AssertionError("probe " + from + " -> " + to + ": " + r.output());
+            }
+            return Layout.JSON.readTree(r.output().substring(start + 1));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Per node: its IP and its gateway's address (the first address of its pod CIDR). */
+    private java.util.Map<String, String[]> nodes() {
+        try {
+            java.util.Map<String, String[]> out = new java.util.TreeMap<>();
+            for (JsonNode n : Layout.JSON.readTree(cli.ok("get", "nodes", "-o", "json")).get("items")) {
+                String ip = null;
+                for (JsonNode a : n.at("/status/addresses")) {
+                    if (a.path("type").asText().equals("InternalIP")) {
+                        ip = a.path("address").asText();
+                    }
+                }
+                String gw = dev.weft.net.IpPrefix.parse(n.at("/spec/podCIDR").asText()).address(1).toString();
+                out.put(n.at("/metadata/name").asText(), new String[]{ip, gw});
+            }
+            return out;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private int webNodePort() {
+        try {
+            for (JsonNode svc : Layout.JSON.readTree(cli.ok("get", "svc", "-n", "svc", "-o", "json")).get("items")) {
+                if (svc.at("/metadata/name").asText().equals("web")) {
+                    return svc.at("/spec/ports/0/nodePort").asInt();
+                }
+            }
+            throw new AssertionError("no Service svc/web");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    @Order(5)
+    void theNodeItselfReachesClusterIpsWithTheEndpointLocalOrOnAnotherNode() {
+        var nodes = nodes();
+        // echo's endpoint s1 runs on node2: from node1 through the tunnel, from node2 locally. The endpoint sees the
+        // client node's gateway address, which is how its reply comes back into that node's switch.
+        for (String node : List.of("node1", "node2")) {
+            eventually("node/" + node + " -> svc/svc/echo", () -> probeJson("node/" + node, "svc/svc/echo", 8080).path("connected").asBoolean());
+            JsonNode o = probeJson("node/" + node, "svc/svc/echo", 8080);
+            assertTrue(o.path("detail").asText().contains("svc/s1"), o.toString());
+            assertEquals(nodes.get(node)[1], o.path("sourceSeen").asText(), "source seen from " + node + ": " + o);
+        }
+    }
+
+    @Test
+    @Order(6)
+    void outsideReachesTheNodePortOnlyWhereAnEndpointRunsUnderExternalTrafficPolicyLocal() {
+        var nodes = nodes();
+        int nodePort = webNodePort();
+        // web (ETP Local) has nginx-1 on node2 only: node2 answers with the outside host's own address kept, node1 refuses.
+        eventually("outside -> node2:" + nodePort, () -> probeJson("outside", nodes.get("node2")[0], nodePort).path("connected").asBoolean());
+        JsonNode onNode2 = probeJson("outside", nodes.get("node2")[0], nodePort);
+        assertTrue(onNode2.path("detail").asText().contains("svc/nginx-1"), onNode2.toString());
+        assertEquals(Topology.OUTSIDE_IP, onNode2.path("sourceSeen").asText(), "ETP Local keeps the client's address: " + onNode2);
+        JsonNode onNode1 = probeJson("outside", nodes.get("node1")[0], nodePort);
+        assertFalse(onNode1.path("connected").asBoolean(), "no endpoint on node1 under ETP Local: " + onNode1);
+
+        // ETP Cluster: every node answers, and the endpoint sees the node that took the connection (its gateway
+        // address: the connection is masqueraded into that node's switch, so the reply returns through it).
+        cli.ok("apply", "-f", cli.write("np-cluster.yaml", """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: svc}
+                spec:
+                  type: NodePort
+                  externalTrafficPolicy: Cluster
+                  selector: {app: web}
+                  ports:
+                  - {name: http, port: 80, targetPort: 80, nodePort: %d}
+                """.formatted(nodePort)).toString());
+        for (String node : List.of("node1", "node2")) {
+            String ip = nodes.get(node)[0];
+            eventually("outside -> " + node + ":" + nodePort + " under ETP Cluster",
+                    () -> probeJson("outside", ip, nodePort).path("connected").asBoolean());
+            JsonNode o = probeJson("outside", ip, nodePort);
+            assertTrue(o.path("detail").asText().contains("svc/nginx-1"), o.toString());
+            assertEquals(nodes.get(node)[1], o.path("sourceSeen").asText(), "ETP Cluster via " + node + ": " + o);
+        }
     }
 }

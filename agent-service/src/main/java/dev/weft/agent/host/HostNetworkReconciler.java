@@ -42,10 +42,22 @@ public final class HostNetworkReconciler {
     public static final String NFT_MISSING =
             "nft not found (install the nftables package, or set agent.no-snat=true on a routed network)";
 
-    /** @param clusterCidrs the cluster's pod CIDRs; empty: the pod CIDRs of every known node */
-    public record Settings(Snat snat, List<String> clusterCidrs) {
+    /**
+     * @param clusterCidrs the cluster's pod CIDRs; empty: the pod CIDRs of every known node
+     * @param serviceCidr  the cluster's IPv4 Service CIDR, routed into the gateway so that the node itself and
+     *                     hostNetwork pods reach cluster IPs through the switch; empty: not routed
+     */
+    public record Settings(Snat snat, List<String> clusterCidrs, Optional<IpPrefix> serviceCidr) {
         public Settings {
             clusterCidrs = List.copyOf(clusterCidrs);
+            if (serviceCidr.filter(p -> p.family() != AddressFamily.IPV4).isPresent()) {
+                throw new IllegalArgumentException("service CIDR " + serviceCidr.get() + " is not IPv4 (IPv6 Services are not built)");
+            }
+        }
+
+        /** No Service CIDR routed from the node. */
+        public Settings(Snat snat, List<String> clusterCidrs) {
+            this(snat, clusterCidrs, Optional.empty());
         }
     }
 
@@ -99,7 +111,10 @@ public final class HostNetworkReconciler {
         });
         step(found, Aspect.ROUTES, () -> {
             List<String> conflicts = new ArrayList<>();
-            PeerRoutes.Outcome o = routes.reconcile(node.gatewayIfName(), PeerRoutes.desired(peers, conflicts));
+            List<PeerRoutes.PeerRoute> desired = new ArrayList<>(PeerRoutes.desired(peers, conflicts));
+            settings.serviceCidr().ifPresent(svc -> desired.add(serviceRoute(svc, node, desired, conflicts)));
+            desired.removeIf(java.util.Objects::isNull);
+            PeerRoutes.Outcome o = routes.reconcile(node.gatewayIfName(), desired);
             conflicts.addAll(o.conflicts());
             if (!o.installed().isEmpty() || !o.removed().isEmpty()) {
                 LOG.infof("peer routes via %s: installed %s, removed %s", node.gatewayIfName(), o.installed(), o.removed());
@@ -132,6 +147,32 @@ public final class HostNetworkReconciler {
         return problems;
     }
 
+    /**
+     * The Service CIDR into the gateway, as Antrea routes it with proxyAll: via the switch's virtual address (whose
+     * permanent neighbour entry the gateway aspect keeps: the host never ARPs for a cluster IP) with the gateway's
+     * address as source. The switch's Service tables then choose the endpoint as for a pod, and the endpoint, local or
+     * behind the tunnel on another node, answers an address of this node's pod CIDR: the reply comes back into this
+     * switch, whose conntrack undoes the DNAT. Null (and a conflict) when the Service CIDR overlaps a pod CIDR.
+     */
+    private static PeerRoutes.PeerRoute serviceRoute(IpPrefix svc, NodeNetwork node, List<PeerRoutes.PeerRoute> peerRoutes,
+                                                    List<String> conflicts) {
+        List<String> pods = new ArrayList<>(node.podCidrs());
+        peerRoutes.forEach(r -> pods.add(r.cidr()));
+        for (String c : pods) {
+            IpPrefix pod = IpPrefix.parseContaining(c);
+            if (pod.family() == AddressFamily.IPV4 && pod.overlaps(svc)) {
+                conflicts.add("service CIDR " + svc + " overlaps the pod CIDR " + pod + "; not routed");
+                return null;
+            }
+        }
+        return serviceRoute(svc, node.gatewayIps().get(0));
+    }
+
+    /** The Service CIDR's route: via the switch's virtual address, from the gateway's address {@code gatewayIp}. */
+    public static PeerRoutes.PeerRoute serviceRoute(IpPrefix svc, String gatewayIp) {
+        return new PeerRoutes.PeerRoute(svc.toString(), NodePortSteering.CLUSTER_VIP, gatewayIp);
+    }
+
     /** The SNAT rules for this node and its peers, with the NodePort steering. */
     SnatTable.Rules snatRules(NodeNetwork node, List<PeerNodesChanged.Peer> peers, List<NodePortSteering.NodePort> nodePorts) {
         Set<String> cluster = new LinkedHashSet<>(settings.clusterCidrs());
@@ -140,7 +181,7 @@ public final class HostNetworkReconciler {
             peers.forEach(p -> cluster.addAll(p.podCidrs()));
         }
         return new SnatTable.Rules(node.podCidrs(), List.copyOf(cluster),
-                new SnatTable.NodePorts(node.gatewayIfName(), nodePorts));
+                new SnatTable.NodePorts(node.gatewayIfName(), nodePorts), settings.serviceCidr().map(IpPrefix::toString).orElse(null));
     }
 
     private static String gatewayAddress(NodeNetwork n) {

@@ -3,6 +3,8 @@ package dev.weft.agent.host;
 import dev.weft.agent.AgentConfig;
 import dev.weft.agent.host.HostNetworkReconciler.Aspect;
 import dev.weft.agent.node.NodeNetwork;
+import dev.weft.net.AddressFamily;
+import dev.weft.net.IpPrefix;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -14,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -59,10 +62,28 @@ public class NodeHostNetwork {
             LOG.error("SNAT unavailable: " + nftMissing);
         }
         reconciler = new HostNetworkReconciler(host, bridge,
-                new HostNetworkReconciler.Settings(snat, config.clusterCidrs().orElse(List.of())));
+                new HostNetworkReconciler.Settings(snat, config.clusterCidrs().orElse(List.of()), serviceCidr(config.serviceCidr())));
         loop = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("node-host-network").unstarted(r));
         int every = Math.max(1, config.hostNetworkResyncSeconds());
         loop.scheduleWithFixedDelay(this::reconcileQuietly, every, every, TimeUnit.SECONDS);
+    }
+
+    /** {@code agent.service-cidr}, parsed strictly: a bad value stops the agent at start with the key named. */
+    static Optional<IpPrefix> serviceCidr(Optional<String> value) {
+        Optional<String> text = value.map(String::strip).filter(s -> !s.isEmpty());
+        if (text.isEmpty()) {
+            return Optional.empty();
+        }
+        IpPrefix prefix;
+        try {
+            prefix = IpPrefix.parse(text.get());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("agent.service-cidr: " + e.getMessage(), e);
+        }
+        if (prefix.family() != AddressFamily.IPV4) {
+            throw new IllegalArgumentException("agent.service-cidr: " + prefix + " is IPv6; only an IPv4 Service CIDR is routed");
+        }
+        return Optional.of(prefix);
     }
 
     void onStop(@Observes ShutdownEvent e) {

@@ -26,8 +26,14 @@ public final class PeerRoutes {
     public static final int PROTOCOL = 87;
     private static final String PROTO = Integer.toString(PROTOCOL);
 
-    /** A route to one peer pod CIDR via that peer's gateway address. */
-    public record PeerRoute(String cidr, String via) {
+    /**
+     * A route into the gateway: to one peer pod CIDR via that peer's gateway address, or to the Service CIDR via the
+     * switch's virtual address with the gateway's address as source ({@code src}, null: the kernel's choice).
+     */
+    public record PeerRoute(String cidr, String via, String src) {
+        public PeerRoute(String cidr, String via) {
+            this(cidr, via, null);
+        }
     }
 
     /** What a reconcile did; {@code conflicts} are destinations left alone (a foreign route, a CIDR claimed twice). */
@@ -103,10 +109,12 @@ public final class PeerRoutes {
             }
             JsonNode have = ours.get(want.cidr());
             if (have != null && want.via().equals(have.path("gateway").asText()) && gateway.equals(have.path("dev").asText())
-                    && flags(have).contains("onlink")) {
+                    && flags(have).contains("onlink")
+                    && (want.src() == null ? !have.has("prefsrc") : want.src().equals(have.path("prefsrc").asText()))) {
                 continue;
             }
-            commands.add("route replace " + want.cidr() + " via " + want.via() + " dev " + gateway + " onlink proto " + PROTO);
+            commands.add("route replace " + want.cidr() + " via " + want.via() + " dev " + gateway + " onlink"
+                    + (want.src() == null ? "" : " src " + want.src()) + " proto " + PROTO);
             installed.add(want.cidr());
         }
         List<String> removed = new ArrayList<>();

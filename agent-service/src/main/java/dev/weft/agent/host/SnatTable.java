@@ -33,21 +33,34 @@ public final class SnatTable {
     public static final String NAME = "weft";
 
     /**
-     * What to masquerade: from {@code localPodCidrs} to anything not in {@code clusterCidrs}. Values are validated and
-     * written canonically (they reach nft as text).
+     * What to masquerade: from {@code localPodCidrs} to anything not in {@code clusterCidrs}, and connections the node
+     * routes into the gateway to {@code serviceCidr} (null: none). Values are validated and written canonically (they
+     * reach nft as text).
      */
-    public record Rules(List<String> localPodCidrs, List<String> clusterCidrs, NodePorts nodePorts) {
+    public record Rules(List<String> localPodCidrs, List<String> clusterCidrs, NodePorts nodePorts, String serviceCidr) {
         public Rules {
             localPodCidrs = canonicalCidrs(localPodCidrs);
             clusterCidrs = canonicalCidrs(clusterCidrs);
             if (localPodCidrs.isEmpty()) {
                 throw new IllegalArgumentException("no IPv4 pod CIDR to masquerade from");
             }
+            if (serviceCidr != null) {
+                IpPrefix prefix = IpPrefix.parse(serviceCidr);
+                if (prefix.family() != AddressFamily.IPV4) {
+                    throw new IllegalArgumentException("service CIDR " + serviceCidr + " is not IPv4");
+                }
+                serviceCidr = prefix.toString();
+            }
+        }
+
+        /** SNAT and NodePort steering, no Service CIDR routed from the node. */
+        public Rules(List<String> localPodCidrs, List<String> clusterCidrs, NodePorts nodePorts) {
+            this(localPodCidrs, clusterCidrs, nodePorts, null);
         }
 
         /** SNAT only (no NodePort steering). */
         public Rules(List<String> localPodCidrs, List<String> clusterCidrs) {
-            this(localPodCidrs, clusterCidrs, null);
+            this(localPodCidrs, clusterCidrs, null, null);
         }
 
         private static List<String> canonicalCidrs(List<String> cidrs) {
@@ -98,6 +111,13 @@ public final class SnatTable {
         lines.add("\t\ttype nat hook postrouting priority srcnat; policy accept;");
         if (r.nodePorts() != null) {
             lines.add(NodePortSteering.masqueradeRule());
+        }
+        if (r.serviceCidr() != null) {
+            // The Service CIDR's route already picks the gateway's address as source; a socket bound to another
+            // address (the node IP) would get the reply of an endpoint on another node straight over the underlay,
+            // past the switch that must undo the DNAT.
+            lines.add("\t\tip daddr " + r.serviceCidr() + " masquerade"
+                    + " comment \"the node to a ClusterIP: replies return through the switch\"");
         }
         lines.add("\t\tip saddr @local_pod_cidrs ip daddr != @cluster_cidrs masquerade"
                 + " comment \"pod to outside the cluster and to other nodes: node IP\"");

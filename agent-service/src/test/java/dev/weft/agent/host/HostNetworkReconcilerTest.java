@@ -4,6 +4,7 @@ import dev.weft.agent.host.HostNetworkReconciler.Aspect;
 import dev.weft.agent.node.NodeNetwork;
 import dev.weft.agent.ovsdb.OvsdbClient;
 import dev.weft.agent.testing.OvsSandbox;
+import dev.weft.net.IpPrefix;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,7 @@ import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -130,6 +132,55 @@ class HostNetworkReconcilerTest {
         String all = node.ip("-4", "route", "show");
         assertTrue(all.contains("192.0.2.0/24 dev " + gw() + " proto static"), all);
         assertTrue(all.contains("10.233.4.0/24 dev " + gw() + " proto static"), all);
+    }
+
+    @Test
+    void theServiceCidrIsRoutedIntoTheGatewayFromTheGatewayAddressAndFollowsTheSetting() throws Exception {
+        HostNetworkReconciler r = new HostNetworkReconciler(node, bridge, new HostNetworkReconciler.Settings(
+                HostNetworkReconciler.Snat.MASQUERADE, List.of(), Optional.of(IpPrefix.parse("10.96.0.0/12"))));
+        assertEquals(Map.of(), r.reconcile(network, List.of(PEER_A)));
+        assertEquals("10.96.0.0/12 via " + NodePortSteering.CLUSTER_VIP + " dev " + gw() + " src 10.233.1.1 onlink \n"
+                + "10.233.2.0/24 via 10.233.2.1 dev " + gw() + " onlink", weftRoutes());
+        // The kernel sends a cluster IP into the gateway, from the gateway's address, to the switch's virtual MAC.
+        String get = node.ip("-4", "route", "get", "10.96.0.10");
+        assertTrue(get.contains("via " + NodePortSteering.CLUSTER_VIP + " dev " + gw() + " src 10.233.1.1"), get);
+        assertTrue(node.ip("neigh", "show", NodePortSteering.CLUSTER_VIP, "dev", gw()).contains(NodePortSteering.VIRTUAL_MAC));
+        // A socket bound to another address is masqueraded to the gateway's (the reply must come back into the switch).
+        assertTrue(new SnatTable(node).list().contains("ip daddr 10.96.0.0/12 masquerade"), new SnatTable(node).list());
+
+        // Deleted by hand, or its source changed: put back.
+        node.ip("route", "del", "10.96.0.0/12", "proto", "87");
+        assertEquals(Map.of(), r.reconcile(network, List.of(PEER_A)));
+        assertTrue(weftRoutes().startsWith("10.96.0.0/12 via " + NodePortSteering.CLUSTER_VIP), weftRoutes());
+        node.ip("route", "replace", "10.96.0.0/12", "via", NodePortSteering.CLUSTER_VIP, "dev", gw(), "onlink", "proto", "87");
+        assertEquals(Map.of(), r.reconcile(network, List.of(PEER_A)));
+        String again = node.ip("-4", "route", "get", "10.96.0.10");
+        assertTrue(again.contains("src 10.233.1.1"), again);
+
+        // A Service CIDR overlapping a pod CIDR is refused, with the reason, and the peers are still routed.
+        HostNetworkReconciler overlapping = new HostNetworkReconciler(node, bridge, new HostNetworkReconciler.Settings(
+                HostNetworkReconciler.Snat.OFF, List.of(), Optional.of(IpPrefix.parse("10.233.0.0/16"))));
+        Map<Aspect, String> problems = overlapping.reconcile(network, List.of(PEER_A));
+        assertEquals("service CIDR 10.233.0.0/16 overlaps the pod CIDR 10.233.1.0/24; not routed", problems.get(Aspect.ROUTES));
+        assertEquals("10.233.2.0/24 via 10.233.2.1 dev " + gw() + " onlink", weftRoutes());
+
+        // The setting removed (agent restarted without it): the route goes.
+        assertEquals(Map.of(), r.reconcile(network, List.of(PEER_A)));
+        assertEquals(Map.of(), reconciler(HostNetworkReconciler.Snat.MASQUERADE).reconcile(network, List.of(PEER_A)));
+        assertEquals("10.233.2.0/24 via 10.233.2.1 dev " + gw() + " onlink", weftRoutes());
+        assertFalse(new SnatTable(node).list().contains("10.96.0.0/12"));
+    }
+
+    @Test
+    void aBadServiceCidrSettingNamesTheKey() {
+        assertEquals(Optional.empty(), NodeHostNetwork.serviceCidr(Optional.of(" ")));
+        assertEquals(Optional.of(IpPrefix.parse("10.96.0.0/12")), NodeHostNetwork.serviceCidr(Optional.of("10.96.0.0/12")));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> NodeHostNetwork.serviceCidr(Optional.of("10.96.0.1/12")));
+        assertTrue(e.getMessage().startsWith("agent.service-cidr: ") && e.getMessage().contains("did you mean 10.96.0.0/12?"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> NodeHostNetwork.serviceCidr(Optional.of("fd00::/108")));
+        assertEquals("agent.service-cidr: fd00::/108 is IPv6; only an IPv4 Service CIDR is routed", e.getMessage());
     }
 
     @Test

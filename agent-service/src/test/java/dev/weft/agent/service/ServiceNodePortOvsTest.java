@@ -1,6 +1,8 @@
 package dev.weft.agent.service;
 
 import dev.weft.agent.host.HostCommands;
+import dev.weft.agent.host.HostNetworkReconciler;
+import dev.weft.agent.host.PeerRoutes;
 import dev.weft.agent.host.NodePortSteering;
 import dev.weft.agent.host.SnatTable;
 import dev.weft.agent.node.NodeNetwork;
@@ -8,6 +10,7 @@ import dev.weft.agent.openflow.OfEndpoint;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.NetnsPod;
 import dev.weft.agent.testing.OvsSandbox;
+import dev.weft.net.IpPrefix;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import org.junit.jupiter.api.Test;
@@ -184,6 +187,64 @@ class ServiceNodePortOvsTest {
                 dp.close();
             }
         }
+    }
+
+    /**
+     * The node itself (and so any hostNetwork pod) reaching a ClusterIP: the Service CIDR is routed into the gateway
+     * from the gateway's address, the switch's Service tables choose the endpoint, and the reply comes back through the
+     * switch's conntrack. A socket bound to the node IP is masqueraded to the gateway's address on the way in.
+     */
+    @Test
+    void theNodeReachesAClusterIpThroughTheGateway() throws Exception {
+        try (OvsSandbox ovs = OvsSandbox.start();
+             Node node = Node.create(ovs);
+             NetnsPod ep1 = NetnsPod.create(ovs, "10.252.19.3/24", GW, 12)) {
+            Datapath dp = new Datapath(OfEndpoint.parse("unix:" + ovs.mgmtSocket()), ServiceOvsTest.roundIn(ovs)).start();
+            List<Process> servers = new ArrayList<>();
+            try {
+                await().atMost(Duration.ofSeconds(20)).until(dp::isReady);
+                dp.nodeNetworkReady(new NodeNetwork("n1", List.of(CIDR), List.of(GW), GW_MAC, node.gatewayIf(), GW_OFPORT, NODE_IP));
+                dp.podAdded(ep1.asInterface("default", "ep1"));
+                servers.add(whoamiWithSource(ep1, "ep1", 9090));
+                ServiceFeature services = new ServiceFeature(dp);
+                dp.register(services);
+                HostCommands host = node.commands();
+                // Without the route a cluster IP is not reachable from the node (here: no route at all).
+                assertEquals(Map.of("timeout", 1), ServiceOvsTest.ask(node.netns(), CLUSTER_IP, 81, 1));
+
+                IpPrefix serviceCidr = IpPrefix.parse("10.96.0.0/12");
+                NodePortSteering.routeIntoGateway(host, node.gatewayIf());
+                new PeerRoutes(host).reconcile(node.gatewayIf(), List.of(HostNetworkReconciler.serviceRoute(serviceCidr, GW)));
+                SnatTable nft = new SnatTable(host);
+                EndpointSlice local = ServiceModelTest.slice("web", "web-1", new Object[]{ep1.ip, "n1", true, false}, "who", "TCP", 9090);
+                Map<ServicePortKey, ServicePort> ports = ServiceModel.resolve(List.of(nodePortService("Cluster")), List.of(local), "n1");
+                feature(services, ports);
+                nft.reconcile(new SnatTable.Rules(List.of(CIDR), List.of(CIDR),
+                        new SnatTable.NodePorts(node.gatewayIf(), ServiceModel.nodePorts(ports)), serviceCidr.toString()));
+
+                assertEquals(Map.of("ep1@" + GW, 3), ServiceOvsTest.ask(node.netns(), CLUSTER_IP, 81, 3),
+                        () -> "from the node to the ClusterIP\n" + ServiceOvsTest.diagnose(ovs, ep1) + nftList(host));
+                assertEquals("ep1@" + GW, askFrom(node.netns(), NODE_IP, CLUSTER_IP, 81),
+                        () -> "bound to the node IP\n" + nftList(host));
+
+                // No ready endpoint: refused by the switch, as for a pod.
+                feature(services, ServiceModel.resolve(List.of(nodePortService("Cluster")),
+                        List.of(ServiceModelTest.slice("web", "web-1", new Object[]{ep1.ip, "n1", false, false}, "who", "TCP", 9090)), "n1"));
+                assertEquals(Map.of("refused", 1), ServiceOvsTest.ask(node.netns(), CLUSTER_IP, 81, 1));
+            } finally {
+                servers.forEach(Process::destroy);
+                dp.close();
+            }
+        }
+    }
+
+    /** One connection from a socket bound to {@code source}; the answer (or the error). */
+    static String askFrom(String netns, String source, String ip, int port) throws Exception {
+        String code = "import socket\ntry:\n s=socket.create_connection(('" + ip + "'," + port + "),timeout=2,source_address=('"
+                + source + "',0))\n print(s.recv(100).decode())\nexcept OSError as e:\n print(type(e).__name__)\n";
+        Process p = new ProcessBuilder("ip", "netns", "exec", netns, "python3", "-c", code).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(15, java.util.concurrent.TimeUnit.SECONDS));
+        return new String(p.getInputStream().readAllBytes()).trim();
     }
 
     private static void feature(ServiceFeature f, Map<ServicePortKey, ServicePort> ports) {
