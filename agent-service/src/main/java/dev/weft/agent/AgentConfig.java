@@ -123,6 +123,14 @@ public interface AgentConfig {
     @WithDefault("dns")
     ControlPlaneDiscovery controlPlaneDiscovery();
 
+    /**
+     * The agent's projected ServiceAccount token (audience weft-control-plane, rotated by the kubelet), sent as
+     * {@code authorization: Bearer} on every call to ipam-service and policy-service and re-read when the file
+     * changes (docs/security.md "Caller identity"). Unset: calls carry no token, which a control plane with
+     * authentication on refuses.
+     */
+    Optional<Path> controlPlaneTokenFile();
+
     /** Values of {@link #controlPlaneDiscovery()}; each is the gRPC name-resolver scheme the clients use. */
     enum ControlPlaneDiscovery {
         DNS, ENDPOINTSLICES
