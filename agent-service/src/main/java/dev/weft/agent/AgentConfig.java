@@ -38,6 +38,14 @@ public interface AgentConfig {
     @WithDefault("/var/run/weft/cni.sock")
     Path cniSocket();
 
+    /**
+     * UNIX socket of the agent's local query API (agent.proto AgentQuery: weftctl, the Antrea walkthrough's antctl
+     * queries), mode 0600: only root on the node reaches it, so it needs no token (docs/security.md "The agent's
+     * local API"). weftctl's --socket defaults to this path.
+     */
+    @WithDefault("/var/run/weft/agent.sock")
+    Path localApiSocket();
+
     /** Where the agent installs its CNI conflist at start. */
     @WithDefault("/etc/cni/net.d")
     Path cniConfDir();
@@ -130,6 +138,14 @@ public interface AgentConfig {
      */
     @WithDefault("dns")
     ControlPlaneDiscovery controlPlaneDiscovery();
+
+    /**
+     * The agent's projected ServiceAccount token (audience weft-control-plane, rotated by the kubelet), sent as
+     * {@code authorization: Bearer} on every call to ipam-service and policy-service and re-read when the file
+     * changes (docs/security.md "Caller identity"). Unset: calls carry no token, which a control plane with
+     * authentication on refuses.
+     */
+    Optional<Path> controlPlaneTokenFile();
 
     /** Values of {@link #controlPlaneDiscovery()}; each is the gRPC name-resolver scheme the clients use. */
     enum ControlPlaneDiscovery {

@@ -35,4 +35,25 @@ class AgentServiceTest {
         assertFalse(info.getOvsdbConnected());
         assertTrue(info.getRssBytes() > 0);
     }
+
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "agent.local-api-socket")
+    java.nio.file.Path localApi;
+
+    @Test
+    void answersWeftctlOnItsRootOnlyUnixSocket() throws Exception {
+        assertEquals(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
+                java.nio.file.Files.getPosixFilePermissions(localApi), "only root (the socket's owner) may connect");
+        var group = new io.netty.channel.epoll.EpollEventLoopGroup(1);
+        io.grpc.ManagedChannel ch = io.grpc.netty.NettyChannelBuilder
+                .forAddress(new io.netty.channel.unix.DomainSocketAddress(localApi.toString()))
+                .channelType(io.netty.channel.epoll.EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
+        try {
+            AgentInfo info = dev.weft.proto.agent.v1.AgentQueryGrpc.newBlockingStub(ch).withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+                    .getAgentInfo(GetAgentInfoRequest.getDefaultInstance());
+            assertEquals("test-node", info.getNodeName());
+        } finally {
+            ch.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
 }

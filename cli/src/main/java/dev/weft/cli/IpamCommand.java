@@ -4,11 +4,14 @@ import dev.weft.proto.ipam.v1.GetNodeCidrsRequest;
 import dev.weft.proto.ipam.v1.GetPoolUtilizationRequest;
 import dev.weft.proto.ipam.v1.IpamGrpc;
 import dev.weft.proto.ipam.v1.LookupIpRequest;
+import dev.weft.security.auth.BearerTokenFile;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 
@@ -29,11 +32,24 @@ class IpamCommand {
             description = "ipam-service address host:port (default ${DEFAULT-VALUE}; env WEFT_IPAM_SERVER).")
     String server;
 
+    /** Where the agent's projected token is mounted in its container (weft.yml), so weftctl there needs no flag. */
+    static final String AGENT_TOKEN_FILE = "/var/run/secrets/weft.dev/control-plane/token";
+
+    @Option(names = "--token-file", defaultValue = "${env:WEFT_TOKEN_FILE:-" + AGENT_TOKEN_FILE + "}",
+            description = "ServiceAccount token (audience weft-control-plane) sent to ipam-service, which answers"
+                    + " authenticated callers only (default ${DEFAULT-VALUE}, the agent container's; env WEFT_TOKEN_FILE).")
+    Path tokenFile;
+
     @ParentCommand
     Weftctl root;
 
     <T> T call(Function<IpamGrpc.IpamBlockingStub, T> rpc) {
-        return root.call("ipam-service", server, IpamGrpc::newBlockingStub, rpc);
+        // No token file at the default place (weftctl outside the agent's container): the call goes without one, and
+        // ipam-service's refusal says what it needs.
+        boolean send = Files.exists(tokenFile) || !tokenFile.toString().equals(AGENT_TOKEN_FILE);
+        return root.call("ipam-service", server, ch -> send
+                ? IpamGrpc.newBlockingStub(ch).withInterceptors(new BearerTokenFile(tokenFile))
+                : IpamGrpc.newBlockingStub(ch), rpc);
     }
 
     abstract static class Base implements Callable<Integer> {

@@ -27,15 +27,25 @@ import java.util.function.Function;
         subcommands = {Weftctl.Get.class, IpamCommand.class, TraceflowCommand.class})
 public class Weftctl {
 
-    @Option(names = "--server", defaultValue = "127.0.0.1:9093", description = "Agent address host:port (default ${DEFAULT-VALUE}).")
+    /** Where the bundle's agent serves its local API (agent.local-api-socket, hostPath /var/run/weft). */
+    static final String AGENT_SOCKET = "/var/run/weft/agent.sock";
+
+    @Option(names = "--socket", defaultValue = "${env:WEFT_AGENT_SOCKET:-" + AGENT_SOCKET + "}",
+            description = "The agent's local API socket (default ${DEFAULT-VALUE}; root only; env WEFT_AGENT_SOCKET).")
+    String socket;
+
+    @Option(names = "--server", description = "Agent address host:port instead of the socket (an agent with its"
+            + " query API on TCP, e.g. in tests).")
     String server;
 
     @Option(names = "--timeout", defaultValue = "10", description = "Seconds to wait for the agent (default ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
     <T> T call(Function<AgentQueryGrpc.AgentQueryBlockingStub, T> rpc) {
-        return call("agent", server, AgentQueryGrpc::newBlockingStub, rpc);
+        return call("agent", server != null ? server : UNIX + socket, AgentQueryGrpc::newBlockingStub, rpc);
     }
+
+    static final String UNIX = "unix:";
 
     /**
      * One RPC on a channel of its own to {@code target}, within --timeout; a gRPC error becomes one line naming
@@ -43,7 +53,10 @@ public class Weftctl {
      */
     <S extends io.grpc.stub.AbstractBlockingStub<S>, T> T call(String what, String target, Function<io.grpc.Channel, S> stub,
                                                             Function<S, T> rpc) {
-        ManagedChannel ch = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+        io.netty.channel.EventLoopGroup group = target.startsWith(UNIX) ? new io.netty.channel.epoll.EpollEventLoopGroup(1) : null;
+        ManagedChannel ch = group == null ? ManagedChannelBuilder.forTarget(target).usePlaintext().build()
+                : io.grpc.netty.NettyChannelBuilder.forAddress(new io.netty.channel.unix.DomainSocketAddress(target.substring(UNIX.length())))
+                .channelType(io.netty.channel.epoll.EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
         try {
             return rpc.apply(stub.apply(ch).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS));
         } catch (StatusRuntimeException e) {
@@ -51,6 +64,9 @@ public class Weftctl {
             throw new IllegalStateException(what + " at " + target + ": " + e.getStatus().getCode() + (d == null ? "" : ": " + d));
         } finally {
             ch.shutdownNow();
+            if (group != null) {
+                group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            }
         }
     }
 

@@ -35,7 +35,10 @@ import java.util.concurrent.CountDownLatch;
  *       watches deliver ADDED/MODIFIED/DELETED, which is what fabric8 informers need (list, then watch);</li>
  *   <li>the immutable label {@code kubernetes.io/metadata.name} on every Namespace (namespaceSelector relies on it);</li>
  *   <li>the built-in namespaces default, kube-system, kube-public, kube-node-lease;</li>
- *   <li>legacy discovery documents (/api, /apis, group versions) and /version, so {@code kubectl} can talk to it.</li>
+ *   <li>legacy discovery documents (/api, /apis, group versions) and /version, so {@code kubectl} can talk to it;</li>
+ *   <li>bound ServiceAccount tokens: TokenRequest ({@code POST .../serviceaccounts/SA/token} with a Pod as bound object)
+ *       and TokenReview, by {@link ServiceAccountTokens}, so the control plane's caller identity runs here as on a real
+ *       cluster.</li>
  * </ul>
  * Usage: {@code ApiServer --port P [--port-file FILE]}; port 0 picks a free port, written to the port file once serving.
  */
@@ -107,6 +110,7 @@ public final class ApiServer implements AutoCloseable {
     /** The CRUD dispatcher with the additions of a real API server. */
     static final class Dispatcher extends KubernetesCrudDispatcher {
         private final Map<String, String> discovery = loadDiscovery();
+        private final ServiceAccountTokens tokens = new ServiceAccountTokens();
 
         @Override
         public MockResponse dispatch(RecordedRequest request) {
@@ -123,6 +127,13 @@ public final class ApiServer implements AutoCloseable {
                     return new MockResponse().setResponseCode(200).setHeader("Content-Type", "application/json").setBody(doc);
                 }
             }
+            if ("POST".equalsIgnoreCase(request.getMethod()) && bare.equals("/apis/authentication.k8s.io/v1/tokenreviews")) {
+                return tokenReview(request);
+            }
+            java.util.regex.Matcher tokenRequest = TOKEN_REQUEST.matcher(bare);
+            if ("POST".equalsIgnoreCase(request.getMethod()) && tokenRequest.matches()) {
+                return tokenRequest(request, tokenRequest.group(1), tokenRequest.group(2));
+            }
             if (isNamespaceWrite(request.getMethod(), bare)) {
                 request = withNamespaceNameLabel(request);
             }
@@ -135,6 +146,81 @@ public final class ApiServer implements AutoCloseable {
                 response.setHeader("Content-Type", "application/json");
             }
             return response;
+        }
+
+        private static final java.util.regex.Pattern TOKEN_REQUEST =
+                java.util.regex.Pattern.compile("/api/v1/namespaces/([^/]+)/serviceaccounts/([^/]+)/token");
+
+        /** The pod as stored now (through the CRUD store itself). */
+        private java.util.Optional<ServiceAccountTokens.BoundPod> pod(RecordedRequest like, String namespace, String name) {
+            MockResponse r = super.dispatch(new RecordedRequest(like.getHttpVersion(), HttpMethod.GET,
+                    "/api/v1/namespaces/" + namespace + "/pods/" + name, like.getHeaders(), new Buffer()));
+            if (r == null || r.code() != 200) {
+                return java.util.Optional.empty();
+            }
+            try {
+                JsonNode pod = JSON.readTree(r.getBody().readUtf8());
+                return java.util.Optional.of(new ServiceAccountTokens.BoundPod(pod.path("metadata").path("uid").asText(),
+                        pod.path("spec").path("nodeName").asText(), pod.path("spec").path("serviceAccountName").asText("default")));
+            } catch (IOException e) {
+                return java.util.Optional.empty();
+            }
+        }
+
+        /** TokenRequest for a token bound to a pod of that ServiceAccount (the only kind the local cluster issues). */
+        private MockResponse tokenRequest(RecordedRequest request, String namespace, String serviceAccount) {
+            try {
+                ObjectNode body = (ObjectNode) JSON.readTree(request.getUtf8Body());
+                JsonNode spec = body.path("spec");
+                JsonNode bound = spec.path("boundObjectRef");
+                if (!"Pod".equals(bound.path("kind").asText())) {
+                    return status(400, "BadRequest", "the local API server issues tokens bound to a Pod only (spec.boundObjectRef.kind: Pod)");
+                }
+                String podName = bound.path("name").asText();
+                var pod = pod(request, namespace, podName);
+                if (pod.isEmpty() || (bound.hasNonNull("uid") && !bound.path("uid").asText().equals(pod.get().uid()))) {
+                    return status(404, "NotFound", "pod " + namespace + "/" + podName + " with uid " + bound.path("uid").asText() + " not found");
+                }
+                if (!pod.get().serviceAccount().equals(serviceAccount)) {
+                    return status(400, "BadRequest", "pod " + namespace + "/" + podName + " runs as ServiceAccount "
+                            + pod.get().serviceAccount() + ", not " + serviceAccount);
+                }
+                List<String> audiences = new java.util.ArrayList<>();
+                spec.path("audiences").forEach(a -> audiences.add(a.asText()));
+                if (audiences.isEmpty()) {
+                    audiences.add(ServiceAccountTokens.API_AUDIENCE);
+                }
+                long expiration = Math.max(600, spec.path("expirationSeconds").asLong(3600));
+                java.time.Instant now = java.time.Instant.now();
+                String token = tokens.issue(namespace, serviceAccount, podName, pod.get(), audiences, expiration, now);
+                ((ObjectNode) body.with("spec")).put("expirationSeconds", expiration);
+                body.putObject("status").put("token", token)
+                        .put("expirationTimestamp", now.plusSeconds(expiration).truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
+                body.put("kind", "TokenRequest").put("apiVersion", "authentication.k8s.io/v1");
+                return new MockResponse().setResponseCode(201).setHeader("Content-Type", "application/json").setBody(JSON.writeValueAsString(body));
+            } catch (IOException | ClassCastException e) {
+                return status(400, "BadRequest", "not a TokenRequest: " + e.getMessage());
+            }
+        }
+
+        private MockResponse tokenReview(RecordedRequest request) {
+            try {
+                ObjectNode body = (ObjectNode) JSON.readTree(request.getUtf8Body());
+                List<String> audiences = new java.util.ArrayList<>();
+                body.path("spec").path("audiences").forEach(a -> audiences.add(a.asText()));
+                body.set("status", tokens.review(body.path("spec").path("token").asText(), audiences,
+                        (ns, name) -> pod(request, ns, name), java.time.Instant.now()));
+                body.put("kind", "TokenReview").put("apiVersion", "authentication.k8s.io/v1");
+                return new MockResponse().setResponseCode(201).setHeader("Content-Type", "application/json").setBody(JSON.writeValueAsString(body));
+            } catch (IOException | ClassCastException e) {
+                return status(400, "BadRequest", "not a TokenReview: " + e.getMessage());
+            }
+        }
+
+        private static MockResponse status(int code, String reason, String message) {
+            ObjectNode s = JSON.createObjectNode().put("kind", "Status").put("apiVersion", "v1").put("status", "Failure")
+                    .put("reason", reason).put("message", message).put("code", code);
+            return new MockResponse().setResponseCode(code).setHeader("Content-Type", "application/json").setBody(s.toString());
         }
 
         /** A patch may drop the label; the real API server puts it back, so do we (as a replace of the patched object). */

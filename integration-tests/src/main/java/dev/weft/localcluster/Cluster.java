@@ -102,6 +102,9 @@ final class Cluster {
                 }
             }
             createKubernetesService(cluster);
+            try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+                SystemIdentities.create(client, layout, cluster);
+            }
             services.startControlPlane();
             services.startAgents();
             services.startClusterController();

@@ -143,8 +143,25 @@ public final class ClusterController {
         reconcileDeployments(allPods);
         schedule(allPods);
         reconcileKubelets(allPods);
+        renewTokens();
         reconcileEndpointSlices(allPods);
         writeHostsFiles();
+    }
+
+    private long tokensCheckedAt;
+
+    /** The kubelet's part for the cluster's own processes: their token files renewed before they expire. */
+    private void renewTokens() {
+        if (System.nanoTime() - tokensCheckedAt < 30_000_000_000L) {
+            return;
+        }
+        tokensCheckedAt = System.nanoTime();
+        try {
+            SystemIdentities.renew(client, layout, cluster);
+        } catch (RuntimeException e) {
+            LOG.warning("renewing the processes' tokens failed (retrying): " + e.getMessage());
+            tokensCheckedAt = 0;
+        }
     }
 
     // ---------------------------------------------------------------- EndpointSlice controller
@@ -375,7 +392,9 @@ public final class ClusterController {
         Set<String> nodeNames = cluster.nodes().stream().map(NodeState::name).collect(Collectors.toSet());
         for (Pod p : allPods) {
             String node = p.getSpec() == null ? null : p.getSpec().getNodeName();
-            if (node != null && nodeNames.contains(node) && p.getMetadata().getDeletionTimestamp() == null) {
+            // hostNetwork pods are the cluster's own processes (SystemIdentities): started by Services, not here.
+            boolean process = p.getSpec() != null && Boolean.TRUE.equals(p.getSpec().getHostNetwork());
+            if (node != null && nodeNames.contains(node) && !process && p.getMetadata().getDeletionTimestamp() == null) {
                 wanted.put(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName(), p);
             }
         }

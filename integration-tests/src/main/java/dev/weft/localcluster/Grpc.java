@@ -13,6 +13,13 @@ final class Grpc implements AutoCloseable {
         this.channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
     }
 
+    /** Sends {@code authorization: Bearer TOKEN} (ipam-service and policy-service authenticate every caller). */
+    static io.grpc.ClientInterceptor bearer(String token) {
+        io.grpc.Metadata headers = new io.grpc.Metadata();
+        headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        return io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers);
+    }
+
     @Override
     public void close() {
         channel.shutdownNow();

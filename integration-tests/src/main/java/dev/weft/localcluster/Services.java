@@ -115,11 +115,14 @@ final class Services {
                 "-Dagent.state-dir=" + node.agentStateDir(),
                 "-Dagent.node-netns=" + node.netns(),
                 "-Dagent.cni-socket=" + node.cniSocket(),
+                "-Dagent.local-api-socket=" + Weftctl.agentSocket(layout, node),
                 "-Dagent.cni-conf-dir=" + node.cniConfDir(),
                 "-Dquarkus.grpc.clients.controlplane.host=127.0.0.1",
                 "-Dquarkus.grpc.clients.controlplane.port=" + cluster.policyPort(),
                 "-Dquarkus.grpc.clients.ipam.host=127.0.0.1",
                 "-Dquarkus.grpc.clients.ipam.port=" + cluster.ipamPort(),
+                // Its identity on the control plane: the token of its pod weft-system/weft-agent-NODE (SystemIdentities).
+                "-Dagent.control-plane-token-file=" + SystemIdentities.agentTokenFile(layout, node),
                 // traceflow: the agents share this host, each on its own port, not on their node's IP
                 "-Dweft.traceflow.peer-agents=" + String.join(",", cluster.nodes().stream()
                         .map(n -> n.name() + "=127.0.0.1:" + n.agentPort()).toList())));

@@ -175,7 +175,8 @@ final class Verbs {
             return;
         }
         try (Grpc grpc = new Grpc(cluster.policyPort())) {
-            var stub = ControlPlaneGrpc.newBlockingStub(grpc.channel);
+            // As a caller of its own: the token of the local cluster's pod weft-system/localcluster (SystemIdentities).
+            var stub = ControlPlaneGrpc.newBlockingStub(grpc.channel).withInterceptors(Grpc.bearer(SystemIdentities.cliToken(layout)));
             String last = "";
             while (true) {
                 List<String> pending = new ArrayList<>();

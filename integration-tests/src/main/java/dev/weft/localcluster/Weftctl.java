@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-/** The agent CLI built by the cli module, run against one node's agent (its gRPC port on loopback). */
+/** The agent CLI built by the cli module, run against one node's agent (its local API socket, as on a real node). */
 final class Weftctl {
     private Weftctl() {
     }
@@ -22,9 +22,14 @@ final class Weftctl {
         return Files.exists(jar) ? Optional.of(jar) : Optional.empty();
     }
 
+    /** Where the node's agent serves its local query API (agent.local-api-socket; /var/run/weft/agent.sock on a node). */
+    static Path agentSocket(Layout layout, NodeState node) {
+        return layout.node(node.name()).resolve("agent.sock");
+    }
+
     static int run(Layout layout, Path jar, NodeState node, List<String> args, PrintStream out) {
         List<String> command = new ArrayList<>(List.of(layout.javaBin().toString(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-jar", jar.toString(), "--server", "127.0.0.1:" + node.agentPort()));
+                "-jar", jar.toString(), "--socket", agentSocket(layout, node).toString()));
         command.addAll(args);
         try {
             Process p = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -143,4 +143,47 @@ class ApiServerTest {
         return new PodBuilder().withNewMetadata().withName(name).withNamespace("default").endMetadata()
                 .withNewSpec().addNewContainer().withName("c").withImage("busybox").endContainer().endSpec().build();
     }
+
+    private static String tokenFor(String pod, String uid, String audience) {
+        return client.serviceAccounts().inNamespace("default").withName("weft-agent").tokenRequest(
+                new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec()
+                        .withAudiences(audience).withExpirationSeconds(3607L)
+                        .withNewBoundObjectRef().withKind("Pod").withApiVersion("v1").withName(pod).withUid(uid).endBoundObjectRef()
+                        .endSpec().build()).getStatus().getToken();
+    }
+
+    private static io.fabric8.kubernetes.api.model.authentication.TokenReviewStatus review(String token, String audience) {
+        return client.authentication().v1().tokenReviews().create(new io.fabric8.kubernetes.api.model.authentication.TokenReviewBuilder()
+                .withNewSpec().withToken(token).withAudiences(audience).endSpec().build()).getStatus();
+    }
+
+    @Test
+    void issuesBoundServiceAccountTokensAndReviewsThemLikeARealApiServer() {
+        Pod pod = client.pods().inNamespace("default").resource(new PodBuilder().withNewMetadata().withName("weft-agent-n1").endMetadata()
+                .withNewSpec().withServiceAccountName("weft-agent").withNodeName("n1").withHostNetwork(true).endSpec().build()).create();
+        String uid = pod.getMetadata().getUid();
+        String token = tokenFor("weft-agent-n1", uid, "weft-control-plane");
+
+        var ok = review(token, "weft-control-plane");
+        assertEquals(Boolean.TRUE, ok.getAuthenticated(), ok.getError());
+        assertEquals("system:serviceaccount:default:weft-agent", ok.getUser().getUsername());
+        assertEquals(List.of("weft-agent-n1"), ok.getUser().getExtra().get("authentication.kubernetes.io/pod-name"));
+        assertEquals(List.of(uid), ok.getUser().getExtra().get("authentication.kubernetes.io/pod-uid"));
+        assertEquals(List.of("n1"), ok.getUser().getExtra().get("authentication.kubernetes.io/node-name"));
+        assertEquals(List.of("weft-control-plane"), ok.getAudiences());
+
+        var otherAudience = review(token, "https://kubernetes.default.svc");
+        assertEquals(Boolean.FALSE, otherAudience.getAuthenticated());
+        assertTrue(otherAudience.getError().contains("is invalid for the target audiences"), otherAudience.getError());
+        String[] parts = token.split("\\.");
+        String tampered = parts[0] + "." + parts[1].substring(0, parts[1].length() - 2) + "fQ." + parts[2];
+        assertEquals("invalid bearer token: signature not made by this API server", review(tampered, "weft-control-plane").getError());
+        assertEquals(Boolean.FALSE, review("garbage", "weft-control-plane").getAuthenticated());
+
+        client.pods().inNamespace("default").withName("weft-agent-n1").delete();
+        await().until(() -> client.pods().inNamespace("default").withName("weft-agent-n1").get() == null);
+        var gone = review(token, "weft-control-plane");
+        assertEquals(Boolean.FALSE, gone.getAuthenticated());
+        assertTrue(gone.getError().contains("is not found"), gone.getError());
+    }
 }

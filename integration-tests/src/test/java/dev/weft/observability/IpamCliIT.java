@@ -41,6 +41,7 @@ class IpamCliIT {
     private static Process ipam;
     private static int port;
     private static Path log;
+    private static Path tokenFile;
 
     record Run(int exit, String out) {
     }
@@ -52,6 +53,16 @@ class IpamCliIT {
         for (String name : List.of("ipam-cli-a", "ipam-cli-b")) {
             client.nodes().resource(new NodeBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
         }
+        // weftctl's identity: a token bound to a pod of its own, which ipam-service has the API server review.
+        var pod = client.pods().inNamespace("default").resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+                .withNewMetadata().withName("weftctl").endMetadata().withNewSpec().withServiceAccountName("default")
+                .withNodeName("ipam-cli-a").withHostNetwork(true).endSpec().build()).create();
+        tokenFile = Files.createTempFile("ipam-cli-it", ".token");
+        Files.writeString(tokenFile, client.serviceAccounts().inNamespace("default").withName("default").tokenRequest(
+                new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec()
+                        .withAudiences("weft-control-plane").withNewBoundObjectRef().withApiVersion("v1").withKind("Pod")
+                        .withName("weftctl").withUid(pod.getMetadata().getUid()).endBoundObjectRef().endSpec().build())
+                .getStatus().getToken());
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
@@ -93,13 +104,16 @@ class IpamCliIT {
         if (api != null) {
             api.close();
         }
+        if (tokenFile != null) {
+            Files.deleteIfExists(tokenFile);
+        }
     }
 
     private static Run weftctl(String... args) throws IOException, InterruptedException {
         Path jar = REPO.resolve("cli/target/quarkus-app/quarkus-run.jar");
         assertTrue(Files.exists(jar), jar + " is built by the reactor before this module");
         List<String> command = new ArrayList<>(List.of(JAVA, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar",
-                jar.toString(), "ipam", "--ipam-server", "127.0.0.1:" + port));
+                jar.toString(), "ipam", "--ipam-server", "127.0.0.1:" + port, "--token-file", tokenFile.toString()));
         command.addAll(List.of(args));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         p.getOutputStream().close();
@@ -145,6 +159,26 @@ class IpamCliIT {
         Run bad = weftctl("lookup", "010.77.1.1");
         assertEquals(1, bad.exit(), bad.out());
         assertTrue(bad.out().contains("INVALID_ARGUMENT"), bad.out());
+    }
+
+    @Test
+    void aCallerWithoutAValidTokenIsRefused() throws Exception {
+        Path forged = Files.createTempFile("ipam-cli-it", ".forged");
+        try {
+            String[] parts = Files.readString(tokenFile).split("\\.");
+            Files.writeString(forged, parts[0] + "." + parts[1] + "." + parts[2].substring(2) + "AA");
+            List<String> command = List.of(JAVA, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar",
+                    REPO.resolve("cli/target/quarkus-app/quarkus-run.jar").toString(), "ipam", "--ipam-server",
+                    "127.0.0.1:" + port, "--token-file", forged.toString(), "pools");
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(1, p.waitFor(), out);
+            assertTrue(out.contains("error: ipam-service at 127.0.0.1:" + port + ": UNAUTHENTICATED: the Kubernetes API"
+                    + " did not authenticate the token: invalid bearer token: signature not made by this API server"), out);
+        } finally {
+            Files.deleteIfExists(forged);
+        }
     }
 
     @Test

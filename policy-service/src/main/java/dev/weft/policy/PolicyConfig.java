@@ -33,6 +33,12 @@ public interface PolicyConfig {
      */
     java.util.Optional<String> advertiseAddress();
 
+    /**
+     * The replica's own projected ServiceAccount token (audience weft-control-plane), sent when it forwards reports
+     * to the leader; the leader's {@code weft.auth.peer-service-accounts} lets it speak for any node.
+     */
+    java.util.Optional<java.nio.file.Path> forwardTokenFile();
+
     /** Several replicas serve agent streams; the holder of this Lease alone writes status (docs/policy-service.md). */
     LeaderElection leaderElection();
 

@@ -155,6 +155,8 @@ class PolicyHaIT {
                 "-Dquarkus.kubernetes-client.api-server-url=http://127.0.0.1:" + apiPort,
                 "-Dpolicy.advertise-address=" + address,
                 "-Dpolicy.status-interval=200ms",
+                // Its test agents carry no tokens: caller identity is CallerAuthTest's and the local cluster's subject.
+                "-Dweft.auth.enabled=false",
                 "-Dpolicy.leader-election.lease-duration=" + LEASE.toSeconds() + "s",
                 "-Dpolicy.leader-election.renew-deadline=3s",
                 "-Dpolicy.leader-election.retry-period=500ms",

@@ -1,6 +1,7 @@
 package dev.weft.policy.status;
 
 import dev.weft.policy.PolicyConfig;
+import dev.weft.security.auth.BearerTokenFile;
 import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.GetPolicyStatusRequest;
 import dev.weft.proto.controlplane.v1.NodeRealizationReport;
@@ -44,10 +45,13 @@ public class ReportForwarder {
     private Thread sender;
     private ManagedChannel channel;
     private String channelTarget = "";
+    /** This replica's token for the leader (it authenticates as a peer that may speak for any node). */
+    private final Optional<BearerTokenFile> forwardToken;
 
     ReportForwarder(Leadership leadership, PolicyConfig config) {
         this.leadership = leadership;
         this.config = config;
+        this.forwardToken = config.forwardTokenFile().map(BearerTokenFile::new);
         leadership.onChange(this::resendAll);
     }
 
@@ -156,7 +160,8 @@ public class ReportForwarder {
             channelTarget = address.get();
             channel = ManagedChannelBuilder.forTarget(channelTarget).usePlaintext().build();
         }
-        return Optional.of(ControlPlaneGrpc.newBlockingStub(channel));
+        var stub = ControlPlaneGrpc.newBlockingStub(channel);
+        return Optional.of(forwardToken.map(t -> stub.withInterceptors(t)).orElse(stub));
     }
 
     void stop(@Observes ShutdownEvent ev) {
