@@ -25,6 +25,7 @@ public class ClusterInformers {
     private volatile SharedIndexInformer<Namespace> namespaces;
     private volatile SharedIndexInformer<NetworkPolicy> networkPolicies;
     private final java.util.Map<String, InformerRetry> retries = new java.util.LinkedHashMap<>();
+    private final java.util.Map<String, FirstListHandled> firstLists = new java.util.LinkedHashMap<>();
 
     ClusterInformers(KubernetesClient client) {
         this.client = client;
@@ -39,6 +40,7 @@ public class ClusterInformers {
         all().forEach(i -> {
             InformerRetry retry = new InformerRetry(i.getApiTypeClass().getSimpleName() + " informer");
             retries.put(i.getApiTypeClass().getSimpleName(), retry);
+            firstLists.put(i.getApiTypeClass().getSimpleName(), new FirstListHandled());
             i.exceptionHandler(retry);
         });
     }
@@ -48,7 +50,18 @@ public class ClusterInformers {
      * readiness says why it is DOWN); called once computation has registered its handlers.
      */
     public void run() {
-        all().forEach(i -> i.start().thenRun(retries.get(i.getApiTypeClass().getSimpleName())::connected));
+        all().forEach(i -> {
+            String kind = i.getApiTypeClass().getSimpleName();
+            i.start().thenRun(() -> {
+                retries.get(kind).connected();
+                firstLists.get(kind).listed(i.getStore().listKeys());
+            });
+        });
+    }
+
+    /** The handler registered by computation has computed this object (add, update or delete). */
+    public void handled(Class<?> kind, io.fabric8.kubernetes.api.model.HasMetadata obj) {
+        firstLists.get(kind.getSimpleName()).handled(io.fabric8.kubernetes.client.informers.cache.Cache.metaNamespaceKeyFunc(obj));
     }
 
     void stop(@Observes ShutdownEvent ev) {
@@ -75,17 +88,27 @@ public class ClusterInformers {
         return Stream.of(pods, namespaces, networkPolicies);
     }
 
+    /**
+     * Every informer has listed once and computation has handled every object of that list: only then is a snapshot
+     * complete (fabric8's own hasSynced is true while the handler still works through the list).
+     */
     public boolean hasSynced() {
-        return all().allMatch(i -> i != null && i.hasSynced());
+        return all().allMatch(i -> i != null && i.hasSynced() && firstLists.get(i.getApiTypeClass().getSimpleName()).caughtUp());
     }
 
     /** Why readiness is DOWN: per informer not yet synced, the last failure talking to the API server. */
     public String notSyncedReason() {
         List<String> reasons = new java.util.ArrayList<>();
-        all().filter(i -> i != null && !i.hasSynced()).forEach(i -> {
+        all().filter(i -> i != null).forEach(i -> {
             String kind = i.getApiTypeClass().getSimpleName();
-            String failure = retries.get(kind).lastFailure();
-            reasons.add(kind + ": " + (failure.isEmpty() ? "waiting for the first list" : "Kubernetes API unreachable: " + failure));
+            FirstListHandled first = firstLists.get(kind);
+            if (!i.hasSynced()) {
+                String failure = retries.get(kind).lastFailure();
+                reasons.add(kind + ": " + (failure.isEmpty() ? "waiting for the first list" : "Kubernetes API unreachable: " + failure));
+            } else if (!first.caughtUp()) {
+                int remaining = first.remaining();
+                reasons.add(kind + ": computing the first list" + (remaining < 0 ? "" : " (" + remaining + " objects to go)"));
+            }
         });
         return String.join("; ", reasons);
     }

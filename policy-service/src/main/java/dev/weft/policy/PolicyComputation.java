@@ -33,12 +33,12 @@ public class PolicyComputation {
             publisher.wake();
             controllerInfo.wake();
         };
-        informers.namespaces().addEventHandler(handler(metrics.computeTimer("Namespace"), computed, "Namespace",
-                engine::onNamespace, engine::onNamespaceDeleted));
-        informers.pods().addEventHandler(handler(metrics.computeTimer("Pod"), computed, "Pod", engine::onPod,
-                engine::onPodDeleted));
-        informers.networkPolicies().addEventHandler(handler(metrics.computeTimer("NetworkPolicy"), computed,
-                "NetworkPolicy", engine::onPolicy, engine::onPolicyDeleted));
+        informers.namespaces().addEventHandler(handler(metrics.computeTimer("Namespace"), computed, informers,
+                io.fabric8.kubernetes.api.model.Namespace.class, engine::onNamespace, engine::onNamespaceDeleted));
+        informers.pods().addEventHandler(handler(metrics.computeTimer("Pod"), computed, informers,
+                io.fabric8.kubernetes.api.model.Pod.class, engine::onPod, engine::onPodDeleted));
+        informers.networkPolicies().addEventHandler(handler(metrics.computeTimer("NetworkPolicy"), computed, informers,
+                io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy.class, engine::onPolicy, engine::onPolicyDeleted));
         informers.run();
         publisher.start(engine);
         leadership.start();
@@ -46,8 +46,9 @@ public class PolicyComputation {
 
     /** An exception in one object's handling is logged; it must never stop the informer's delivery to the others. */
     private static <T extends io.fabric8.kubernetes.api.model.HasMetadata> ResourceEventHandler<T> handler(
-            io.micrometer.core.instrument.Timer timer, Runnable computed, String kind, Consumer<T> upsert,
-            Consumer<T> delete) {
+            io.micrometer.core.instrument.Timer timer, Runnable computed, ClusterInformers informers, Class<T> type,
+            Consumer<T> upsert, Consumer<T> delete) {
+        String kind = type.getSimpleName();
         return new ResourceEventHandler<>() {
             @Override
             public void onAdd(T obj) {
@@ -72,6 +73,8 @@ public class PolicyComputation {
                     LOG.errorf(e, "Handling %s %s/%s failed", kind, obj.getMetadata().getNamespace(),
                             obj.getMetadata().getName());
                 }
+                // Handled, even when it failed (logged): readiness waits for every object of the first list.
+                informers.handled(type, obj);
             }
         };
     }
