@@ -197,6 +197,7 @@ final class ServiceAdmission {
         spec.setPorts(ports);
         // Policies and their defaults.
         spec.setSessionAffinity(oneOf(who, "spec.sessionAffinity", spec.getSessionAffinity(), "None", Set.of("None", "ClientIP")));
+        sessionAffinityConfig(who, spec);
         if (type.equals("ExternalName")) {
             spec.setInternalTrafficPolicy(null);
         } else {
@@ -332,5 +333,38 @@ final class ServiceAdmission {
     static boolean validPortName(String name) {
         return name != null && name.length() <= 15 && name.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?") && name.matches(".*[a-z].*")
                 && !name.contains("--");
+    }
+
+    /** kube-apiserver's ClientIP affinity timeout: the default (3 hours) and the allowed range (a day at most). */
+    static final int AFFINITY_TIMEOUT_DEFAULT = 10800, AFFINITY_TIMEOUT_MAX = 86400;
+
+    /**
+     * As kube-apiserver: {@code ClientIP} gets {@code sessionAffinityConfig.clientIP.timeoutSeconds} defaulted to
+     * 10800 and checked to be in 1..86400; {@code None} allows no config.
+     */
+    private static void sessionAffinityConfig(String who, io.fabric8.kubernetes.api.model.ServiceSpec spec) {
+        var config = spec.getSessionAffinityConfig();
+        if ("None".equals(spec.getSessionAffinity())) {
+            if (config != null && config.getClientIP() != null) {
+                throw new UserError(who + ": spec.sessionAffinityConfig: Invalid value: must not be set when"
+                        + " `sessionAffinity` is None");
+            }
+            spec.setSessionAffinityConfig(null);
+            return;
+        }
+        if (config == null) {
+            config = new io.fabric8.kubernetes.api.model.SessionAffinityConfig();
+            spec.setSessionAffinityConfig(config);
+        }
+        if (config.getClientIP() == null) {
+            config.setClientIP(new io.fabric8.kubernetes.api.model.ClientIPConfig());
+        }
+        Integer timeout = config.getClientIP().getTimeoutSeconds();
+        if (timeout == null) {
+            config.getClientIP().setTimeoutSeconds(AFFINITY_TIMEOUT_DEFAULT);
+        } else if (timeout < 1 || timeout > AFFINITY_TIMEOUT_MAX) {
+            throw new UserError(who + ": spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: " + timeout
+                    + ": must be greater than 0 and less than " + AFFINITY_TIMEOUT_MAX);
+        }
     }
 }

@@ -51,6 +51,15 @@ class ServiceAdmissionTest {
         assertEquals(List.of(s.getSpec().getClusterIP()), s.getSpec().getClusterIPs());
         assertEquals(List.of("IPv4"), s.getSpec().getIpFamilies());
 
+        assertNull(s.getSpec().getSessionAffinityConfig());
+        Service sticky = admitOne(List.of(), svc("web", null, 80).editSpec().withSessionAffinity("ClientIP").endSpec().build());
+        assertEquals(10800, sticky.getSpec().getSessionAffinityConfig().getClientIP().getTimeoutSeconds(),
+                "ClientIP without a timeout gets the API server's default");
+        Service day = admitOne(List.of(), svc("web", null, 80).editSpec().withSessionAffinity("ClientIP")
+                .withNewSessionAffinityConfig().withNewClientIP().withTimeoutSeconds(86400).endClientIP()
+                .endSessionAffinityConfig().endSpec().build());
+        assertEquals(86400, day.getSpec().getSessionAffinityConfig().getClientIP().getTimeoutSeconds());
+
         Service np = admitOne(List.of(), svc("web", "NodePort", 80).build());
         assertEquals("Cluster", np.getSpec().getExternalTrafficPolicy());
         int nodePort = np.getSpec().getPorts().getFirst().getNodePort();
@@ -131,7 +140,18 @@ class ServiceAdmissionTest {
                 new Case(svc("a", "NodePort", 80).editSpec().withExternalTrafficPolicy("Nearest").endSpec().build(),
                         "spec.externalTrafficPolicy: Unsupported value: \"Nearest\""),
                 new Case(svc("a", "NodePort", 80).editSpec().withClusterIP("None").endSpec().build(), "may not be set to 'None' for NodePort"),
-                new Case(svc("a", "ExternalName", 80).build(), "spec.externalName: Required value"));
+                new Case(svc("a", "ExternalName", 80).build(), "spec.externalName: Required value"),
+                new Case(svc("a", null, 80).editSpec().withSessionAffinity("Cookie").endSpec().build(),
+                        "spec.sessionAffinity: Unsupported value: \"Cookie\""),
+                new Case(svc("a", null, 80).editSpec().withSessionAffinity("ClientIP").withNewSessionAffinityConfig()
+                        .withNewClientIP().withTimeoutSeconds(0).endClientIP().endSessionAffinityConfig().endSpec().build(),
+                        "spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 0"),
+                new Case(svc("a", null, 80).editSpec().withSessionAffinity("ClientIP").withNewSessionAffinityConfig()
+                        .withNewClientIP().withTimeoutSeconds(86401).endClientIP().endSessionAffinityConfig().endSpec().build(),
+                        "spec.sessionAffinityConfig.clientIP.timeoutSeconds: Invalid value: 86401"),
+                new Case(svc("a", null, 80).editSpec().withNewSessionAffinityConfig()
+                        .withNewClientIP().withTimeoutSeconds(60).endClientIP().endSessionAffinityConfig().endSpec().build(),
+                        "spec.sessionAffinityConfig: Invalid value: must not be set when `sessionAffinity` is None"));
         for (Case c : cases) {
             UserError e = assertThrows(UserError.class, () -> admitOne(List.of(web), c.service()), c.message());
             assertTrue(e.getMessage().startsWith("service/a: ") && e.getMessage().contains(c.message()), e.getMessage());

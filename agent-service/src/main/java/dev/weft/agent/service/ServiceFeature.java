@@ -66,7 +66,9 @@ import static dev.weft.agent.pipeline.PipelineTable.ENDPOINT_DNAT;
  * EndpointDNAT (42), which commits the connection with {@code nat(dst=endpoint)} and continues in EgressRule, so
  * NetworkPolicy sees the endpoint. Later packets of the connection are translated by ConntrackZone's {@code ct(nat)}
  * (both directions) and never reach the group again: an established connection keeps its endpoint whatever happens
- * to the endpoint set. A Service port without endpoints rejects new connections ({@link ServiceReject}).
+ * to the endpoint set. A Service port without endpoints rejects new connections ({@link ServiceReject}). A Service
+ * port with {@code sessionAffinity: ClientIP} also consults and learns flows in SessionAffinity (41), see
+ * {@code affinityState}.
  *
  * <p>Store owners: one per Service port (its DNAT flow and groups, object id = the port's index), and the endpoint
  * flows as one keyed owner, an endpoint's flow shared by every Service port that has it (counted).
