@@ -137,26 +137,34 @@ public final class EncodedFlow {
 
     // ---- identity in place, for tables of encoded flows that keep no key object per flow ----
 
-    /** The hash of a flow's identity (table, priority, match), equal to {@link #identityHash(FlowMod.FlowKey)}. */
+    /**
+     * The hash of a flow's identity (table, priority, match), equal to {@link #identityHash(FlowMod.FlowKey)}. FNV-1a
+     * rather than {@code 31 * h + b}: flows that differ only in an address inside the match (an endpoint's reg value,
+     * a peer's nw_dst) would otherwise collide in bulk, since with a multiplier smaller than a byte's range
+     * {@code b1 * 31 + b2} takes the same value for many byte pairs (1,0 and 0,31), and tables of 100,000 such flows
+     * degrade into long probe chains.
+     */
     public static int identityHash(byte[] flow) {
-        int h = 1;
-        h = 31 * h + flow[OFS_TABLE];
-        h = 31 * h + flow[OFS_PRIORITY];
-        h = 31 * h + flow[OFS_PRIORITY + 1];
+        int h = FNV_OFFSET;
+        h = (h ^ (flow[OFS_TABLE] & 0xff)) * FNV_PRIME;
+        h = (h ^ (flow[OFS_PRIORITY] & 0xff)) * FNV_PRIME;
+        h = (h ^ (flow[OFS_PRIORITY + 1] & 0xff)) * FNV_PRIME;
         int n = matchLength(flow);
         for (int i = 0; i < n; i++) {
-            h = 31 * h + flow[OFS_MATCH + i];
+            h = (h ^ (flow[OFS_MATCH + i] & 0xff)) * FNV_PRIME;
         }
         return spread(h);
     }
 
     public static int identityHash(FlowMod.FlowKey key) {
-        int h = 1;
+        int h = FNV_OFFSET;
         for (byte b : key.bytes()) {
-            h = 31 * h + b;
+            h = (h ^ (b & 0xff)) * FNV_PRIME;
         }
         return spread(h);
     }
+
+    private static final int FNV_OFFSET = 0x811c9dc5, FNV_PRIME = 0x01000193;
 
     private static int spread(int h) {
         return h ^ (h >>> 16);

@@ -236,7 +236,7 @@ public record FlowMod(int table, int priority, long cookie, Match match, List<Of
 
         @Override
         public int hashCode() {
-            return java.util.Arrays.hashCode(bytes);
+            return EncodedFlow.identityHash(this); // not Arrays.hashCode: see EncodedFlow.identityHash
         }
 
         public int table() {

@@ -100,6 +100,11 @@ public final class ServiceFeature implements PipelineFeature {
     private Map<ServicePortKey, ServicePort> desired = Map.of();
     private final Map<ServicePortKey, Installed> installed = new HashMap<>();
     private final Map<EndpointKey, Integer> endpointRefs = new HashMap<>();
+    /**
+     * Endpoint flows whose references may have dropped to none (added, or used by a replaced or removed Service port):
+     * the only ones step 3 of a sync looks at, so an endpoint change costs its size, not every endpoint's.
+     */
+    private final Set<EndpointKey> maybeUnused = new HashSet<>();
     private final Set<EndpointKey> endpointFlows = new HashSet<>();
     private final ArrayDeque<Integer> freeIndexes = new ArrayDeque<>();
     /** Deletes of learned flows not sent yet (the switch was not reachable): sent on the next sync or reconnection. */
@@ -340,6 +345,7 @@ public final class ServiceFeature implements PipelineFeature {
             if (!adds.isEmpty()) {
                 datapath.applyChanges(this, ENDPOINT_OWNER, adds);
                 endpointFlows.addAll(added);
+                maybeUnused.addAll(added);
             }
             // 2. every changed Service port's flow and groups, one bundle
             Map<Long, Datapath.OwnerState> owners = new LinkedHashMap<>();
@@ -384,16 +390,19 @@ public final class ServiceFeature implements PipelineFeature {
             for (Map.Entry<ServicePortKey, Installed> e : next.entrySet()) {
                 Installed old = installed.put(e.getKey(), e.getValue());
                 count(old, -1);
+                mayBeUnused(old);
                 count(e.getValue(), +1);
             }
             for (ServicePortKey k : gone) {
                 Installed old = installed.remove(k);
                 count(old, -1);
+                mayBeUnused(old);
                 freeIndexes.push(old.index());
             }
             // 3. endpoint flows no Service port sends to any more
             Map<FlowMod.FlowKey, byte[]> removes = new LinkedHashMap<>();
-            List<EndpointKey> unused = endpointFlows.stream().filter(ek -> endpointRefs.getOrDefault(ek, 0) == 0).toList();
+            List<EndpointKey> unused = maybeUnused.stream()
+                    .filter(ek -> endpointFlows.contains(ek) && endpointRefs.getOrDefault(ek, 0) == 0).toList();
             for (EndpointKey ek : unused) {
                 removes.put(EncodedFlow.of(endpointFlow(ek).encode()).key(), null);
             }
@@ -401,10 +410,17 @@ public final class ServiceFeature implements PipelineFeature {
                 datapath.applyChanges(this, ENDPOINT_OWNER, removes);
                 unused.forEach(endpointFlows::remove);
             }
+            maybeUnused.clear();
             syncs++;
         } catch (RuntimeException ex) {
             LOG.warnf("Services not installed (retried on the next change): %s", ex.getMessage());
             throw ex;
+        }
+    }
+
+    private void mayBeUnused(Installed i) {
+        if (i != null) {
+            i.port().endpoints().forEach(e -> maybeUnused.add(new EndpointKey(i.port().key().protocol(), e)));
         }
     }
 
