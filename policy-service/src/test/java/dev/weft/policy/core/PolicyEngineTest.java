@@ -77,7 +77,40 @@ class PolicyEngineTest {
             engine.subscribe(fresh);
             engine.unsubscribe(fresh);
             assertEquals(fresh.view.digest(), a.view.digest(), "view of " + a.node);
+            assertIndexMatchesScan(a.node);
         }
+    }
+
+    /** The per-node group index that snapshots read equals a scan of every group. */
+    private void assertIndexMatchesScan(String node) {
+        Set<Group> scanned = new java.util.HashSet<>();
+        engine.groups().values().forEach(g -> {
+            if (g.appliedToSpan().contains(node) || g.addressGroupSpan().contains(node)) {
+                scanned.add(g);
+            }
+        });
+        assertEquals(scanned, engine.groupsSpanning(node), "groups spanning " + node);
+    }
+
+    @Test
+    void aSnapshotReadsOnlyTheGroupsOfItsNode() {
+        // 1,000 policies on pods of 50 other nodes: a node's snapshot must not walk their groups (a full sync of N
+        // agents would read N x all groups).
+        List<NetworkPolicy> far = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            engine.onPod(pod("ns-b", "far-" + i, "far=f" + i, "far-node-" + (i % 50), "10.1." + (i / 250) + "." + (i % 250 + 1)));
+            far.add(ingressPolicy("ns-b", "far-" + i, sel("far=f" + i), List.of(podPeer(sel("far=f" + i))), List.of()));
+            engine.onPolicy(far.getLast());
+        }
+        engine.onPolicy(ingressPolicy("ns-a", "web", sel("app=web"), List.of(podPeer(sel("app=web"))), List.of()));
+        assertEquals(Set.of(engine.group(GroupKey.inNamespace("ns-a", Selector.of(sel("app=web"))))), engine.groupsSpanning("n1"));
+        assertEquals(20, engine.groupsSpanning("far-node-7").size());
+        agent("n1");
+        agent("far-node-7");
+        engine.onPolicyDeleted(far.get(7));
+        engine.onPodDeleted(pod("ns-b", "far-57", "far=f57", "far-node-7", "10.1.0.58"));
+        assertEquals(18, engine.groupsSpanning("far-node-7").size());
+        assertViewsMatchFreshSnapshots();
     }
 
     @Test
