@@ -146,7 +146,7 @@ class AgentRestartIT {
                 "-Dagent.node-netns=" + ovs.netns,
                 "-Dagent.pod-cidrs=10.244.9.0/24",
                 "-Dagent.state-dir=" + dir.resolve("state"),
-                "-Dagent.cni-socket=" + dir.resolve("cni.sock"),
+                "-Dagent.cni-socket=" + dir.resolve("cni.sock"), "-Dagent.local-api-socket=" + dir.resolve("agent.sock"),
                 "-Dagent.cni-conf-dir=" + dir.resolve("net.d"),
                 // No API server, ipam-service or policy-service: the agent must keep every lease without them.
                 "-Dquarkus.kubernetes-client.api-server-url=http://127.0.0.1:" + freePort(),

@@ -67,7 +67,7 @@ class AgentWholeFootprintBench {
             cmd.addAll(List.of("-Dquarkus.http.port=" + httpPort, "-Dagent.node-name=n1", "-Dagent.ovs-run-dir=" + ovs.dir,
                     "-Dagent.bridge=" + ovs.bridge, "-Dagent.bridge-datapath-type=netdev", "-Dagent.node-netns=" + ovs.netns,
                     "-Dagent.pod-cidrs=10.246.0.0/24", "-Dagent.state-dir=" + dir.resolve("state"),
-                    "-Dagent.cni-socket=" + dir.resolve("cni.sock"), "-Dagent.cni-conf-dir=" + dir.resolve("net.d"),
+                    "-Dagent.cni-socket=" + dir.resolve("cni.sock"), "-Dagent.local-api-socket=" + dir.resolve("agent.sock"), "-Dagent.cni-conf-dir=" + dir.resolve("net.d"),
                     // No API server or ipam-service (the pod CIDR is static); the policy stream is real gRPC.
                     "-Dquarkus.kubernetes-client.api-server-url=http://127.0.0.1:" + AgentRestartIT.freePort(),
                     "-Dquarkus.kubernetes-client.request-retry-backoff-limit=0",

@@ -93,7 +93,7 @@ public class AgentFootprintBenchmark {
             cmd.addAll(extraFlags());
             cmd.addAll(List.of("-Dquarkus.http.port=" + port, "-Dagent.node-name=bench", "-Dagent.bridge=" + ovs.bridge,
                     "-Dagent.ovs-run-dir=" + ovs.dir, "-Dagent.state-dir=" + ovs.dir.resolve("state"),
-                    "-Dagent.cni-socket=" + ovs.dir.resolve("cni.sock"), "-Dagent.cni-conf-dir=" + ovs.dir.resolve("net.d"),
+                    "-Dagent.cni-socket=" + ovs.dir.resolve("cni.sock"), "-Dagent.local-api-socket=" + ovs.dir.resolve("agent.sock"), "-Dagent.cni-conf-dir=" + ovs.dir.resolve("net.d"),
                     "-Dquarkus.kubernetes-client.api-server-url=http://127.0.0.1:1", "-Dquarkus.grpc.clients.controlplane.port=1",
                     "-Dquarkus.grpc.clients.ipam.port=1", "-jar", jar.toString()));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ovs.dir.resolve("agent.log").toFile());
