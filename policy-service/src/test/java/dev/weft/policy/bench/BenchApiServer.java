@@ -62,8 +62,8 @@ final class BenchApiServer implements AutoCloseable {
             }
             m.setResourceVersion(Long.toString(dispatcher.requestResourceVersion()));
             m.setCreationTimestamp(created);
-            if (m.getGeneration() == null && !"pods".equals(plural) && !"namespaces".equals(plural)) {
-                m.setGeneration(1L);
+            if (m.getGeneration() == null) {
+                m.setGeneration(1L); // as the CRUD server's create does; its PATCH copies it from the stored object
             }
             String path = m.getNamespace() == null ? apiPrefix + "/" + plural
                     : apiPrefix + "/namespaces/" + m.getNamespace() + "/" + plural;

@@ -40,7 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * its API server, 1,000 agents (one per node of the scenario) on WatchPolicies streams over loopback gRPC, each
  * applying snapshot and patches to its own store. Prints, as {@code BENCH} lines: the time from the first stream
  * opened until every agent holds its full snapshot (and the snapshots' sizes), the service's RSS and heap with every
- * stream open, and for ~200 pod relabels (one at a time, PATCH through the API) the delay from the PATCH returning
+ * stream open, and for ~200 pod relabels (one at a time, a JSON patch through the API) the delay from the PATCH returning
  * until the last affected agent's store reflects it (p50/p99/max, agents affected, agents that received anything).
  *
  * <p>The service is a separate JVM so that its memory is measured alone (RSS from /proc, heap after a full GC from
@@ -440,9 +440,11 @@ public final class FanoutBenchmark {
                         a.observe(change);
                     }
                 }
-                String merge = "{\"metadata\":{\"labels\":{\"app-" + from + "\":null,\"app-" + to + "\":\"scale-" + to + "\"}}}";
+                // A JSON patch: the CRUD server's merge patch would keep the removed label with a null value.
+                String patch = "[{\"op\":\"remove\",\"path\":\"/metadata/labels/app-" + from + "\"},"
+                        + "{\"op\":\"add\",\"path\":\"/metadata/labels/app-" + to + "\",\"value\":\"scale-" + to + "\"}]";
                 long sent = System.nanoTime();
-                k8s.pods().inNamespace(ns).withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), merge);
+                k8s.pods().inNamespace(ns).withName(name).patch(PatchContext.of(PatchType.JSON), patch);
                 long returned = System.nanoTime();
                 if (!change.done.await(60, TimeUnit.SECONDS)) {
                     List<String> missing = affectedNodes.stream().filter(n -> {
