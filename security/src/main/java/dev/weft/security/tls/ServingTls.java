@@ -43,6 +43,7 @@ public class ServingTls {
     private final jakarta.enterprise.inject.Instance<KubernetesClient> kubernetes;
     private final Clock clock;
     private ServingTlsConfiguration configuration;
+    private volatile List<java.security.cert.X509Certificate> authorities = List.of();
     private ScheduledExecutorService timer;
 
     @Inject
@@ -74,6 +75,16 @@ public class ServingTls {
         if (timer != null) {
             timer.shutdownNow();
         }
+    }
+
+    /** The CAs clients verify this service against (the self-managed CA, or weft.tls.ca-file). */
+    public List<java.security.cert.X509Certificate> authorities() {
+        return authorities;
+    }
+
+    /** The name clients verify: the first of weft.tls.server-names. */
+    public String serverName() {
+        return serverNames().getFirst();
     }
 
     /** The certificate served now. */
@@ -131,6 +142,7 @@ public class ServingTls {
         CertificateAuthority ca = ControlPlaneCa.loadOrCreate(kubernetes.get(), settings.namespace(),
                 settings.caSecret(), settings.caValidity(), now);
         ControlPlaneCa.publishBundle(kubernetes.get(), settings.namespace(), settings.caConfigMap(), ca);
+        authorities = List.of(ca.certificate());
         return ca.issue(serverNames(), settings.certificateValidity(), now);
     }
 
@@ -165,6 +177,7 @@ public class ServingTls {
         ServingCertificate served = ServingCertificate.fromPem(read(cert), read(key), cert + " and " + key);
         settings.caFile().ifPresent(caFile -> {
             List<java.security.cert.X509Certificate> cas = Pem.parseCertificates(read(caFile), caFile.toString());
+            authorities = cas;
             String pem = Pem.certificates(cas);
             ControlPlaneCa.publishBundlePem(kubernetes.get(), settings.namespace(), settings.caConfigMap(), pem);
         });

@@ -16,6 +16,10 @@ import java.util.Optional;
 @ConfigMapping(prefix = "weft.tls")
 public interface TlsSettings {
 
+    /** Build time: true in the services that serve TLS (it makes the ServingTls bean exist). */
+    @WithDefault("false")
+    boolean serve();
+
     /** Name of the Quarkus TLS registry configuration; quarkus.http.tls-configuration-name refers to it. */
     @WithDefault("weft")
     String configurationName();
