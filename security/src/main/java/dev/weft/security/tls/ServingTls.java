@@ -57,6 +57,10 @@ public class ServingTls {
     }
 
     void onStart(@Observes @Priority(Interceptor.Priority.PLATFORM_BEFORE) StartupEvent event) {
+        if (!settings.enabled()) {
+            LOG.warn("TLS: weft.tls.enabled=false, no serving certificate (plaintext only)");
+            return;
+        }
         ServingCertificate first = fileMode() ? readFiles() : issueWithRetry();
         configuration = new ServingTlsConfiguration(first);
         registry.register(settings.configurationName(), configuration);
@@ -89,6 +93,9 @@ public class ServingTls {
 
     /** The certificate served now. */
     public ServingCertificate current() {
+        if (configuration == null) {
+            throw new IllegalStateException("TLS is off (weft.tls.enabled=false)");
+        }
         return configuration.current();
     }
 

@@ -20,6 +20,13 @@ public interface TlsSettings {
     @WithDefault("false")
     boolean serve();
 
+    /**
+     * Runtime: false serves no certificate and touches no CA (then quarkus.http.tls-configuration-name must be
+     * empty and quarkus.http.insecure-requests enabled: plaintext). For harnesses that cannot run TLS yet.
+     */
+    @WithDefault("true")
+    boolean enabled();
+
     /** Name of the Quarkus TLS registry configuration; quarkus.http.tls-configuration-name refers to it. */
     @WithDefault("weft")
     String configurationName();
