@@ -91,8 +91,9 @@ class ControlPlaneTlsTest {
             });
 
             publish(ca);
-            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertEquals("tls",
-                    ipam.getNodeCidrs(request).await().atMost(Duration.ofSeconds(5)).getNodeUid()));
+            // The informer delivers the new bundle; the channel's next handshake (after its reconnect backoff) uses it.
+            await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> assertEquals("tls",
+                    ipam.withWaitForReady().getNodeCidrs(request).await().atMost(Duration.ofSeconds(5)).getNodeUid()));
         } finally {
             tlsIpam.shutdownNow();
         }
