@@ -47,7 +47,8 @@ class ServingTlsTest {
     public static class TlsOnly implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("quarkus.http.tls-configuration-name", "weft", "quarkus.http.insecure-requests", "disabled");
+            return Map.of("weft.tls.enabled", "true", "quarkus.http.tls-configuration-name", "weft",
+                    "quarkus.http.insecure-requests", "disabled");
         }
     }
 
