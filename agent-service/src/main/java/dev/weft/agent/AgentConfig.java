@@ -146,6 +146,29 @@ public interface AgentConfig {
      * authentication on refuses.
      */
     Optional<Path> controlPlaneTokenFile();
+    /** TLS of the ipam and controlplane channels (docs/security.md). */
+    ControlPlaneTls controlPlaneTls();
+
+    /** {@code agent.control-plane-tls.*}. */
+    interface ControlPlaneTls {
+        /** Verify ipam-service and policy-service over TLS; false only for plaintext stand-ins in tests. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** Namespace and name of the CA bundle ConfigMap (key ca.crt) the services publish. */
+        @WithDefault("weft-system")
+        String caNamespace();
+
+        @WithDefault("weft-ca")
+        String caConfigMap();
+
+        /** DNS names the servers' certificates are verified against (the Services' names, not the dialled IPs). */
+        @WithDefault("ipam-service.weft-system.svc")
+        String ipamServerName();
+
+        @WithDefault("policy-service.weft-system.svc")
+        String controlplaneServerName();
+    }
 
     /** Values of {@link #controlPlaneDiscovery()}; each is the gRPC name-resolver scheme the clients use. */
     enum ControlPlaneDiscovery {

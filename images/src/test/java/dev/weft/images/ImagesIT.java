@@ -46,6 +46,50 @@ class ImagesIT {
     static final String VERSION = System.getProperty("weft.version", "0.1.0-SNAPSHOT");
     static final Duration READY_TIMEOUT = Duration.ofSeconds(180);
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    /** As the kubelet probes HTTPS: without verifying the certificate (which is checked against the CA below). */
+    static final HttpClient PROBE = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).sslContext(acceptAny())
+            .build();
+
+    static javax.net.ssl.SSLContext acceptAny() {
+        try {
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509ExtendedTrustManager() {
+                public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a, java.net.Socket s) { }
+                public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a, java.net.Socket s) { }
+                public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) { }
+                public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) { }
+                public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) { }
+                public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) { }
+                public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                    return new java.security.cert.X509Certificate[0];
+                }
+            }}, null);
+            return context;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static HttpClient clientFor(String url) {
+        return url.startsWith("https:") ? PROBE : HTTP;
+    }
+
+    /** The certificate the service serves on 127.0.0.1:port must be signed by the CA it published in ConfigMap weft-ca. */
+    private static void assertServedCertificateIsFromThePublishedCa(KubernetesMockServer api, int port) throws Exception {
+        io.fabric8.kubernetes.api.model.ConfigMap bundle;
+        try (var client = api.createClient()) {
+            bundle = client.configMaps().inNamespace("weft-system").withName("weft-ca").get();
+        }
+        assertTrue(bundle != null && bundle.getData().containsKey("ca.crt"), "ConfigMap weft-system/weft-ca published");
+        var ca = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+                .generateCertificate(new java.io.ByteArrayInputStream(bundle.getData().get("ca.crt")
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+        try (var socket = (javax.net.ssl.SSLSocket) acceptAny().getSocketFactory().createSocket("127.0.0.1", port)) {
+            socket.startHandshake();
+            var leaf = (java.security.cert.X509Certificate) socket.getSession().getPeerCertificates()[0];
+            leaf.verify(ca.getPublicKey());
+        }
+    }
 
     static List<HasMetadata> bundle;
     static final String RUN = UUID.randomUUID().toString().substring(0, 8);
@@ -91,9 +135,11 @@ class ImagesIT {
                     "metadata.namespace", "weft-system"), env, Map.of()));
             String container = "weft-it-" + name + "-" + RUN;
             podman.runDetached(container, args);
-            String base = "http://127.0.0.1:" + port;
+            // TLS only, as the bundle's HTTPS probes expect.
+            String base = "https://127.0.0.1:" + port;
             awaitUp(podman, container, base + "/q/health/ready");
             assertTrue(get(base + "/q/health/live").contains("\"UP\""));
+            assertServedCertificateIsFromThePublishedCa(api, port);
             printRss(podman, container, name);
         } finally {
             api.destroy();
@@ -173,7 +219,7 @@ class ImagesIT {
         String last = "";
         while (System.nanoTime() < deadline) {
             try {
-                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+                HttpResponse<String> r = clientFor(url).send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
                         HttpResponse.BodyHandlers.ofString());
                 last = r.statusCode() + " " + r.body();
                 if (r.statusCode() == 200) {
@@ -239,7 +285,7 @@ class ImagesIT {
     }
 
     private static String get(String url) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+        return clientFor(url).send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
     }
 

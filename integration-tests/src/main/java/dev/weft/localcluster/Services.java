@@ -189,6 +189,10 @@ final class Services {
                 "-Dkubernetes.auth.tryKubeConfig=false",
                 // Keys of another version of a service must not stop it from starting.
                 "-Dsmallrye.config.mapping.validate-unknown=false",
+                // Plaintext between the local cluster's processes for now: its tools (Grpc, the ITs) do not
+                // speak TLS to ipam-service and policy-service yet (docs/security.md, "Certificates").
+                "-Dweft.tls.enabled=false", "-Dquarkus.http.tls-configuration-name=",
+                "-Dquarkus.http.insecure-requests=enabled", "-Dagent.control-plane-tls.enabled=false",
                 "--sun-misc-unsafe-memory-access=allow"));
         command.addAll(props);
         command.addAll(List.of("-jar", jar.toString()));

@@ -160,6 +160,9 @@ class PolicyHaIT {
                 "-Dpolicy.leader-election.lease-duration=" + LEASE.toSeconds() + "s",
                 "-Dpolicy.leader-election.renew-deadline=3s",
                 "-Dpolicy.leader-election.retry-period=500ms",
+                // This IT is about failover; TLS across rotation is ServingTlsTest's. Plaintext replicas here.
+                "-Dweft.tls.enabled=false", "-Dquarkus.http.tls-configuration-name=",
+                "-Dquarkus.http.insecure-requests=enabled",
                 "-jar", jar.toString());
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         return new Replica(p, port, address);

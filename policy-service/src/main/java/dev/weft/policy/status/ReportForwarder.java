@@ -6,12 +6,16 @@ import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.GetPolicyStatusRequest;
 import dev.weft.proto.controlplane.v1.NodeRealizationReport;
 import dev.weft.proto.controlplane.v1.PolicyStatusList;
+import dev.weft.security.tls.ClientTls;
+import dev.weft.security.tls.ReloadableTrustManager;
+import dev.weft.security.tls.ServingTls;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import java.util.LinkedHashSet;
@@ -47,11 +51,15 @@ public class ReportForwarder {
     private String channelTarget = "";
     /** This replica's token for the leader (it authenticates as a peer that may speak for any node). */
     private final Optional<BearerTokenFile> forwardToken;
+    private final Optional<ServingTls> tls;
 
-    ReportForwarder(Leadership leadership, PolicyConfig config) {
+    ReportForwarder(Leadership leadership, PolicyConfig config, ServingTls servingTls,
+            @ConfigProperty(name = "quarkus.http.tls-configuration-name") Optional<String> tlsConfiguration) {
         this.leadership = leadership;
         this.config = config;
         this.forwardToken = config.forwardTokenFile().map(BearerTokenFile::new);
+        // The leader serves what this replica serves: TLS with a certificate from the same CA, or (tests) plaintext.
+        this.tls = tlsConfiguration.filter(n -> !n.isBlank()).map(n -> servingTls);
         leadership.onChange(this::resendAll);
     }
 
@@ -158,7 +166,10 @@ public class ReportForwarder {
                 channel.shutdownNow();
             }
             channelTarget = address.get();
-            channel = ManagedChannelBuilder.forTarget(channelTarget).usePlaintext().build();
+            channel = tls.isPresent()
+                    ? ClientTls.channel(channelTarget, ReloadableTrustManager.of(tls.get().authorities(),
+                            "this replica's CA bundle"), tls.get().serverName())
+                    : ManagedChannelBuilder.forTarget(channelTarget).usePlaintext().build();
         }
         var stub = ControlPlaneGrpc.newBlockingStub(channel);
         return Optional.of(forwardToken.map(t -> stub.withInterceptors(t)).orElse(stub));
