@@ -43,25 +43,32 @@ public class ControlPlaneTrust {
     /** The trust manager for the channels; starts following the ConfigMap on first use. */
     public synchronized ReloadableTrustManager trustManager() {
         if (informer == null) {
-            informer = kubernetes.get().configMaps().inNamespace(namespace).withName(configMap)
-                    .inform(new ResourceEventHandler<>() {
-                        @Override
-                        public void onAdd(ConfigMap cm) {
-                            apply(cm);
-                        }
+            informer = kubernetes.get().configMaps().inNamespace(namespace).withName(configMap).runnableInformer(0);
+            informer.addEventHandler(new ResourceEventHandler<>() {
+                @Override
+                public void onAdd(ConfigMap cm) {
+                    apply(cm);
+                }
 
-                        @Override
-                        public void onUpdate(ConfigMap old, ConfigMap cm) {
-                            apply(cm);
-                        }
+                @Override
+                public void onUpdate(ConfigMap old, ConfigMap cm) {
+                    apply(cm);
+                }
 
-                        @Override
-                        public void onDelete(ConfigMap cm, boolean unknownFinalState) {
-                            // Keep the last good bundle: a deleted ConfigMap is recreated by the services.
-                            LOG.warnf("TLS: ConfigMap %s/%s deleted; keeping the CA bundle read before", namespace,
-                                    configMap);
-                        }
-                    });
+                @Override
+                public void onDelete(ConfigMap cm, boolean unknownFinalState) {
+                    // Keep the last good bundle: a deleted ConfigMap is recreated by the services.
+                    LOG.warnf("TLS: ConfigMap %s/%s deleted; keeping the CA bundle read before", namespace,
+                            configMap);
+                }
+            });
+            // Not inform(): it fails when the API server is away, and the agent must start (and keep its pods'
+            // leases) without it. Until the bundle arrives, handshakes fail with "no CA bundle ... yet".
+            informer.exceptionHandler((started, t) -> {
+                LOG.debugf("TLS: cannot read ConfigMap %s/%s: %s (retrying)", namespace, configMap, t.toString());
+                return true;
+            });
+            informer.start();
         }
         return trust;
     }
