@@ -128,8 +128,25 @@ record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> 
                     opts.add("rslave");
                 }
                 args.add("--volume=" + host + ":" + m.getMountPath() + (opts.isEmpty() ? "" : ":" + String.join(",", opts)));
+            } else if (v.getProjected() != null) {
+                // What the kubelet projects (ServiceAccount tokens): a file per source with a stand-in token; the
+                // images' tests check start-up and health, not the control plane's verdict on the token.
+                try {
+                    Path dir = Files.createTempDirectory("weft-projected-" + v.getName() + "-");
+                    for (var source : v.getProjected().getSources()) {
+                        if (source.getServiceAccountToken() == null) {
+                            throw new IllegalArgumentException("volume " + v.getName() + ": only serviceAccountToken sources are mapped");
+                        }
+                        Path file = dir.resolve(source.getServiceAccountToken().getPath());
+                        Files.createDirectories(file.getParent());
+                        Files.writeString(file, "stand-in-token-for-the-image-test");
+                    }
+                    args.add("--volume=" + dir + ":" + m.getMountPath() + ":ro");
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
             } else {
-                throw new IllegalArgumentException("volume " + v.getName() + ": only emptyDir and hostPath are mapped");
+                throw new IllegalArgumentException("volume " + v.getName() + ": only emptyDir, hostPath and projected tokens are mapped");
             }
         }
         if (!container.getCommand().isEmpty()) {
