@@ -118,6 +118,18 @@ class ServingTlsTest {
         assertEquals(0, call(t -> ClientTls.channel(t, ReloadableTrustManager.of(cas, "test"), SERVER_NAME)));
     }
 
+    @Test
+    void aCaBundleOverwrittenBySomeoneElseIsRestoredFromTheSecret() {
+        List<X509Certificate> cas = ControlPlaneCa.readBundle(k8s, NAMESPACE, "weft-ca");
+        CertificateAuthority stranger = CertificateAuthority.create("stranger", Duration.ofDays(1), Instant.now());
+        ConfigMap bundle = k8s.configMaps().inNamespace(NAMESPACE).withName("weft-ca").get();
+        bundle.setData(Map.of("ca.crt", stranger.certificatePem()));
+        k8s.resource(bundle).update();
+
+        serving.rotateNow(); // as at every renewal: the published bundle is made the Secret's CA again
+        assertEquals(cas, ControlPlaneCa.readBundle(k8s, NAMESPACE, "weft-ca"));
+    }
+
     private int call(Function<String, ManagedChannel> channel) {
         ManagedChannel ch = channel.apply("127.0.0.1:" + port);
         try {

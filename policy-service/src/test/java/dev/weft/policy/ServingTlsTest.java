@@ -116,6 +116,20 @@ class ServingTlsTest {
     }
 
     @Test
+    void aCaBundleOverwrittenBySomeoneElseIsRestoredFromTheSecret() {
+        List<X509Certificate> cas = ControlPlaneCa.readBundle(client, "weft-system", "weft-ca");
+        dev.weft.security.tls.CertificateAuthority stranger = dev.weft.security.tls.CertificateAuthority.create(
+                "stranger", Duration.ofDays(1), java.time.Instant.now());
+        io.fabric8.kubernetes.api.model.ConfigMap bundle = client.configMaps().inNamespace("weft-system")
+                .withName("weft-ca").get();
+        bundle.setData(Map.of("ca.crt", stranger.certificatePem()));
+        client.resource(bundle).update();
+
+        serving.rotateNow(); // as at every renewal: the published bundle is made the Secret's CA again
+        assertEquals(cas, ControlPlaneCa.readBundle(client, "weft-system", "weft-ca"));
+    }
+
+    @Test
     void refusesPlaintext() {
         ManagedChannel plain = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
         try {
