@@ -12,6 +12,7 @@ import picocli.CommandLine.ParentCommand;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 
@@ -40,14 +41,44 @@ class IpamCommand {
                     + " authenticated callers only (default ${DEFAULT-VALUE}, the agent container's; env WEFT_TOKEN_FILE).")
     Path tokenFile;
 
+    @Option(names = "--ca-file", defaultValue = "${env:WEFT_CA_FILE}",
+            description = "PEM CA bundle ipam-service's certificate must be issued by: the ConfigMap the control plane"
+                    + " publishes, kubectl -n weft-system get configmap weft-ca -o jsonpath='{.data.ca\\.crt}' (env WEFT_CA_FILE).")
+    Path caFile;
+
+    @Option(names = "--server-name", defaultValue = "ipam-service.weft-system.svc",
+            description = "Name ipam-service's certificate must carry (default ${DEFAULT-VALUE}, its Service's DNS name).")
+    String serverName;
+
     @ParentCommand
     Weftctl root;
+
+    /** ipam-service serves TLS only: its certificate is checked against --ca-file. */
+    private Weftctl.Tls tls() {
+        if (caFile == null) {
+            throw new IllegalArgumentException("ipam-service serves TLS only: give --ca-file (or WEFT_CA_FILE) with the"
+                    + " control plane's CA, e.g. kubectl -n weft-system get configmap weft-ca -o jsonpath='{.data.ca\\.crt}' > ca.crt");
+        }
+        String pem;
+        try {
+            pem = Files.readString(caFile);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read --ca-file " + caFile + ": " + e.getMessage());
+        }
+        List<java.security.cert.X509Certificate> cas;
+        try {
+            cas = dev.weft.security.tls.Pem.parseCertificates(pem, caFile.toString());
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("--ca-file " + caFile + ": " + e.getMessage());
+        }
+        return new Weftctl.Tls(dev.weft.security.tls.ReloadableTrustManager.of(cas, caFile.toString()), serverName);
+    }
 
     <T> T call(Function<IpamGrpc.IpamBlockingStub, T> rpc) {
         // No token file at the default place (weftctl outside the agent's container): the call goes without one, and
         // ipam-service's refusal says what it needs.
         boolean send = Files.exists(tokenFile) || !tokenFile.toString().equals(AGENT_TOKEN_FILE);
-        return root.call("ipam-service", server, ch -> send
+        return root.call("ipam-service", server, tls(), ch -> send
                 ? IpamGrpc.newBlockingStub(ch).withInterceptors(new BearerTokenFile(tokenFile))
                 : IpamGrpc.newBlockingStub(ch), rpc);
     }

@@ -53,8 +53,19 @@ public class Weftctl {
      */
     <S extends io.grpc.stub.AbstractBlockingStub<S>, T> T call(String what, String target, Function<io.grpc.Channel, S> stub,
                                                             Function<S, T> rpc) {
+        return call(what, target, null, stub, rpc);
+    }
+
+    /** The server's certificate must be issued by a CA of {@code trust} for {@code serverName}. */
+    record Tls(dev.weft.security.tls.ReloadableTrustManager trust, String serverName) {
+    }
+
+    /** As above, over TLS when {@code tls} is given (ipam-service), plaintext otherwise (the agent's local API). */
+    <S extends io.grpc.stub.AbstractBlockingStub<S>, T> T call(String what, String target, Tls tls,
+                                                            Function<io.grpc.Channel, S> stub, Function<S, T> rpc) {
         io.netty.channel.EventLoopGroup group = target.startsWith(UNIX) ? new io.netty.channel.epoll.EpollEventLoopGroup(1) : null;
-        ManagedChannel ch = group == null ? ManagedChannelBuilder.forTarget(target).usePlaintext().build()
+        ManagedChannel ch = tls != null ? dev.weft.security.tls.ClientTls.channel(target, tls.trust(), tls.serverName())
+                : group == null ? ManagedChannelBuilder.forTarget(target).usePlaintext().build()
                 : io.grpc.netty.NettyChannelBuilder.forAddress(new io.netty.channel.unix.DomainSocketAddress(target.substring(UNIX.length())))
                 .channelType(io.netty.channel.epoll.EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
         try {

@@ -294,7 +294,7 @@ final class Cluster {
 
     /** GET url until it answers 200, the process dies, or the timeout passes. */
     static void awaitHttpOk(String what, String url, Procs.Recorded proc, Path log, Duration timeout) {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpClient http = KubeletProbe.client(url);
         long deadline = System.nanoTime() + timeout.toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline) {

@@ -1,16 +1,50 @@
 package dev.weft.localcluster;
 
+import dev.weft.security.tls.ClientTls;
+import dev.weft.security.tls.ControlPlaneCa;
+import dev.weft.security.tls.ReloadableTrustManager;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 
+import java.security.cert.X509Certificate;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Plain gRPC channels to the services on loopback (plaintext HTTP/2, as the services serve gRPC on their HTTP port). */
+/**
+ * gRPC channels of the local cluster's tools: to an agent's query port on loopback (plaintext, as agents serve it), or
+ * to ipam-service and policy-service over TLS, verified as an agent verifies them.
+ */
 final class Grpc implements AutoCloseable {
+    /** Where ipam-service and policy-service publish their CA (the bundle's weft.tls.namespace / ca-config-map). */
+    static final String CA_NAMESPACE = "weft-system";
+    static final String CA_CONFIG_MAP = "weft-ca";
+    static final String IPAM_SERVER_NAME = "ipam-service.weft-system.svc";
+    static final String POLICY_SERVER_NAME = "policy-service.weft-system.svc";
+
     final ManagedChannel channel;
 
-    Grpc(int port) {
-        this.channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    private Grpc(ManagedChannel channel) {
+        this.channel = channel;
+    }
+
+    /** An agent's AgentQuery port on loopback. */
+    Grpc(int agentPort) {
+        this(NettyChannelBuilder.forAddress("127.0.0.1", agentPort).usePlaintext().build());
+    }
+
+    /**
+     * TLS to a control-plane service on loopback: its certificate must be issued by a CA of the bundle the services
+     * published in ConfigMap weft-system/weft-ca, for {@code serverName} (the Service's DNS name, as agents check it).
+     */
+    static Grpc controlPlane(KubernetesClient api, int port, String serverName) {
+        return new Grpc(ClientTls.channel("127.0.0.1:" + port, ReloadableTrustManager.of(controlPlaneCa(api),
+                "ConfigMap " + CA_NAMESPACE + "/" + CA_CONFIG_MAP), serverName));
+    }
+
+    /** The CA certificates of ConfigMap weft-system/weft-ca; a clear error when the services have not published it. */
+    static List<X509Certificate> controlPlaneCa(KubernetesClient api) {
+        return ControlPlaneCa.readBundle(api, CA_NAMESPACE, CA_CONFIG_MAP);
     }
 
     /** Sends {@code authorization: Bearer TOKEN} (ipam-service and policy-service authenticate every caller). */

@@ -28,6 +28,8 @@ public final class LocalCluster {
               restart-agent --node NODE             stop and start one node's agent (state and flows must survive)
               restart-ovs --node NODE               kill and restart one node's ovs-vswitchd (flows are replayed by the agent)
               status                                where the API and every service is
+              ca                                    the control plane's CA certificate (PEM), which ipam-service and
+                                                    policy-service certificates are issued by (e.g. openssl s_client -CAfile)
             state: $LOCALCLUSTER_HOME or <repo>/.localcluster
             """;
 
@@ -66,6 +68,7 @@ public final class LocalCluster {
                 case "restart-agent" -> verbs.restartAgent(rest);
                 case "restart-ovs" -> verbs.restartOvs(rest);
                 case "status" -> verbs.status(rest);
+                case "ca" -> verbs.ca(rest);
                 default -> throw new UserError("unknown verb " + args[0] + "\n" + USAGE);
             };
         } catch (UserError e) {

@@ -189,15 +189,14 @@ final class Services {
                 "-Dkubernetes.auth.tryKubeConfig=false",
                 // Keys of another version of a service must not stop it from starting.
                 "-Dsmallrye.config.mapping.validate-unknown=false",
-                // Plaintext between the local cluster's processes for now: its tools (Grpc, the ITs) do not
-                // speak TLS to ipam-service and policy-service yet (docs/security.md, "Certificates").
-                "-Dweft.tls.enabled=false", "-Dquarkus.http.tls-configuration-name=",
-                "-Dquarkus.http.insecure-requests=enabled", "-Dagent.control-plane-tls.enabled=false",
                 "--sun-misc-unsafe-memory-access=allow"));
         command.addAll(props);
         command.addAll(List.of("-jar", jar.toString()));
         start(name, command);
-        pendingReadiness.put(name, "http://127.0.0.1:" + port + "/q/health/ready");
+        // ipam-service and policy-service serve HTTP and gRPC over TLS only (self-managed CA, docs/security.md);
+        // the agent's HTTP port stays plaintext on loopback.
+        String scheme = module.equals("agent-service") ? "http" : "https";
+        pendingReadiness.put(name, scheme + "://127.0.0.1:" + port + "/q/health/ready");
     }
 
     private void start(String name, List<String> command) {

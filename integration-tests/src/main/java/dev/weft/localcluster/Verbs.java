@@ -174,7 +174,8 @@ final class Verbs {
         if (policies.isEmpty()) {
             return;
         }
-        try (Grpc grpc = new Grpc(cluster.policyPort())) {
+        try (KubernetesClient api = Kube.client(cluster.apiUrl());
+             Grpc grpc = Grpc.controlPlane(api, cluster.policyPort(), Grpc.POLICY_SERVER_NAME)) {
             // As a caller of its own: the token of the local cluster's pod weft-system/localcluster (SystemIdentities).
             var stub = ControlPlaneGrpc.newBlockingStub(grpc.channel).withInterceptors(Grpc.bearer(SystemIdentities.cliToken(layout)));
             String last = "";
@@ -653,7 +654,8 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         out.println("cluster " + cluster.id() + " (" + layout.home() + ")");
         out.println("  Kubernetes API: " + cluster.apiUrl() + "  kubeconfig: " + layout.home().resolve("kubeconfig"));
-        out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d%n", cluster.ipamPort(), cluster.policyPort());
+        out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d (gRPC and HTTP over TLS: ./localcluster ca)%n",
+                cluster.ipamPort(), cluster.policyPort());
         for (NodeState n : cluster.nodes()) {
             out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
         }
@@ -664,6 +666,16 @@ final class Verbs {
             var p = Procs.read(f);
             out.printf("  process %-40s %s%n", f.getFileName().toString().replace(".pid", ""),
                     p.map(r -> r.alive() ? "running, pid " + r.pid() : "DEAD (pid " + r.pid() + ")").orElse("unknown"));
+        }
+        return 0;
+    }
+
+    /** The CA bundle ipam-service and policy-service publish (ConfigMap weft-system/weft-ca), as PEM. */
+    int ca(List<String> rest) {
+        new Args(rest, Set.of(), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            out.print(dev.weft.security.tls.Pem.certificates(Grpc.controlPlaneCa(client)));
         }
         return 0;
     }

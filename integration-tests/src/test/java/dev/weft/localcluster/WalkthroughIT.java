@@ -53,7 +53,7 @@ class WalkthroughIT {
 
     @Test
     @Order(1)
-    void seedWalkthrough() throws Exception {
+    void antreaWalkthrough() throws Exception {
         String out = cli.ok("demo");
         assertTrue(out.contains("conjunction("), "IngressRule flows show the conjunctions:\n" + out);
         assertTrue(out.contains("--to outside") && java.util.regex.Pattern.compile("\"sourceSeen\"\\s*:\\s*\"192\\.168\\.77\\.1[0-9]\"").matcher(out).find(),
@@ -82,8 +82,38 @@ class WalkthroughIT {
         cli.ok("delete", "-f", cli.home.resolve("demo/2-nginx-deployment.yaml").toString());
     }
 
+    /**
+     * What an operator checks by hand (docs/security.md): each control-plane port serves a certificate for its
+     * Service's name, issued by the CA in ConfigMap weft-system/weft-ca, and nothing in plaintext.
+     */
     @Test
     @Order(2)
+    void theControlPlaneServesCertificatesOfThePublishedCa() throws Exception {
+        java.nio.file.Path ca = cli.home.resolve("weft-ca.crt");
+        Files.writeString(ca, cli.ok("ca"));
+        ClusterState cluster = new Layout(cli.home, cli.repo).requireCluster();
+        for (var service : Map.of("ipam-service", cluster.ipamPort(), "policy-service", cluster.policyPort()).entrySet()) {
+            String name = service.getKey() + ".weft-system.svc";
+            Process p = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + service.getValue(),
+                    "-servername", name, "-verify_hostname", name, "-CAfile", ca.toString())
+                    .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            p.waitFor();
+            assertTrue(out.contains("issuer=CN=weft-control-plane-ca") || out.contains("issuer=CN = weft-control-plane-ca"),
+                    service.getKey() + ":\n" + out);
+            assertTrue(out.contains("Verify return code: 0 (ok)"), service.getKey() + ":\n" + out);
+
+            var plain = java.net.http.HttpClient.newHttpClient();
+            var uri = java.net.URI.create("http://127.0.0.1:" + service.getValue() + "/q/health/ready");
+            Exception refused = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> plain.send(
+                    java.net.http.HttpRequest.newBuilder(uri).timeout(java.time.Duration.ofSeconds(5)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()), service.getKey() + " answered plaintext");
+            assertTrue(refused instanceof java.io.IOException, refused.toString());
+        }
+    }
+
+    @Test
+    @Order(3)
     void sameNodeAndCrossNodeTcpAndUdp() {
         cli.ok("apply", "-f", cli.write("conn.yaml", Conformance.namespace("conn")
                 + Conformance.pod("conn", "p1", "node1") + Conformance.pod("conn", "p2", "node1") + Conformance.pod("conn", "p3", "node2")).toString());
@@ -106,7 +136,7 @@ class WalkthroughIT {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void podsAndTheOutsideHostAndTheNodesHostNetwork() throws Exception {
         cli.ok("apply", "-f", cli.write("edge.yaml", Conformance.namespace("edge")
                 + Conformance.pod("edge", "e1", "node1") + Conformance.pod("edge", "e2", "node1") + Conformance.pod("edge", "e3", "node2")).toString());
@@ -175,7 +205,7 @@ class WalkthroughIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void networkPolicyConformance() throws Exception {
         cli.ok("apply", "-f", cli.write("xyz.yaml", Conformance.podsXyz()).toString());
         List<String> failures = new ArrayList<>();
@@ -218,7 +248,7 @@ class WalkthroughIT {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void agentRestartDuringTraffic() throws Exception {
         Conformance.Case denyAllToXa = Conformance.cases().get(2);
         cli.ok("apply", "-f", cli.write("restart-policy.yaml", denyAllToXa.yaml()).toString());

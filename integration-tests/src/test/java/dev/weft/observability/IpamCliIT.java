@@ -3,6 +3,7 @@ package dev.weft.observability;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.weft.localcluster.ApiServer;
+import dev.weft.localcluster.KubeletProbe;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -42,6 +43,7 @@ class IpamCliIT {
     private static int port;
     private static Path log;
     private static Path tokenFile;
+    private static Path caFile;
 
     record Run(int exit, String out) {
     }
@@ -78,14 +80,18 @@ class IpamCliIT {
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("KUBERNETES_MASTER", api.url());
         ipam = pb.start();
-        HttpClient http = HttpClient.newHttpClient();
+        // ipam-service as deployed: TLS only, with the CA it creates in the API server (weft-system/weft-ca).
+        HttpClient http = KubeletProbe.client("https:");
         await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions().until(() -> {
             if (!ipam.isAlive()) {
                 throw new AssertionError("ipam-service exited:\n" + Files.readString(log));
             }
-            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/q/health/ready")).build(),
+            return http.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + port + "/q/health/ready")).build(),
                     HttpResponse.BodyHandlers.ofString()).statusCode() == 200;
         });
+        caFile = Files.createTempFile("ipam-cli-it", ".ca.crt");
+        Files.writeString(caFile, client.configMaps().inNamespace("weft-system").withName("weft-ca").get().getData()
+                .get("ca.crt"));
         await().atMost(Duration.ofSeconds(30)).until(() -> client.nodes().list().getItems().stream()
                 .allMatch(n -> n.getSpec() != null && n.getSpec().getPodCIDR() != null));
     }
@@ -107,15 +113,27 @@ class IpamCliIT {
         if (tokenFile != null) {
             Files.deleteIfExists(tokenFile);
         }
+        if (caFile != null) {
+            Files.deleteIfExists(caFile);
+        }
     }
 
     private static Run weftctl(String... args) throws IOException, InterruptedException {
+        return weftctlWith(List.of("--ca-file", caFile.toString()), args);
+    }
+
+    /** weftctl ipam with the token but only the TLS flags given (none: no --ca-file). */
+    private static Run weftctlWith(List<String> tlsFlags, String... args) throws IOException, InterruptedException {
         Path jar = REPO.resolve("cli/target/quarkus-app/quarkus-run.jar");
         assertTrue(Files.exists(jar), jar + " is built by the reactor before this module");
         List<String> command = new ArrayList<>(List.of(JAVA, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar",
-                jar.toString(), "ipam", "--ipam-server", "127.0.0.1:" + port, "--token-file", tokenFile.toString()));
+                jar.toString(), "ipam", "--ipam-server",
+                "127.0.0.1:" + port, "--token-file", tokenFile.toString()));
+        command.addAll(tlsFlags);
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().remove("WEFT_CA_FILE");
+        Process p = pb.start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         return new Run(p.waitFor(), out);
@@ -169,7 +187,7 @@ class IpamCliIT {
             Files.writeString(forged, parts[0] + "." + parts[1] + "." + parts[2].substring(2) + "AA");
             List<String> command = List.of(JAVA, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar",
                     REPO.resolve("cli/target/quarkus-app/quarkus-run.jar").toString(), "ipam", "--ipam-server",
-                    "127.0.0.1:" + port, "--token-file", forged.toString(), "pools");
+                    "127.0.0.1:" + port, "--token-file", forged.toString(), "--ca-file", caFile.toString(), "pools");
             Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
             p.getOutputStream().close();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -182,9 +200,27 @@ class IpamCliIT {
     }
 
     @Test
+    void withoutTheCaOrWithAnotherCaWeftctlSaysWhatIsWrong() throws Exception {
+        Path stranger = Files.createTempFile("ipam-cli-it", ".stranger.crt");
+        try {
+            Files.writeString(stranger, dev.weft.security.tls.CertificateAuthority.create("stranger",
+                    Duration.ofDays(1), java.time.Instant.now()).certificatePem());
+            Run other = weftctlWith(List.of("--ca-file", stranger.toString()), "pools");
+            assertEquals(1, other.exit(), other.out());
+            assertTrue(other.out().startsWith("error: ipam-service at 127.0.0.1:" + port + ": UNAVAILABLE"), other.out());
+            Run none = weftctlWith(List.of(), "pools");
+            assertEquals(1, none.exit(), none.out());
+            assertTrue(none.out().contains("ipam-service serves TLS only: give --ca-file"), none.out());
+        } finally {
+            Files.deleteIfExists(stranger);
+        }
+    }
+
+    @Test
     void thePackagedServiceExportsItsMetrics() throws Exception {
-        String scrape = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + port + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        // Scraped over HTTPS, as the bundle serves it (the scraper's CA check is what weftctl's tests show).
+        String scrape = KubeletProbe.client("https:").send(HttpRequest.newBuilder(
+                URI.create("https://127.0.0.1:" + port + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
         assertTrue(scrape.contains("weft_ipam_pool_blocks{family=\"ipv4\",pool=\"10.77.0.0/16\",state=\"allocated\"} 2.0"), scrape);
         assertTrue(scrape.contains("weft_ipam_nodes{state=\"ALLOCATED\"} 2.0"), scrape);
         assertTrue(scrape.contains("jvm_memory_used_bytes"), "the JVM binders are on");
