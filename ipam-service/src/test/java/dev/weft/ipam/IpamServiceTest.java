@@ -51,8 +51,12 @@ class IpamServiceTest {
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
             ListAllocationsResponse r = ipam.listAllocations(ListAllocationsRequest.getDefaultInstance())
                     .await().atMost(Duration.ofSeconds(5));
-            NodeAllocation na = r.getAllocationsList().stream().filter(x -> x.getNodeName().equals(a)).findFirst().orElseThrow();
-            NodeAllocation nb = r.getAllocationsList().stream().filter(x -> x.getNodeName().equals(b)).findFirst().orElseThrow();
+            // AssertionError, not NoSuchElementException: untilAsserted retries only the former (the informer may not
+            // have seen the Nodes yet).
+            NodeAllocation na = r.getAllocationsList().stream().filter(x -> x.getNodeName().equals(a)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no allocation for " + a + " yet: " + r));
+            NodeAllocation nb = r.getAllocationsList().stream().filter(x -> x.getNodeName().equals(b)).findFirst()
+                    .orElseThrow(() -> new AssertionError("no allocation for " + b + " yet: " + r));
             assertEquals(AllocationState.ALLOCATED, na.getState());
             assertEquals(2, na.getCidrsCount(), "dual-stack: one block per family");
             assertEquals(AllocationState.ALLOCATED, nb.getState());
