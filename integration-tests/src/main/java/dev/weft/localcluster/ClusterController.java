@@ -585,6 +585,18 @@ public final class ClusterController {
         String result = prevResult;
         for (JsonNode plugin : plugins) {
             ObjectNode net = plugin.deepCopy();
+            if (cluster.podman()) {
+                // The agent wrote the conflist in its container, with the node's paths (/var/run/weft/cni.sock): on
+                // this machine the node's file system is nodes/NODE/root, where its hostPath volumes are.
+                Path root = Topology.nodeRoot(layout, node.name());
+                for (var it = net.fields(); it.hasNext(); ) {
+                    var field = it.next();
+                    if (field.getValue().isTextual() && field.getValue().asText().startsWith("/var/")) {
+                        field.setValue(new com.fasterxml.jackson.databind.node.TextNode(
+                                root.resolve(field.getValue().asText().substring(1)).toString()));
+                    }
+                }
+            }
             net.put("cniVersion", conf.path("cniVersion").asText("1.0.0"));
             net.put("name", conf.path("name").asText("weft"));
             if (result != null && !result.isBlank()) {

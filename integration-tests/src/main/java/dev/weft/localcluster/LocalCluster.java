@@ -9,8 +9,10 @@ import java.util.List;
 public final class LocalCluster {
     static final String USAGE = """
             usage: ./localcluster <verb> [options]
-              up [--nodes N] [--service-cidr CIDR]  start the cluster (default 3 nodes, Services from 10.96.0.0/16);
-                                                    returns when every service is ready
+              up [--nodes N] [--service-cidr CIDR] [--runtime process|podman]
+                                                    start the cluster (default 3 nodes, Services from 10.96.0.0/16);
+                                                    returns when every service is ready. --runtime=podman: Weft from the
+                                                    bundle and the images, its pods as podman containers
               apply -f FILE|DIR                     create or replace Namespaces, Pods, Deployments, Services, NetworkPolicies
                                                     (YAML, multi-doc)
               delete -f FILE                        delete the objects of a manifest
@@ -23,7 +25,7 @@ public final class LocalCluster {
               exec [-i] NS/POD -- CMD...            run CMD in the pod's network namespace (Service names resolve)
               matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...
               antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent
-              demo                                  the Antrea walkthrough with before/after matrices
+              demo [--runtime process|podman]       the Antrea walkthrough with before/after matrices
               down                                  remove every process, namespace and interface the cluster made
               restart-agent --node NODE             stop and start one node's agent (state and flows must survive)
               restart-ovs --node NODE               kill and restart one node's ovs-vswitchd (flows are replayed by the agent)

@@ -53,7 +53,8 @@ final class SystemIdentities {
 
     static List<Identity> all(Layout layout, ClusterState cluster) {
         List<Identity> out = new ArrayList<>();
-        for (NodeState n : cluster.nodes()) {
+        // The podman runtime's agents are the DaemonSet's pods: their kubelet projects their tokens.
+        for (NodeState n : cluster.podman() ? List.<NodeState>of() : cluster.nodes()) {
             out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentTokenFile(layout, n)));
         }
         out.add(new Identity(CLI_POD, "localcluster", cluster.nodes().getFirst().name(), cliTokenFile(layout)));

@@ -45,8 +45,9 @@ final class Verbs {
     }
 
     int up(List<String> rest) {
-        Args a = new Args(rest, Set.of("--nodes", "--service-cidr"), Set.of());
-        new Cluster(layout, out).up(a.intOption("--nodes", 3), a.get("--service-cidr").orElse(ServiceAdmission.DEFAULT_SERVICE_CIDR));
+        Args a = new Args(rest, Set.of("--nodes", "--service-cidr", "--runtime"), Set.of());
+        new Cluster(layout, out).up(a.intOption("--nodes", 3), a.get("--service-cidr").orElse(ServiceAdmission.DEFAULT_SERVICE_CIDR),
+                a.get("--runtime").orElse("process"));
         return 0;
     }
 
@@ -625,8 +626,8 @@ final class Verbs {
     // ------------------------------------------------------------------ demo, restarts, status
 
     int demo(List<String> rest) {
-        new Args(rest, Set.of(), Set.of());
-        return new Demo(layout, this, out).run();
+        Args a = new Args(rest, Set.of("--runtime"), Set.of());
+        return new Demo(layout, this, out).run(a.get("--runtime").orElse("process"));
     }
 
     int restartAgent(List<String> rest) {
