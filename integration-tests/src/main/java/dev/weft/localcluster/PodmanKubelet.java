@@ -69,6 +69,7 @@ public final class PodmanKubelet {
     private final Map<String, Long> backoffUntil = new HashMap<>();
 
     private static final class ProbeState {
+        String startedAt;
         long lastProbe;
         boolean started;
         boolean ready;
@@ -213,7 +214,7 @@ public final class PodmanKubelet {
         boolean allReady = true;
         for (Container c : pod.getSpec().getContainers()) {
             String name = containerName(cluster, pod.getMetadata().getName(), c.getName());
-            Podman.Result state = podman.podman(List.of("inspect", "--format", "{{.State.Status}} {{.Id}} {{.RestartCount}} {{.State.StartedAt}}", name), 30);
+            Podman.Result state = podman.podman(List.of("inspect", "--format", "{{.State.Status}} {{.Id}} {{.RestartCount}} {{.State.StartedAt.UTC.Format \"2006-01-02T15:04:05.000Z\"}}", name), 30);
             ProbeState probe = probes.computeIfAbsent(name, k -> new ProbeState());
             if (state.exit() != 0) {
                 List<String> args = new ArrayList<>(List.of(network, "--label=" + LABEL + "=" + cluster.id(),
@@ -235,6 +236,15 @@ public final class PodmanKubelet {
                 probes.put(name, new ProbeState());
                 allReady = false;
                 continue;
+            }
+            String startedAt = s.length > 3 ? s[3] : "";
+            if (probe.startedAt == null) {
+                probe.startedAt = startedAt;
+            } else if (!probe.startedAt.equals(startedAt)) {
+                // Restarted (restart-agent, podman restart): probed from the start again.
+                probe = new ProbeState();
+                probe.startedAt = startedAt;
+                probes.put(name, probe);
             }
             probe(pod, node, c, name, probe);
             allReady &= probe.ready;

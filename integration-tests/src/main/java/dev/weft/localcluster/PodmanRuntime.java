@@ -101,7 +101,7 @@ final class PodmanRuntime {
             services.startPodmanKubelet();
             services.awaitAll();
             for (NodeState node : cluster.nodes()) {
-                awaitOvs(node);
+                awaitOvs(layout, node);
                 topology.configureNodeNetwork(node);
             }
             topology.primeTunnelNeighbours(cluster);
@@ -165,7 +165,7 @@ final class PodmanRuntime {
                 .toList();
     }
 
-    private void awaitOvs(NodeState node) {
+    static void awaitOvs(Layout layout, NodeState node) {
         long deadline = System.nanoTime() + Services.READY_TIMEOUT.toNanos();
         Path sock = Path.of(node.ovsRunDir(), "db.sock");
         while (!(Files.exists(sock) && Sh.run("ovs-vsctl", "--db=unix:" + sock, "--timeout=5", "show").ok())) {
