@@ -626,7 +626,7 @@ public final class ClusterController {
             if (cluster.podman()) {
                 // The agent wrote the conflist in its container, with the node's paths (/var/run/weft/cni.sock): on
                 // this machine the node's file system is nodes/NODE/root, where its hostPath volumes are.
-                Path root = Topology.nodeRoot(layout, node.name());
+                Path root = Topology.nodeRootLink(cluster, node.name());
                 for (var it = net.fields(); it.hasNext(); ) {
                     var field = it.next();
                     if (field.getValue().isTextual() && field.getValue().asText().startsWith("/var/")) {

@@ -87,7 +87,12 @@ final class PodmanRuntime {
             services.startApiServer(java.net.URI.create(cluster.apiUrl()).getPort());
             topology.createOutside(cluster);
             for (int i = 0; i < cluster.nodes().size(); i++) {
-                topology.createNodeNetns(cluster, cluster.nodes().get(i), i + 1);
+                NodeState node = cluster.nodes().get(i);
+                topology.createNodeNetns(cluster, node, i + 1);
+                Path root = Files.createDirectories(Topology.nodeRoot(layout, node.name()));
+                Path link = Topology.nodeRootLink(cluster, node.name());
+                Files.deleteIfExists(link);
+                Files.createSymbolicLink(link, root);
             }
             services.startHostResponders();
             services.awaitApiServer();
@@ -116,6 +121,9 @@ final class PodmanRuntime {
                 }
             }
             return cluster;
+        } catch (IOException e) {
+            out.println("up failed: " + e.getMessage());
+            throw new UncheckedIOException(e);
         } catch (RuntimeException | Error e) {
             out.println("up failed: " + e.getMessage());
             out.println("logs are in " + layout.logs() + " (podman logs CONTAINER for the pods); run ./localcluster down to remove what was created");
@@ -207,6 +215,16 @@ final class PodmanRuntime {
         var cluster = layout.readCluster();
         if (cluster.isEmpty() || !cluster.get().podman()) {
             return 0;
+        }
+        for (NodeState node : cluster.get().nodes()) {
+            try {
+                Path link = Topology.nodeRootLink(cluster.get(), node.name());
+                if (Files.isSymbolicLink(link)) {
+                    Files.delete(link);
+                }
+            } catch (IOException e) {
+                out.println("could not remove " + e.getMessage());
+            }
         }
         try {
             Podman.Result ps = Podman.exec(List.of("podman", "ps", "-aq", "--filter",

@@ -117,6 +117,15 @@ final class Topology {
         return layout.node(node).resolve("root");
     }
 
+    /**
+     * A short name for the node's root ({@code /run/wft-ID-NODE}, a symbolic link made by {@code up}, removed by
+     * {@code down}): the agent's sockets under it stay within the 108 bytes a unix socket path may have, wherever the
+     * cluster's home is.
+     */
+    static Path nodeRootLink(ClusterState cluster, String node) {
+        return Path.of("/run/wft-" + cluster.id() + "-" + node);
+    }
+
     /** The node's netns and its underlay link, without Open vSwitch (podman runtime: it runs in the agent's pod). */
     void createNodeNetns(ClusterState cluster, NodeState node, int index) {
         String ns = node.netns();
