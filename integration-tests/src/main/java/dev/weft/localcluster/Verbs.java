@@ -866,10 +866,18 @@ final class Verbs {
         }
         out.println("cluster " + cluster.id() + " (" + layout.home() + ")");
         out.println("  Kubernetes API: " + cluster.apiUrl() + "  kubeconfig: " + layout.home().resolve("kubeconfig"));
-        out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d (gRPC and HTTP over TLS: ./localcluster ca)%n",
-                cluster.ipamPort(), cluster.policyPort());
-        for (NodeState n : cluster.nodes()) {
-            out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
+        if (cluster.podman()) {
+            out.println("  runtime podman: the API server from the nodes at " + cluster.apiNodeUrl()
+                    + "; ipam-service and policy-service on their pods' node IPs, ports 9091 and 9092 (TLS)");
+            for (NodeState n : cluster.nodes()) {
+                out.printf("  %s: netns %s, IP %s, agent in container %s%n", n.name(), n.netns(), n.ip(), agentContainer(cluster, n));
+            }
+        } else {
+            out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d (gRPC and HTTP over TLS: ./localcluster ca)%n",
+                    cluster.ipamPort(), cluster.policyPort());
+            for (NodeState n : cluster.nodes()) {
+                out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
+            }
         }
         if (cluster.outside() != null) {
             out.printf("  outside: netns %s, IP %s%n", cluster.outside().netns(), cluster.outside().ip());
