@@ -149,6 +149,34 @@ public interface AgentConfig {
     /** TLS of the ipam and controlplane channels (docs/security.md). */
     ControlPlaneTls controlPlaneTls();
 
+    /**
+     * The agent's second projected token (audience {@code agent.peer-auth.audience}), sent to another node's agent on
+     * the cross-node phases of traceflow (docs/security.md "The agent's peer port"). Unset: those calls carry no
+     * token, which an agent with peer authentication on refuses.
+     */
+    Optional<Path> peerTokenFile();
+
+    /** Who the agent's HTTP port answers AgentQuery calls for (docs/security.md "The agent's peer port"). */
+    PeerAuth peerAuth();
+
+    /** {@code agent.peer-auth.*}. */
+    interface PeerAuth {
+        /**
+         * Authenticate callers of the HTTP port's gRPC services (only other agents' Traceflow phases are served there;
+         * weftctl uses the local socket). false only for tests of other things.
+         */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** The audience of the peer tokens: distinct from the control plane's, so neither side can replay the other's. */
+        @WithDefault("weft-agent-peer")
+        String audience();
+
+        /** ServiceAccounts ({@code namespace:name}) of agents, the only callers answered. */
+        @WithDefault("weft-system:weft-agent")
+        java.util.List<String> serviceAccounts();
+    }
+
     /** {@code agent.control-plane-tls.*}. */
     interface ControlPlaneTls {
         /** Verify ipam-service and policy-service over TLS; false only for plaintext stand-ins in tests. */

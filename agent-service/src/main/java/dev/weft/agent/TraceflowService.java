@@ -9,6 +9,7 @@ import dev.weft.agent.packet.Ipv4Frame;
 import dev.weft.agent.pipeline.Datapath;
 import dev.weft.agent.pipeline.DatapathService;
 import dev.weft.agent.pipeline.PeerNodesFeature;
+import dev.weft.security.auth.BearerTokenFile;
 import dev.weft.agent.pipeline.PipelineFields;
 import dev.weft.agent.pipeline.TraceflowFeature;
 import dev.weft.agent.policy.PolicyAgent;
@@ -293,10 +294,13 @@ public class TraceflowService {
         return peer.nodeIp() + ":" + port;
     }
 
-    private static TraceflowResponse callPeer(String address, int tag, TracePhase phase, int timeout) {
+    /** A peer phase on another node's agent, with this agent's peer token (agent.peer-token-file) when it has one. */
+    private TraceflowResponse callPeer(String address, int tag, TracePhase phase, int timeout) {
         ManagedChannel ch = ManagedChannelBuilder.forTarget(address).usePlaintext().build();
         try {
-            return AgentQueryGrpc.newBlockingStub(ch).withDeadlineAfter(timeout + 10L, TimeUnit.SECONDS)
+            io.grpc.Channel channel = config.peerTokenFile()
+                    .<io.grpc.Channel>map(f -> io.grpc.ClientInterceptors.intercept(ch, new BearerTokenFile(f))).orElse(ch);
+            return AgentQueryGrpc.newBlockingStub(channel).withDeadlineAfter(timeout + 10L, TimeUnit.SECONDS)
                     .traceflow(TraceflowRequest.newBuilder().setPeerPhase(phase).setTag(tag).setTimeoutSeconds(timeout)
                             .build());
         } finally {

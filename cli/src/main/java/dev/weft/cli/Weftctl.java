@@ -35,7 +35,7 @@ public class Weftctl {
     String socket;
 
     @Option(names = "--server", description = "Agent address host:port instead of the socket (an agent with its"
-            + " query API on TCP, e.g. in tests).")
+            + " query API on TCP without peer authentication, e.g. in tests).")
     String server;
 
     @Option(names = "--timeout", defaultValue = "10", description = "Seconds to wait for the agent (default ${DEFAULT-VALUE}).")

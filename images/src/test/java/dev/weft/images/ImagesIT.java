@@ -197,7 +197,7 @@ class ImagesIT {
             BundleContainer agent = BundleContainer.of(bundle, "weft-agent", "agent");
             host.putAll(standInTokens(agent));
             List<String> agentArgs = new ArrayList<>(List.of(inNode));
-            agentArgs.addAll(agent.podmanArgs(Map.of("spec.nodeName", "it-node", "metadata.name", "weft-agent-it", "metadata.namespace", "weft-system"),
+            agentArgs.addAll(agent.podmanArgs(Map.of("spec.nodeName", "it-node", "status.podIP", "127.0.0.1", "metadata.name", "weft-agent-it", "metadata.namespace", "weft-system"),
                     Map.of("KUBERNETES_MASTER", "http://127.0.0.1:1", "KUBERNETES_AUTH_TRYKUBECONFIG", "false",
                             "KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false", "AGENT_POD_CIDRS", "10.244.7.0/24"), host));
             String agentName = "weft-it-agent-" + RUN;

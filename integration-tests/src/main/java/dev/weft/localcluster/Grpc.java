@@ -12,8 +12,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * gRPC channels of the local cluster's tools: to an agent's query port on loopback (plaintext, as agents serve it), or
- * to ipam-service and policy-service over TLS, verified as an agent verifies them.
+ * gRPC channels of the local cluster's tools: to an agent's local API socket (as weftctl on a node), or to
+ * ipam-service and policy-service over TLS, verified as an agent verifies them.
  */
 final class Grpc implements AutoCloseable {
     /** Where ipam-service and policy-service publish their CA (the bundle's weft.tls.namespace / ca-config-map). */
@@ -28,9 +28,21 @@ final class Grpc implements AutoCloseable {
         this.channel = channel;
     }
 
-    /** An agent's AgentQuery port on loopback. */
-    Grpc(int agentPort) {
-        this(NettyChannelBuilder.forAddress("127.0.0.1", agentPort).usePlaintext().build());
+    /** Event loop of the tools' channels to agents' UNIX sockets (daemon threads: a CLI exits without closing it). */
+    private static final class AgentSockets {
+        static final io.netty.channel.EventLoopGroup GROUP = new io.netty.channel.epoll.EpollEventLoopGroup(1,
+                Thread.ofPlatform().daemon().name("agent-socket-", 0).factory());
+    }
+
+    /**
+     * A node's agent on its local API socket (agent.local-api-socket), as weftctl reaches it on a node: the agent's
+     * network port answers only other agents' traceflow phases (docs/security.md).
+     */
+    static Grpc agent(Layout layout, ClusterState.NodeState node) {
+        return new Grpc(NettyChannelBuilder.forAddress(new io.netty.channel.unix.DomainSocketAddress(
+                        Weftctl.agentSocket(layout, node).toString()))
+                .channelType(io.netty.channel.epoll.EpollDomainSocketChannel.class).eventLoopGroup(AgentSockets.GROUP)
+                .usePlaintext().build());
     }
 
     /**

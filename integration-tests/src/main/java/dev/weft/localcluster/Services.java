@@ -134,6 +134,8 @@ final class Services {
                 "-Dquarkus.grpc.clients.ipam.port=" + cluster.ipamPort(),
                 // Its identity on the control plane: the token of its pod weft-system/weft-agent-NODE (SystemIdentities).
                 "-Dagent.control-plane-token-file=" + SystemIdentities.agentTokenFile(layout, node),
+                // ... and towards the other agents (traceflow's cross-node phases), a token of their own audience.
+                "-Dagent.peer-token-file=" + SystemIdentities.agentPeerTokenFile(layout, node),
                 // traceflow: the agents share this host, each on its own port, not on their node's IP
                 "-Dweft.traceflow.peer-agents=" + String.join(",", cluster.nodes().stream()
                         .map(n -> n.name() + "=127.0.0.1:" + n.agentPort()).toList())));
@@ -205,7 +207,7 @@ final class Services {
         command.addAll(List.of("-jar", jar.toString()));
         start(name, command);
         // ipam-service and policy-service serve HTTP and gRPC over TLS only (self-managed CA, docs/security.md);
-        // the agent's HTTP port stays plaintext on loopback.
+        // the agent's HTTP port is plaintext on loopback, its gRPC answering other agents' peer tokens only.
         String scheme = module.equals("agent-service") ? "http" : "https";
         pendingReadiness.put(name, scheme + "://127.0.0.1:" + port + "/q/health/ready");
     }

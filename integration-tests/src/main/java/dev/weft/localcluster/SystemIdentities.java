@@ -29,14 +29,16 @@ final class SystemIdentities {
 
     static final String NAMESPACE = "weft-system";
     static final String AUDIENCE = "weft-control-plane";
+    /** The audience of the agents' tokens for each other (traceflow's cross-node phases; agent.peer-auth.audience). */
+    static final String PEER_AUDIENCE = "weft-agent-peer";
     /** What the bundle's projected volumes ask for. */
     static final long EXPIRATION_SECONDS = 3607;
     /** Renewed when this old (the kubelet renews at 80% of the lifetime). */
     static final Duration RENEW_AFTER = Duration.ofSeconds(EXPIRATION_SECONDS * 8 / 10);
     static final String CLI_POD = "localcluster";
 
-    /** One process's identity: its pod and where its token file is. */
-    record Identity(String pod, String serviceAccount, String node, Path tokenFile) {
+    /** One token of a process: its pod, the audience, and where the token file is. */
+    record Identity(String pod, String serviceAccount, String node, Path tokenFile, String audience) {
     }
 
     private SystemIdentities() {
@@ -44,6 +46,11 @@ final class SystemIdentities {
 
     static Path agentTokenFile(Layout layout, NodeState node) {
         return layout.node(node.name()).resolve("control-plane-token");
+    }
+
+    /** The agent's token for other agents (agent.peer-token-file), as the bundle's second projected volume. */
+    static Path agentPeerTokenFile(Layout layout, NodeState node) {
+        return layout.node(node.name()).resolve("agent-peer-token");
     }
 
     /** The token of the local cluster's own CLI (GetPolicyStatus, weftctl ipam): its pod runs on the first node. */
@@ -55,9 +62,11 @@ final class SystemIdentities {
         List<Identity> out = new ArrayList<>();
         // The podman runtime's agents are the DaemonSet's pods: their kubelet projects their tokens.
         for (NodeState n : cluster.podman() ? List.<NodeState>of() : cluster.nodes()) {
-            out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentTokenFile(layout, n)));
+            out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentTokenFile(layout, n), AUDIENCE));
+            out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentPeerTokenFile(layout, n),
+                    PEER_AUDIENCE));
         }
-        out.add(new Identity(CLI_POD, "localcluster", cluster.nodes().getFirst().name(), cliTokenFile(layout)));
+        out.add(new Identity(CLI_POD, "localcluster", cluster.nodes().getFirst().name(), cliTokenFile(layout), AUDIENCE));
         return out;
     }
 
@@ -99,7 +108,7 @@ final class SystemIdentities {
 
     private static void writeToken(KubernetesClient client, Identity id, Pod pod) {
         String token = client.serviceAccounts().inNamespace(NAMESPACE).withName(id.serviceAccount()).tokenRequest(
-                new TokenRequestBuilder().withNewSpec().withAudiences(AUDIENCE).withExpirationSeconds(EXPIRATION_SECONDS)
+                new TokenRequestBuilder().withNewSpec().withAudiences(id.audience()).withExpirationSeconds(EXPIRATION_SECONDS)
                         .withNewBoundObjectRef().withApiVersion("v1").withKind("Pod").withName(id.pod())
                         .withUid(pod.getMetadata().getUid()).endBoundObjectRef().endSpec().build()).getStatus().getToken();
         try {

@@ -220,7 +220,7 @@ final class Verbs {
                     } else if (!s.getError().isEmpty()) {
                         throw new IllegalStateException("networkpolicy " + key + " is invalid: " + s.getError());
                     } else if (s.getSource().getGeneration() < generation || s.getFailedNodesCount() > 0
-                            || (s.getPendingNodesCount() > 0 && !realizedOnAgents(cluster, np, generation, s.getPendingNodesList()))) {
+                            || (s.getPendingNodesCount() > 0 && !realizedOnAgents(layout, cluster, np, generation, s.getPendingNodesList()))) {
                         pending.add(key + " realized on " + s.getRealizedNodes() + "/" + s.getDesiredNodes() + " nodes (generation "
                                 + s.getSource().getGeneration() + "/" + generation + (s.getFailedNodesCount() > 0 ? ", failed on " + s.getFailedNodesList() : "") + ")");
                     }
@@ -241,7 +241,7 @@ final class Verbs {
      * policy-service learns realization from the agents' asynchronous reports; a node still "pending" there is asked
      * directly: its agent's AgentQuery says whether it realized this generation (the agent is the authority).
      */
-    private static boolean realizedOnAgents(ClusterState cluster, NetworkPolicy np, long generation, List<String> nodes) {
+    private static boolean realizedOnAgents(Layout layout, ClusterState cluster, NetworkPolicy np, long generation, List<String> nodes) {
         for (String nodeName : nodes) {
             NodeState node;
             try {
@@ -249,7 +249,7 @@ final class Verbs {
             } catch (UserError e) {
                 return false;
             }
-            try (Grpc grpc = new Grpc(node.agentPort())) {
+            try (Grpc grpc = Grpc.agent(layout, node)) {
                 boolean realized = AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(5, TimeUnit.SECONDS)
                         .listNetworkPolicies(ListNetworkPoliciesRequest.newBuilder().setNamespace(np.getMetadata().getNamespace()).build())
                         .getItemsList().stream()
@@ -618,7 +618,7 @@ final class Verbs {
         if (a.positionals().size() != 2 || !a.positionals().getFirst().equals("get")) {
             throw new UserError("weftctl is not built (./mvnw -q package -pl proto,cli); built-in subset: get ovsflows [-T TABLE], get networkpolicies, get podinterfaces");
         }
-        try (Grpc grpc = new Grpc(node.agentPort())) {
+        try (Grpc grpc = Grpc.agent(layout, node)) {
             var stub = AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(10, TimeUnit.SECONDS);
             switch (a.positionals().get(1)) {
                 case "ovsflows", "of" -> {

@@ -453,7 +453,7 @@ class ChaosIT {
      */
     private List<String> flowDiff(ClusterState.NodeState node) {
         List<Flow> desired;
-        try (Grpc grpc = new Grpc(node.agentPort())) {
+        try (Grpc grpc = Grpc.agent(layout, node)) {
             desired = agent(grpc).dumpFlows(DumpFlowsRequest.newBuilder().setDesired(true).build()).getFlowsList();
         }
         Path file = cli.write("desired-flows-" + node.name() + ".txt",
@@ -469,7 +469,7 @@ class ChaosIT {
     private String flowProblem(ClusterState.NodeState node) {
         AgentInfo info;
         List<String> diff;
-        try (Grpc grpc = new Grpc(node.agentPort())) {
+        try (Grpc grpc = Grpc.agent(layout, node)) {
             info = agent(grpc).getAgentInfo(GetAgentInfoRequest.getDefaultInstance());
             diff = flowDiff(node);
         } catch (RuntimeException e) {
@@ -532,7 +532,7 @@ class ChaosIT {
             sb.append("\n[").append(node.name()).append("]");
             Map<String, Integer> agentOfport = new TreeMap<>();
             Map<String, String> agentIp = new TreeMap<>();
-            try (Grpc grpc = new Grpc(node.agentPort())) {
+            try (Grpc grpc = Grpc.agent(layout, node)) {
                 for (var p : agent(grpc).listPodInterfaces(ListPodInterfacesRequest.getDefaultInstance()).getInterfacesList()) {
                     agentOfport.put(p.getNamespace() + "/" + p.getName(), p.getOfport());
                     agentIp.put(p.getNamespace() + "/" + p.getName(), String.join(",", p.getIpsList()));

@@ -10,6 +10,7 @@ import java.time.Duration;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -72,6 +73,28 @@ class TraceflowIT {
         assertEquals("tf/nginx-allow", drop.get("networkPolicy").asText(), denied.toString());
         cli.ok("antctl", "--node", "node1", "traceflow", "-S", "tf/busybox", "-D", "tf/nginx", "-f", "tcp,tcp_dst=80");
         cli.ok("delete", "-f", cli.write("tf-ns.yaml", Conformance.namespace("tf")).toString());
+    }
+
+    /** The agents called each other with peer tokens above; without one, node2's port answers nothing but health. */
+    @Test
+    void anAgentsNetworkPortAnswersOnlyPeerAgents() {
+        ClusterState.NodeState node2 = new Layout(cli.home, cli.repo).requireCluster().node("node2");
+        io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", node2.agentPort())
+                .usePlaintext().build();
+        try {
+            var stub = dev.weft.proto.agent.v1.AgentQueryGrpc.newBlockingStub(ch);
+            io.grpc.Status query = assertThrows(io.grpc.StatusRuntimeException.class, () -> stub
+                    .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+                    .dumpFlows(dev.weft.proto.agent.v1.DumpFlowsRequest.getDefaultInstance())).getStatus();
+            assertEquals(io.grpc.Status.Code.PERMISSION_DENIED, query.getCode(), query.toString());
+            io.grpc.Status arm = assertThrows(io.grpc.StatusRuntimeException.class, () -> stub
+                    .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+                    .traceflow(dev.weft.proto.agent.v1.TraceflowRequest.newBuilder().setTag(9).setTimeoutSeconds(1)
+                            .setPeerPhase(dev.weft.proto.agent.v1.TracePhase.TRACE_PHASE_ARM).build())).getStatus();
+            assertEquals(io.grpc.Status.Code.UNAUTHENTICATED, arm.getCode(), arm.toString());
+        } finally {
+            ch.shutdownNow();
+        }
     }
 
     private JsonNode trace() throws Exception {

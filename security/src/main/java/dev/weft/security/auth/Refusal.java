@@ -28,6 +28,8 @@ public record Refusal(Reason reason, String message) {
         SERVICE_ACCOUNT(Status.Code.PERMISSION_DENIED),
         /** An agent asking for another node's data or speaking for another node. */
         NODE(Status.Code.PERMISSION_DENIED),
+        /** A method (or a use of it) this port does not serve to the caller (the agent's peer port: Traceflow phases). */
+        METHOD(Status.Code.PERMISSION_DENIED),
         /** The TokenReview could not be made (API server unreachable); the caller retries. */
         REVIEW_UNAVAILABLE(Status.Code.UNAVAILABLE),
         /** Too many TokenReviews in flight: new unknown tokens wait for a retry instead of loading the API server. */
