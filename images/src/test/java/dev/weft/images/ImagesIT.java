@@ -1,5 +1,7 @@
 package dev.weft.images;
 
+import dev.weft.localcluster.BundleContainer;
+import dev.weft.localcluster.Podman;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -132,7 +134,7 @@ class ImagesIT {
             env.put("KUBERNETES_NAMESPACE", "weft-system");
             List<String> args = new ArrayList<>(List.of("--network=host"));
             args.addAll(c.podmanArgs(Map.of("status.podIP", "127.0.0.1", "metadata.name", "weft-" + name + "-it",
-                    "metadata.namespace", "weft-system"), env, Map.of()));
+                    "metadata.namespace", "weft-system"), env, standInTokens(c)));
             String container = "weft-it-" + name + "-" + RUN;
             podman.runDetached(container, args);
             // TLS only, as the bundle's HTTPS probes expect.
@@ -193,6 +195,7 @@ class ImagesIT {
 
             // The agent, with no API server in reach: alive, and its readiness sees Open vSwitch.
             BundleContainer agent = BundleContainer.of(bundle, "weft-agent", "agent");
+            host.putAll(standInTokens(agent));
             List<String> agentArgs = new ArrayList<>(List.of(inNode));
             agentArgs.addAll(agent.podmanArgs(Map.of("spec.nodeName", "it-node", "status.podIP", "127.0.0.1", "metadata.name", "weft-agent-it", "metadata.namespace", "weft-system"),
                     Map.of("KUBERNETES_MASTER", "http://127.0.0.1:1", "KUBERNETES_AUTH_TRYKUBECONFIG", "false",
@@ -213,6 +216,23 @@ class ImagesIT {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /**
+     * What the kubelet projects (ServiceAccount tokens), with a stand-in token per file: the images' tests check
+     * start-up and health, not the control plane's verdict on the token.
+     */
+    private static Map<String, Path> standInTokens(BundleContainer c) throws IOException {
+        Map<String, Path> out = new LinkedHashMap<>();
+        for (var volume : c.projectedTokenPaths().entrySet()) {
+            Path dir = Files.createTempDirectory("weft-projected-" + volume.getKey() + "-");
+            for (String file : volume.getValue().keySet()) {
+                Files.createDirectories(dir.resolve(file).getParent());
+                Files.writeString(dir.resolve(file), "stand-in-token-for-the-image-test");
+            }
+            out.put(volume.getKey(), dir);
+        }
+        return out;
+    }
 
     private static void awaitUp(Podman podman, String container, String url) throws Exception {
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();

@@ -40,7 +40,9 @@ import java.util.concurrent.CountDownLatch;
  *       and TokenReview, by {@link ServiceAccountTokens}, so the control plane's caller identity runs here as on a real
  *       cluster.</li>
  * </ul>
- * Usage: {@code ApiServer --port P [--port-file FILE]}; port 0 picks a free port, written to the port file once serving.
+ * Usage: {@code ApiServer --port P [--port-file FILE] [--also-listen ADDRESS]}; port 0 picks a free port, written to the
+ * port file once serving. {@code --also-listen} serves the same port on another local address too (the podman runtime:
+ * the root namespace's address on the underlay, which the node namespaces reach), by relaying its connections to loopback.
  */
 public final class ApiServer implements AutoCloseable {
 
@@ -89,22 +91,67 @@ public final class ApiServer implements AutoCloseable {
         java.util.logging.Logger.getLogger("io.fabric8.mockwebserver").setLevel(java.util.logging.Level.WARNING);
         int port = 0;
         Path portFile = null;
+        String alsoListen = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port" -> port = Integer.parseInt(args[++i]);
                 case "--port-file" -> portFile = Path.of(args[++i]);
+                case "--also-listen" -> alsoListen = args[++i];
                 default -> throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: ApiServer --port P [--port-file F]");
             }
         }
         ApiServer apiServer = start(port);
         Runtime.getRuntime().addShutdownHook(new Thread(apiServer::close));
         System.out.println("Kubernetes API (fabric8 CRUD server) listening on " + apiServer.url());
+        if (alsoListen != null) {
+            relay(InetAddress.getByName(alsoListen), apiServer.port());
+            System.out.println("  and on http://" + alsoListen + ":" + apiServer.port());
+        }
         if (portFile != null) {
             Path tmp = portFile.resolveSibling(portFile.getFileName() + ".tmp");
             Files.writeString(tmp, Integer.toString(apiServer.port()));
             Files.move(tmp, portFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         }
         new CountDownLatch(1).await();
+    }
+
+    /** Accepts on address:port and relays each connection to 127.0.0.1:port, both directions, until either side closes. */
+    static void relay(InetAddress address, int port) throws IOException {
+        java.net.ServerSocket listener = new java.net.ServerSocket(port, 128, address);
+        Thread.ofVirtual().start(() -> {
+            while (!listener.isClosed()) {
+                try {
+                    java.net.Socket from = listener.accept();
+                    Thread.ofVirtual().start(() -> {
+                        try (from; java.net.Socket to = new java.net.Socket(InetAddress.getLoopbackAddress(), port)) {
+                            Thread back = Thread.ofVirtual().start(() -> pipe(to, from));
+                            pipe(from, to);
+                            back.join();
+                        } catch (IOException | InterruptedException e) {
+                            // one connection lost; the listener goes on
+                        }
+                    });
+                } catch (IOException e) {
+                    if (listener.isClosed()) {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    private static void pipe(java.net.Socket in, java.net.Socket out) {
+        try {
+            in.getInputStream().transferTo(out.getOutputStream());
+            out.shutdownOutput();
+        } catch (IOException e) {
+            try {
+                in.close();
+                out.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
     }
 
     /** The CRUD dispatcher with the additions of a real API server. */

@@ -41,6 +41,15 @@ final class Cluster {
     }
 
     ClusterState up(int nodeCount, String serviceCidr) {
+        return up(nodeCount, serviceCidr, "process");
+    }
+
+    /** runtime: {@code process} (the services as JVM processes) or {@code podman} (the bundle's pods as containers). */
+    ClusterState up(int nodeCount, String serviceCidr, String runtime) {
+        boolean podman = ClusterState.PODMAN.equals(runtime);
+        if (!podman && !"process".equals(runtime)) {
+            throw new UserError("--runtime must be process or podman, not " + runtime);
+        }
         if (nodeCount < 1 || nodeCount > 50) {
             throw new UserError("--nodes must be between 1 and 50");
         }
@@ -50,6 +59,9 @@ final class Cluster {
             throw new UserError("--service-cidr " + serviceCidr + " overlaps the pod CIDR " + CLUSTER_CIDR + " or the underlay");
         }
         preflight();
+        if (podman) {
+            PodmanRuntime.preflight(layout);
+        }
         if (layout.readCluster().isPresent() || !layout.rememberedNetns().isEmpty() || !layout.pidFiles().isEmpty()) {
             boolean alive = layout.pidFiles().stream().map(Procs::read).flatMap(java.util.Optional::stream).anyMatch(Procs.Recorded::alive);
             if (alive && layout.readCluster().isPresent()) {
@@ -65,11 +77,15 @@ final class Cluster {
         int ipamPort = freePort();
         int policyPort = freePort();
         for (int i = 1; i <= nodeCount; i++) {
-            nodes.add(Topology.plan(layout, id, i, freePort()));
+            nodes.add(podman ? Topology.planPodman(layout, id, i, freePort()) : Topology.plan(layout, id, i, freePort()));
         }
         ClusterState cluster = new ClusterState(id, layout.home().toString(), "http://127.0.0.1:" + apiPort, ipamPort, policyPort,
                 Topology.underlayNetns(id), Topology.UNDERLAY_PREFIX + "0/24", CLUSTER_CIDR, List.copyOf(nodes),
-                Topology.planOutside(id), services4.toString());
+                Topology.planOutside(id), services4.toString(), runtime,
+                podman ? "http://" + Topology.API_IP + ":" + apiPort : null);
+        if (podman) {
+            return new PodmanRuntime(layout, out, topology).up(cluster, started);
+        }
         try {
             Services.mkdirs(layout.logs());
             layout.writeCluster(cluster);
@@ -89,18 +105,7 @@ final class Cluster {
                     cluster.outside().ip(), cluster.underlayCidr(), cluster.underlayNetns());
 
             services.awaitApiServer();
-            try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
-                for (NodeState node : nodes) {
-                    client.nodes().resource(new NodeBuilder().withNewMetadata().withName(node.name())
-                            .addToLabels("kubernetes.io/hostname", node.name()).addToLabels("kubernetes.io/os", "linux")
-                            .addToLabels(LOCALCLUSTER_LABEL, id).endMetadata()
-                            .withNewStatus()
-                            .addNewAddress().withType("InternalIP").withAddress(node.ip()).endAddress()
-                            .addNewAddress().withType("Hostname").withAddress(node.name()).endAddress()
-                            .addNewCondition().withType("Ready").withStatus("True").withReason("KubeletReady").endCondition()
-                            .endStatus().build()).create();
-                }
-            }
+            createNodes(cluster);
             createKubernetesService(cluster);
             try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
                 SystemIdentities.create(client, layout, cluster);
@@ -126,15 +131,33 @@ final class Cluster {
         }
     }
 
+    /** The Node objects, Ready, with their InternalIP. */
+    static void createNodes(ClusterState cluster) {
+        {
+            try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+                for (NodeState node : cluster.nodes()) {
+                    client.nodes().resource(new NodeBuilder().withNewMetadata().withName(node.name())
+                            .addToLabels("kubernetes.io/hostname", node.name()).addToLabels("kubernetes.io/os", "linux")
+                            .addToLabels(LOCALCLUSTER_LABEL, cluster.id()).endMetadata()
+                            .withNewStatus()
+                            .addNewAddress().withType("InternalIP").withAddress(node.ip()).endAddress()
+                            .addNewAddress().withType("Hostname").withAddress(node.name()).endAddress()
+                            .addNewCondition().withType("Ready").withStatus("True").withReason("KubeletReady").endCondition()
+                            .endStatus().build()).create();
+                }
+            }
+        }
+    }
+
     /**
      * The {@code kubernetes} Service in default, as kube-apiserver keeps it: the first address of the service CIDR, port
      * 443 (named https) to the API server's address as the agents reach it (127.0.0.1 of the root netns, plain HTTP),
      * with an EndpointSlice the cluster-controller leaves alone (no selector). Pods cannot use it: the API server listens
      * on the root netns's loopback only.
      */
-    private static void createKubernetesService(ClusterState cluster) {
+    static void createKubernetesService(ClusterState cluster) {
         var cidr = ServiceAdmission.serviceCidr(cluster);
-        java.net.URI api = java.net.URI.create(cluster.apiUrl());
+        java.net.URI api = java.net.URI.create(cluster.apiNodeUrl() != null ? cluster.apiNodeUrl() : cluster.apiUrl());
         try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
             var svc = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("kubernetes").withNamespace("default")
                     .addToLabels("component", "apiserver").addToLabels("provider", "kubernetes").endMetadata()
@@ -179,6 +202,8 @@ final class Cluster {
                 // best effort: nothing more we can identify safely
             }
         }
+        // The podman runtime's containers (the kubelet is stopped above): before their network namespaces go.
+        killed += PodmanRuntime.removeContainers(layout, out);
         int removed = 0;
         List<String> netns = new ArrayList<>(layout.rememberedNetns());
         java.util.Collections.reverse(netns); // pods, then nodes, the outside host, then the underlay
@@ -203,7 +228,7 @@ final class Cluster {
     private static int stopOrder(Path pidFile) {
         String name = pidFile.getFileName().toString();
         if (name.startsWith("pod-") || name.startsWith("host-")) return 0;
-        if (name.startsWith("cluster-controller")) return 1;
+        if (name.startsWith("cluster-controller") || name.startsWith("podman-kubelet")) return 1;
         if (name.startsWith("agent-")) return 2;
         if (name.startsWith("ipam") || name.startsWith("policy")) return 3;
         if (name.startsWith("api-server")) return 4;
@@ -261,7 +286,7 @@ final class Cluster {
         }
     }
 
-    private void writeKubeconfig(ClusterState cluster) {
+    void writeKubeconfig(ClusterState cluster) {
         String yaml = """
                 apiVersion: v1
                 kind: Config

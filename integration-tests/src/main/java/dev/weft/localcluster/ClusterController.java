@@ -367,10 +367,18 @@ public final class ClusterController {
 
     private void schedule(List<Pod> allPods) {
         List<String> nodes = cluster.nodes().stream().map(NodeState::name).sorted().toList();
+        // The pods as bound so far, this pass's bindings included (copies: the informer's objects stay as they are).
+        List<Pod> bound = new ArrayList<>(allPods);
         for (Pod p : allPods) {
             String nodeName = p.getSpec() == null ? null : p.getSpec().getNodeName();
             if ((nodeName == null || nodeName.isBlank()) && p.getMetadata().getDeletionTimestamp() == null) {
-                String target = nodes.get(Math.floorMod(roundRobin.getAndIncrement(), nodes.size()));
+                // Round robin over the nodes the pod's required anti-affinity allows (the bundle's hostNetwork
+                // replicas share a host port: never two on one node).
+                List<String> allowed = nodes.stream().filter(n -> antiAffinityAllows(p, n, bound)).toList();
+                if (allowed.isEmpty()) {
+                    continue;
+                }
+                String target = allowed.get(Math.floorMod(roundRobin.getAndIncrement(), allowed.size()));
                 try {
                     client.pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName())
                             .edit(x -> {
@@ -378,11 +386,41 @@ public final class ClusterController {
                                 return x;
                             });
                     LOG.info("scheduled " + p.getMetadata().getNamespace() + "/" + p.getMetadata().getName() + " on " + target);
+                    Pod copy = new io.fabric8.kubernetes.api.model.PodBuilder(p).editSpec().withNodeName(target).endSpec().build();
+                    bound.set(bound.indexOf(p), copy);
                 } catch (KubernetesClientException e) {
                     LOG.fine("bind " + p.getMetadata().getName() + ": " + e.getMessage());
                 }
             }
         }
+    }
+
+    /**
+     * Required pod anti-affinity by {@code kubernetes.io/hostname} with matchLabels (what the bundle uses): no pod on the
+     * node, of the pod's namespace, matches the selector. Other terms are not honoured (allowed).
+     */
+    static boolean antiAffinityAllows(Pod pod, String node, List<Pod> allPods) {
+        var affinity = pod.getSpec().getAffinity();
+        if (affinity == null || affinity.getPodAntiAffinity() == null) {
+            return true;
+        }
+        for (var term : affinity.getPodAntiAffinity().getRequiredDuringSchedulingIgnoredDuringExecution()) {
+            if (!"kubernetes.io/hostname".equals(term.getTopologyKey()) || term.getLabelSelector() == null
+                    || term.getLabelSelector().getMatchLabels() == null) {
+                continue;
+            }
+            Map<String, String> match = term.getLabelSelector().getMatchLabels();
+            for (Pod other : allPods) {
+                Map<String, String> labels = other.getMetadata().getLabels();
+                if (!other.getMetadata().getName().equals(pod.getMetadata().getName()) && node.equals(other.getSpec() == null ? null : other.getSpec().getNodeName())
+                        && pod.getMetadata().getNamespace().equals(other.getMetadata().getNamespace())
+                        && other.getMetadata().getDeletionTimestamp() == null
+                        && labels != null && labels.entrySet().containsAll(match.entrySet())) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     // ---------------------------------------------------------------- kubelets
@@ -585,6 +623,18 @@ public final class ClusterController {
         String result = prevResult;
         for (JsonNode plugin : plugins) {
             ObjectNode net = plugin.deepCopy();
+            if (cluster.podman()) {
+                // The agent wrote the conflist in its container, with the node's paths (/var/run/weft/cni.sock): on
+                // this machine the node's file system is nodes/NODE/root, where its hostPath volumes are.
+                Path root = Topology.nodeRootLink(cluster, node.name());
+                for (var it = net.fields(); it.hasNext(); ) {
+                    var field = it.next();
+                    if (field.getValue().isTextual() && field.getValue().asText().startsWith("/var/")) {
+                        field.setValue(new com.fasterxml.jackson.databind.node.TextNode(
+                                root.resolve(field.getValue().asText().substring(1)).toString()));
+                    }
+                }
+            }
             net.put("cniVersion", conf.path("cniVersion").asText("1.0.0"));
             net.put("name", conf.path("name").asText("weft"));
             if (result != null && !result.isBlank()) {

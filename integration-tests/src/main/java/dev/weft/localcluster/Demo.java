@@ -35,9 +35,14 @@ final class Demo {
     }
 
     int run() {
+        return run("process");
+    }
+
+    int run(String runtime) {
         if (layout.readCluster().isEmpty()) {
-            say("No cluster yet: bringing up three nodes, each its own network namespace with its own Open vSwitch and agent.");
-            step("up", "--nodes", "3");
+            say("No cluster yet: bringing up three nodes, each its own network namespace with its own Open vSwitch and agent"
+                    + (runtime.equals("process") ? "." : " (the bundle's pods as " + runtime + " containers)."));
+            step("up", "--nodes", "3", "--runtime", runtime);
         }
         Path dir = layout.home().resolve("demo");
         List<Path> files = new ArrayList<>();

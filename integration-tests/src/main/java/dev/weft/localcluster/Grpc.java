@@ -50,7 +50,12 @@ final class Grpc implements AutoCloseable {
      * published in ConfigMap weft-system/weft-ca, for {@code serverName} (the Service's DNS name, as agents check it).
      */
     static Grpc controlPlane(KubernetesClient api, int port, String serverName) {
-        return new Grpc(ClientTls.channel("127.0.0.1:" + port, ReloadableTrustManager.of(controlPlaneCa(api),
+        return controlPlane(api, "127.0.0.1:" + port, serverName);
+    }
+
+    /** The same at host:port (the podman runtime: a ready endpoint of the Service, a node address). */
+    static Grpc controlPlane(KubernetesClient api, String hostPort, String serverName) {
+        return new Grpc(ClientTls.channel(hostPort, ReloadableTrustManager.of(controlPlaneCa(api),
                 "ConfigMap " + CA_NAMESPACE + "/" + CA_CONFIG_MAP), serverName));
     }
 

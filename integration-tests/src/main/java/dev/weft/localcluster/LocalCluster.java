@@ -9,8 +9,10 @@ import java.util.List;
 public final class LocalCluster {
     static final String USAGE = """
             usage: ./localcluster <verb> [options]
-              up [--nodes N] [--service-cidr CIDR]  start the cluster (default 3 nodes, Services from 10.96.0.0/16);
-                                                    returns when every service is ready
+              up [--nodes N] [--service-cidr CIDR] [--runtime process|podman]
+                                                    start the cluster (default 3 nodes, Services from 10.96.0.0/16);
+                                                    returns when every service is ready. --runtime=podman: Weft from the
+                                                    bundle and the images, its pods as podman containers
               apply -f FILE|DIR                     create or replace Namespaces, Pods, Deployments, Services, NetworkPolicies
                                                     (YAML, multi-doc)
               delete -f FILE                        delete the objects of a manifest
@@ -22,12 +24,17 @@ public final class LocalCluster {
                                                     B also svc/NS/NAME (its cluster IP) or an IP (e.g. a node IP and a node port)
               exec [-i] NS/POD -- CMD...            run CMD in the pod's network namespace (Service names resolve)
               matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...
-              antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent
-              demo                                  the Antrea walkthrough with before/after matrices
+              antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent (podman runtime:
+                                                    in its container)
+              demo [--runtime process|podman]       the Antrea walkthrough with before/after matrices
               down                                  remove every process, namespace and interface the cluster made
-              restart-agent --node NODE             stop and start one node's agent (state and flows must survive)
+              restart-agent --node NODE             stop and start one node's agent (state and flows must survive;
+                                                    podman runtime: its container, as a kubelet restarts it)
               restart-ovs --node NODE               kill and restart one node's ovs-vswitchd (flows are replayed by the agent)
-              status                                where the API and every service is
+              status [-o json]                      where the API and every service is (json: the API URL, each node,
+                                                    each system pod's endpoints and containers)
+              logs POD [-c CONTAINER] [--tail N]    a system pod's container log (podman runtime; process runtime:
+                                                    logs PROCESS, e.g. logs agent-node1)
               ca                                    the control plane's CA certificate (PEM), which ipam-service and
                                                     policy-service certificates are issued by (e.g. openssl s_client -CAfile)
             state: $LOCALCLUSTER_HOME or <repo>/.localcluster
@@ -68,6 +75,7 @@ public final class LocalCluster {
                 case "restart-agent" -> verbs.restartAgent(rest);
                 case "restart-ovs" -> verbs.restartOvs(rest);
                 case "status" -> verbs.status(rest);
+                case "logs" -> verbs.logs(rest);
                 case "ca" -> verbs.ca(rest);
                 default -> throw new UserError("unknown verb " + args[0] + "\n" + USAGE);
             };

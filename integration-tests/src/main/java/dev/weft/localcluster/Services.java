@@ -36,8 +36,19 @@ final class Services {
 
     void startApiServer(int port) {
         Path portFile = layout.home().resolve("api-server.port");
+        List<Object> args = new ArrayList<>(List.of("--port", port, "--port-file", portFile));
+        if (cluster.apiNodeUrl() != null) {
+            args.addAll(List.of("--also-listen", java.net.URI.create(cluster.apiNodeUrl()).getHost()));
+        }
         start("api-server", cmd(layout.javaBin(), JVM_FLAGS, LOG_FORMAT,
-                "-cp", layout.toolClasspath(), ApiServer.class.getName(), "--port", port, "--port-file", portFile));
+                "-cp", layout.toolClasspath(), ApiServer.class.getName(), args));
+    }
+
+    /** The podman runtime's kubelets (PodmanKubelet), ready after their first pass. */
+    void startPodmanKubelet() {
+        start("podman-kubelet", cmd(layout.javaBin(), JVM_FLAGS, LOG_FORMAT,
+                "-Dweft.repo=" + layout.repo(), "-cp", layout.toolClasspath(), PodmanKubelet.class.getName()));
+        pendingReadiness.put("podman-kubelet", "file:" + layout.home().resolve("podman-kubelet.ready"));
     }
 
     void awaitApiServer() {

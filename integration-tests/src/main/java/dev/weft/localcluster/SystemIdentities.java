@@ -60,7 +60,8 @@ final class SystemIdentities {
 
     static List<Identity> all(Layout layout, ClusterState cluster) {
         List<Identity> out = new ArrayList<>();
-        for (NodeState n : cluster.nodes()) {
+        // The podman runtime's agents are the DaemonSet's pods: their kubelet projects their tokens.
+        for (NodeState n : cluster.podman() ? List.<NodeState>of() : cluster.nodes()) {
             out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentTokenFile(layout, n), AUDIENCE));
             out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentPeerTokenFile(layout, n),
                     PEER_AUDIENCE));

@@ -27,6 +27,11 @@ final class Topology {
     static final String OUTSIDE_IP = UNDERLAY_PREFIX + "254";
     static final String OUTSIDE_MAC = "02:77:00:00:fe:01";
     static final String OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema";
+    /**
+     * The root namespace's address on the underlay (podman runtime): a veth from the root netns into the underlay
+     * bridge, so that containers in the node namespaces reach the API server, which listens here as well as on loopback.
+     */
+    static final String API_IP = UNDERLAY_PREFIX + "2";
 
     private final Layout layout;
 
@@ -76,6 +81,86 @@ final class Topology {
                 String.format("02:77:00:00:%02x:01", index), String.format("02:77:00:00:%02x:02", index),
                 ovs.toString(), agentPort, agent.resolve("state").toString(), agent.resolve("cni.sock").toString(),
                 agent.resolve("net.d").toString(), agent.resolve("bin").toString());
+    }
+
+    /**
+     * The root namespace's leg on the underlay (podman runtime): {@code wa<id>} with {@link #API_IP}/24 in the root
+     * netns, its peer in the underlay bridge. Deleting the underlay netns removes both ends.
+     */
+    void createApiLink(ClusterState cluster) {
+        String root = "wa" + cluster.id();
+        String ulPort = "wu" + cluster.id() + "api";
+        Sh.check("ip", "link", "add", root, "type", "veth", "peer", "name", ulPort, "netns", cluster.underlayNetns());
+        Sh.check("ip", "-n", cluster.underlayNetns(), "link", "set", ulPort, "master", "br0", "up");
+        Sh.check("ip", "addr", "add", API_IP + "/24", "dev", root);
+        // As for the outside host: the nodes' userspace datapath does not complete checksums a veth left to offload.
+        Sh.check("ethtool", "-K", root, "tx", "off");
+        Sh.check("ip", "link", "set", root, "up");
+    }
+
+    /**
+     * Node i for the podman runtime: the same addresses, its directories under a per-node root ({@code nodes/NODE/root},
+     * where the pods' hostPath volumes are): Open vSwitch's run directory, the CNI directories and the agent's socket
+     * are where the bundle's volumes put them on a node.
+     */
+    static NodeState planPodman(Layout layout, String id, int index, int agentPort) {
+        NodeState p = plan(layout, id, index, agentPort);
+        Path root = nodeRoot(layout, p.name());
+        return new NodeState(p.name(), p.netns(), p.ip(), p.underlayMac(), p.brPhyMac(),
+                root.resolve("var/run/openvswitch").toString(), 9093, root.resolve("var/lib/weft/agent").toString(),
+                root.resolve("var/run/weft/cni.sock").toString(), root.resolve("etc/cni/net.d").toString(),
+                root.resolve("opt/cni/bin").toString());
+    }
+
+    /** The node's file system as its pods' hostPath volumes see it (podman runtime). */
+    static Path nodeRoot(Layout layout, String node) {
+        return layout.node(node).resolve("root");
+    }
+
+    /**
+     * A short name for the node's root ({@code /run/wft-ID-NODE}, a symbolic link made by {@code up}, removed by
+     * {@code down}): the agent's sockets under it stay within the 108 bytes a unix socket path may have, wherever the
+     * cluster's home is.
+     */
+    static Path nodeRootLink(ClusterState cluster, String node) {
+        return Path.of("/run/wft-" + cluster.id() + "-" + node);
+    }
+
+    /** The node's netns and its underlay link, without Open vSwitch (podman runtime: it runs in the agent's pod). */
+    void createNodeNetns(ClusterState cluster, NodeState node, int index) {
+        String ns = node.netns();
+        String ul = cluster.underlayNetns();
+        String ulPort = "wu" + cluster.id() + "n" + index;
+        addNetns(ns);
+        Sh.check("ip", "-n", ns, "link", "set", "lo", "up");
+        Sh.check("ip", "link", "add", "eth0", "netns", ns, "address", node.underlayMac(), "type", "veth",
+                "peer", "name", ulPort, "netns", ul);
+        Sh.check("ip", "-n", ul, "link", "set", ulPort, "master", "br0", "up");
+        Sh.check("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
+                "net.ipv4.conf.default.arp_ignore=1");
+        Sh.check("ip", "-n", ns, "link", "set", "eth0", "up");
+        // Until br-phy carries the node IP (configureNodeNetwork), eth0 does: the pods reach the API server.
+        Sh.check("ip", "-n", ns, "addr", "add", node.ip() + "/24", "dev", "eth0");
+    }
+
+    /**
+     * The node's network configuration once its Open vSwitch runs (podman runtime: in the agent pod's openvswitch
+     * container, driven through the socket in the node's run directory): br-phy with eth0 and the node IP, br-int,
+     * the default route, as the host's network configuration would do on a real node.
+     */
+    void configureNodeNetwork(NodeState node) {
+        String ns = node.netns();
+        vsctl(node, "--may-exist", "add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
+                "other_config:hwaddr=\"" + node.brPhyMac() + "\"");
+        vsctl(node, "--may-exist", "add-port", "br-phy", "eth0");
+        vsctl(node, "--may-exist", "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
+                "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
+        waitForLink(ns, "br-phy");
+        Sh.run("ip", "-n", ns, "addr", "del", node.ip() + "/24", "dev", "eth0");
+        Sh.check("ip", "-n", ns, "link", "set", "br-phy", "address", node.brPhyMac());
+        Sh.check("ip", "-n", ns, "addr", "replace", node.ip() + "/24", "dev", "br-phy");
+        Sh.check("ip", "-n", ns, "link", "set", "br-phy", "up");
+        defaultRoute(node);
     }
 
     void createUnderlay(String netns) {
@@ -213,7 +298,22 @@ final class Topology {
     }
 
     static Sh.Result appctl(NodeState node, String daemon, String... args) {
-        return Sh.run(cmd("ovs-appctl", "-t", Path.of(node.ovsRunDir(), daemon + ".ctl"), List.of(args)), ovsEnv(node), null, 40);
+        return Sh.run(cmd("ovs-appctl", "-t", control(node, daemon), List.of(args)), ovsEnv(node), null, 40);
+    }
+
+    /** The daemon's control socket: DAEMON.ctl as started here, DAEMON.PID.ctl as started in the openvswitch container. */
+    private static Path control(NodeState node, String daemon) {
+        Path dir = Path.of(node.ovsRunDir());
+        Path named = dir.resolve(daemon + ".ctl");
+        if (Files.exists(named)) {
+            return named;
+        }
+        try (var s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().matches(java.util.regex.Pattern.quote(daemon) + "\\.\\d+\\.ctl"))
+                    .findFirst().orElse(named);
+        } catch (IOException e) {
+            return named;
+        }
     }
 
     static void waitForLink(String netns, String link) {

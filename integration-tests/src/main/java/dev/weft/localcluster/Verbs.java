@@ -45,8 +45,9 @@ final class Verbs {
     }
 
     int up(List<String> rest) {
-        Args a = new Args(rest, Set.of("--nodes", "--service-cidr"), Set.of());
-        new Cluster(layout, out).up(a.intOption("--nodes", 3), a.get("--service-cidr").orElse(ServiceAdmission.DEFAULT_SERVICE_CIDR));
+        Args a = new Args(rest, Set.of("--nodes", "--service-cidr", "--runtime"), Set.of());
+        new Cluster(layout, out).up(a.intOption("--nodes", 3), a.get("--service-cidr").orElse(ServiceAdmission.DEFAULT_SERVICE_CIDR),
+                a.get("--runtime").orElse("process"));
         return 0;
     }
 
@@ -169,13 +170,34 @@ final class Verbs {
         return p.getStatus().getPhase() + (p.getStatus().getMessage() == null ? "" : ": " + p.getStatus().getMessage());
     }
 
+    /**
+     * Where the tools reach ipam-service or policy-service: 127.0.0.1 and the cluster's port for the process runtime;
+     * for the podman runtime a ready endpoint of its Service's EndpointSlices (a node address, reachable from here over
+     * the underlay), as the agents find it.
+     */
+    static String controlPlaneAddress(ClusterState cluster, KubernetesClient api, String service) {
+        if (!cluster.podman()) {
+            return "127.0.0.1:" + (service.equals("ipam-service") ? cluster.ipamPort() : cluster.policyPort());
+        }
+        for (var slice : api.discovery().v1().endpointSlices().inNamespace(PodmanKubelet.NAMESPACE)
+                .withLabel("kubernetes.io/service-name", service).list().getItems()) {
+            int port = slice.getPorts().getFirst().getPort();
+            for (var e : slice.getEndpoints()) {
+                if (e.getConditions() == null || !Boolean.FALSE.equals(e.getConditions().getReady())) {
+                    return e.getAddresses().getFirst() + ":" + port;
+                }
+            }
+        }
+        throw new IllegalStateException("no ready endpoint of Service weft-system/" + service);
+    }
+
     /** policy-service's GetPolicyStatus: realized on all desired nodes at the policy's current generation. */
     void awaitRealized(ClusterState cluster, List<NetworkPolicy> policies, long deadline) {
         if (policies.isEmpty()) {
             return;
         }
         try (KubernetesClient api = Kube.client(cluster.apiUrl());
-             Grpc grpc = Grpc.controlPlane(api, cluster.policyPort(), Grpc.POLICY_SERVER_NAME)) {
+             Grpc grpc = Grpc.controlPlane(api, controlPlaneAddress(cluster, api, "policy-service"), Grpc.POLICY_SERVER_NAME)) {
             // As a caller of its own: the token of the local cluster's pod weft-system/localcluster (SystemIdentities).
             var stub = ControlPlaneGrpc.newBlockingStub(grpc.channel).withInterceptors(Grpc.bearer(SystemIdentities.cliToken(layout)));
             String last = "";
@@ -577,6 +599,12 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         NodeState node = cluster.node(rest.get(1));
         List<String> args = rest.subList(2, rest.size());
+        if (cluster.podman()) {
+            // weftctl in the node's agent container, against its socket there, as on a node of a real cluster.
+            List<String> exec = new ArrayList<>(List.of("exec", agentContainer(cluster, node), "weftctl"));
+            exec.addAll(args);
+            return podman(exec);
+        }
         Optional<Path> weftctl = Weftctl.locate(layout);
         if (weftctl.isPresent()) {
             return Weftctl.run(layout, weftctl.get(), node, args, out);
@@ -625,8 +653,8 @@ final class Verbs {
     // ------------------------------------------------------------------ demo, restarts, status
 
     int demo(List<String> rest) {
-        new Args(rest, Set.of(), Set.of());
-        return new Demo(layout, this, out).run();
+        Args a = new Args(rest, Set.of("--runtime"), Set.of());
+        return new Demo(layout, this, out).run(a.get("--runtime").orElse("process"));
     }
 
     int restartAgent(List<String> rest) {
@@ -634,6 +662,11 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         NodeState node = cluster.node(a.require("NODE", "--node"));
         long t0 = System.nanoTime();
+        if (cluster.podman()) {
+            restartAgentContainer(cluster, node);
+            out.printf("agent container of %s restarted and its pod ready in %.1f s%n", node.name(), (System.nanoTime() - t0) / 1e9);
+            return 0;
+        }
         new Services(layout, cluster).restartAgent(node);
         out.printf("agent of %s restarted and ready in %.1f s%n", node.name(), (System.nanoTime() - t0) / 1e9);
         return 0;
@@ -644,23 +677,218 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         NodeState node = cluster.node(a.require("NODE", "--node"));
         long t0 = System.nanoTime();
+        if (cluster.podman()) {
+            // The openvswitch container restarted as a kubelet restarts it: start-ovs sets flow-restore-wait before
+            // ovs-vswitchd starts; br-phy comes back without its address and routes, put back as in the process runtime.
+            String container = PodmanKubelet.containerName(cluster, "weft-agent-" + node.name(), "openvswitch");
+            try {
+                Podman.Result r = Podman.exec(List.of("podman", "restart", "--time", "30", container), 120);
+                if (r.exit() != 0) {
+                    throw new IllegalStateException("podman restart " + container + ": " + r.err().strip());
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            Topology topology = new Topology(layout);
+            PodmanRuntime.awaitOvs(layout, node);
+            topology.configureNodeNetwork(node);
+            topology.primeTunnelNeighbours(cluster);
+            out.printf("openvswitch container of %s restarted in %.1f s (flows are replayed by the agent)%n", node.name(),
+                    (System.nanoTime() - t0) / 1e9);
+            return 0;
+        }
         new Topology(layout).restartVswitchd(cluster, node);
         out.printf("ovs-vswitchd of %s restarted in %.1f s (flows are replayed by the agent)%n", node.name(), (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 
-    int status(List<String> rest) {
-        new Args(rest, Set.of(), Set.of());
+    /** status -o json: the API, each node, each system pod (endpoints, containers) or process. */
+    private com.fasterxml.jackson.databind.node.ObjectNode statusJson(ClusterState cluster) {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        json.put("id", cluster.id()).put("runtime", cluster.podman() ? "podman" : "process").put("home", layout.home().toString());
+        json.putObject("api").put("url", cluster.apiUrl()).put("nodeUrl", cluster.apiNodeUrl())
+                .put("kubeconfig", layout.home().resolve("kubeconfig").toString());
+        var nodes = json.putArray("nodes");
+        for (NodeState n : cluster.nodes()) {
+            nodes.addObject().put("name", n.name()).put("netns", n.netns()).put("ip", n.ip()).put("ovsRunDir", n.ovsRunDir());
+        }
+        var pods = json.putArray("systemPods");
+        if (cluster.podman()) {
+            try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
+                for (Pod p : PodmanRuntime.systemPods(api, cluster)) {
+                    var o = pods.addObject().put("name", p.getMetadata().getName()).put("namespace", p.getMetadata().getNamespace())
+                            .put("node", p.getSpec().getNodeName()).put("ready", PodmanRuntime.ready(p))
+                            .put("podIP", p.getStatus() == null ? null : p.getStatus().getPodIP());
+                    var endpoints = o.putArray("endpoints");
+                    for (var c : p.getSpec().getContainers()) {
+                        for (var port : c.getPorts()) {
+                            endpoints.add((p.getStatus() == null ? "" : p.getStatus().getPodIP()) + ":" + port.getContainerPort());
+                        }
+                    }
+                    var containers = o.putArray("containers");
+                    for (var c : p.getSpec().getContainers()) {
+                        var s = p.getStatus() == null ? null : p.getStatus().getContainerStatuses().stream()
+                                .filter(x -> x.getName().equals(c.getName())).findFirst().orElse(null);
+                        containers.addObject().put("name", c.getName()).put("image", c.getImage())
+                                .put("podman", PodmanKubelet.containerName(cluster, p.getMetadata().getName(), c.getName()))
+                                .put("containerID", s == null ? null : s.getContainerID())
+                                .put("ready", s != null && Boolean.TRUE.equals(s.getReady()))
+                                .put("restartCount", s == null ? 0 : s.getRestartCount());
+                    }
+                }
+            }
+        } else {
+            pods.addObject().put("name", "ipam-service").put("process", true).putArray("endpoints").add("127.0.0.1:" + cluster.ipamPort());
+            pods.addObject().put("name", "policy-service").put("process", true).putArray("endpoints").add("127.0.0.1:" + cluster.policyPort());
+            for (NodeState n : cluster.nodes()) {
+                pods.addObject().put("name", "agent-" + n.name()).put("process", true).put("node", n.name())
+                        .putArray("endpoints").add("127.0.0.1:" + n.agentPort());
+            }
+        }
+        var procs = json.putArray("processes");
+        for (Path f : layout.pidFiles()) {
+            var p = Procs.read(f);
+            procs.addObject().put("name", f.getFileName().toString().replace(".pid", ""))
+                    .put("pid", p.map(Procs.Recorded::pid).orElse(-1L)).put("alive", p.map(Procs.Recorded::alive).orElse(false));
+        }
+        return json;
+    }
+
+    // ------------------------------------------------------------------ podman runtime
+
+    /** The agent container of the DaemonSet's pod on the node. */
+    static String agentContainer(ClusterState cluster, NodeState node) {
+        return PodmanKubelet.containerName(cluster, "weft-agent-" + node.name(), "agent");
+    }
+
+    private int podman(List<String> args) {
+        List<String> cmd = new ArrayList<>(List.of("podman"));
+        cmd.addAll(args);
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            p.getInputStream().transferTo(out);
+            return p.waitFor();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run podman: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * As a kubelet restarts a container: SIGTERM, the pod's grace period, SIGKILL, started again (same container, same
+     * volumes); then waits until the kubelet has seen the new start and the pod is Ready again.
+     */
+    private void restartAgentContainer(ClusterState cluster, NodeState node) {
+        String container = agentContainer(cluster, node);
+        String pod = "weft-agent-" + node.name();
+        try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
+            Pod before = api.pods().inNamespace(PodmanKubelet.NAMESPACE).withName(pod).get();
+            long grace = before == null || before.getSpec().getTerminationGracePeriodSeconds() == null ? 30
+                    : before.getSpec().getTerminationGracePeriodSeconds();
+            String startedBefore = startedAt(before);
+            Podman.Result r = Podman.exec(List.of("podman", "restart", "--time", String.valueOf(grace), container), (int) grace + 60);
+            if (r.exit() != 0) {
+                throw new IllegalStateException("podman restart " + container + ": " + r.err().strip());
+            }
+            long deadline = System.nanoTime() + Services.READY_TIMEOUT.toNanos();
+            while (System.nanoTime() < deadline) {
+                Pod now = api.pods().inNamespace(PodmanKubelet.NAMESPACE).withName(pod).get();
+                String started = startedAt(now);
+                if (now != null && PodmanRuntime.ready(now) && started != null && !started.equals(startedBefore)) {
+                    return;
+                }
+                Procs.sleep(500);
+            }
+            throw new IllegalStateException("pod " + pod + " not ready again after " + Services.READY_TIMEOUT.toSeconds() + " s");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String startedAt(Pod pod) {
+        if (pod == null || pod.getStatus() == null) {
+            return null;
+        }
+        return pod.getStatus().getContainerStatuses().stream().filter(s -> s.getName().equals("agent")).findFirst()
+                .map(s -> s.getState() == null || s.getState().getRunning() == null ? null : s.getState().getRunning().getStartedAt())
+                .orElse(null);
+    }
+
+    /**
+     * {@code logs POD [-c CONTAINER] [-n NS] [--tail N]}: a system pod's container log (podman runtime), or the log of
+     * one of the cluster's processes by name (process runtime: api-server, ipam-service, agent-node1, ...).
+     */
+    int logs(List<String> rest) {
+        Args a = new Args(rest, Set.of("-c", "--container", "-n", "--namespace", "--tail"), Set.of());
+        if (a.positionals().size() != 1) {
+            throw new UserError("usage: logs POD [-c CONTAINER] [--tail N]   (process runtime: logs PROCESS, e.g. agent-node1)");
+        }
         ClusterState cluster = layout.requireCluster();
+        String name = a.positionals().getFirst();
+        String tail = a.get("--tail").orElse("-1");
+        if (!cluster.podman()) {
+            Path log = layout.log(name);
+            if (!Files.exists(log)) {
+                throw new UserError("no log " + log + "; the processes' logs are in " + layout.logs());
+            }
+            out.println(tail.equals("-1") ? Cluster.tail(log, Integer.MAX_VALUE) : Cluster.tail(log, Integer.parseInt(tail)));
+            return 0;
+        }
+        try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
+            Pod pod = api.pods().inNamespace(a.get("-n", "--namespace").orElse(PodmanKubelet.NAMESPACE)).withName(name).get();
+            if (pod == null) {
+                throw new UserError("no pod " + name + " in " + a.get("-n", "--namespace").orElse(PodmanKubelet.NAMESPACE));
+            }
+            List<String> containers = pod.getSpec().getContainers().stream().map(io.fabric8.kubernetes.api.model.Container::getName).toList();
+            String container = a.get("-c", "--container").orElse(containers.size() == 1 ? containers.getFirst() : null);
+            if (container == null || !containers.contains(container)) {
+                throw new UserError("pod " + name + " has containers " + containers + "; choose one with -c");
+            }
+            return podman(List.of("logs", "--tail", tail, PodmanKubelet.containerName(cluster, name, container)));
+        }
+    }
+
+    int status(List<String> rest) {
+        Args sa = new Args(rest, Set.of("-o", "--output"), Set.of());
+        ClusterState cluster = layout.requireCluster();
+        if (sa.get("-o", "--output").map("json"::equals).orElse(false)) {
+            out.println(statusJson(cluster).toPrettyString());
+            return 0;
+        }
         out.println("cluster " + cluster.id() + " (" + layout.home() + ")");
         out.println("  Kubernetes API: " + cluster.apiUrl() + "  kubeconfig: " + layout.home().resolve("kubeconfig"));
-        out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d (gRPC and HTTP over TLS: ./localcluster ca)%n",
-                cluster.ipamPort(), cluster.policyPort());
-        for (NodeState n : cluster.nodes()) {
-            out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
+        if (cluster.podman()) {
+            out.println("  runtime podman: the API server from the nodes at " + cluster.apiNodeUrl()
+                    + "; ipam-service and policy-service on their pods' node IPs, ports 9091 and 9092 (TLS)");
+            for (NodeState n : cluster.nodes()) {
+                out.printf("  %s: netns %s, IP %s, agent in container %s%n", n.name(), n.netns(), n.ip(), agentContainer(cluster, n));
+            }
+        } else {
+            out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d (gRPC and HTTP over TLS: ./localcluster ca)%n",
+                    cluster.ipamPort(), cluster.policyPort());
+            for (NodeState n : cluster.nodes()) {
+                out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
+            }
         }
         if (cluster.outside() != null) {
             out.printf("  outside: netns %s, IP %s%n", cluster.outside().netns(), cluster.outside().ip());
+        }
+        if (cluster.podman()) {
+            try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
+                for (Pod p : PodmanRuntime.systemPods(api, cluster)) {
+                    out.printf("  pod weft-system/%-40s on %s, %s%n", p.getMetadata().getName(), p.getSpec().getNodeName(),
+                            PodmanRuntime.ready(p) ? "ready" : "not ready");
+                }
+            }
         }
         for (Path f : layout.pidFiles()) {
             var p = Procs.read(f);

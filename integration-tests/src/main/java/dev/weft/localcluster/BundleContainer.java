@@ -1,4 +1,4 @@
-package dev.weft.images;
+package dev.weft.localcluster;
 
 import io.fabric8.kubernetes.api.model.Capabilities;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -26,12 +26,13 @@ import java.util.stream.Collectors;
 /**
  * A container of the bundle (src/main/kubernetes/weft.yml) turned into {@code podman run} arguments the way a kubelet
  * would run it: image, command, environment (values, ConfigMap keys, downward API), capabilities, user, read-only
- * root, memory limit, volumes. The image tests run the images with what the bundle says, so a bundle that asks too little of a
- * container (a capability, a writable path) fails them.
+ * root, memory limit, volumes. The image tests run the images with what the bundle says, so a bundle that asks too
+ * little of a container (a capability, a writable path) fails them; the local cluster's podman kubelet runs the system
+ * pods with it.
  */
-record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> configMaps) {
+public record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> configMaps) {
 
-    static List<HasMetadata> load(Path bundle) throws IOException {
+    public static List<HasMetadata> load(Path bundle) throws IOException {
         KubernetesSerialization yaml = new KubernetesSerialization();
         List<HasMetadata> out = new ArrayList<>();
         for (String doc : Files.readString(bundle).split("(?m)^---\\s*$")) {
@@ -42,7 +43,7 @@ record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> 
         return out;
     }
 
-    static BundleContainer of(List<HasMetadata> bundle, String workload, String containerName) {
+    public static BundleContainer of(List<HasMetadata> bundle, String workload, String containerName) {
         Map<String, ConfigMap> configMaps = bundle.stream().filter(ConfigMap.class::isInstance).map(ConfigMap.class::cast)
                 .collect(Collectors.toMap(c -> c.getMetadata().getName(), c -> c));
         PodSpec pod = bundle.stream().filter(o -> workload.equals(o.getMetadata().getName())).map(o -> switch (o) {
@@ -57,7 +58,7 @@ record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> 
     }
 
     /** The container's environment: literal values, ConfigMap keys, and {@code fieldRefs} standing in for the downward API. */
-    Map<String, String> env(Map<String, String> fieldRefs) {
+    public Map<String, String> env(Map<String, String> fieldRefs) {
         Map<String, String> env = new LinkedHashMap<>();
         for (EnvVar e : container.getEnv()) {
             String value;
@@ -79,9 +80,10 @@ record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> 
 
     /**
      * {@code podman run} arguments after the container name: security, environment ({@code env} plus
-     * {@code envOverrides}), volumes (hostPath volumes at {@code hostPaths} by volume name), image, command and args.
+     * {@code envOverrides}), volumes (hostPath and projected volumes at {@code hostPaths} by volume name), image,
+     * command and args.
      */
-    List<String> podmanArgs(Map<String, String> fieldRefs, Map<String, String> envOverrides, Map<String, Path> hostPaths) {
+    public List<String> podmanArgs(Map<String, String> fieldRefs, Map<String, String> envOverrides, Map<String, Path> hostPaths) {
         List<String> args = new ArrayList<>();
         SecurityContext sc = container.getSecurityContext();
         Capabilities caps = sc == null ? null : sc.getCapabilities();
@@ -129,22 +131,11 @@ record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> 
                 }
                 args.add("--volume=" + host + ":" + m.getMountPath() + (opts.isEmpty() ? "" : ":" + String.join(",", opts)));
             } else if (v.getProjected() != null) {
-                // What the kubelet projects (ServiceAccount tokens): a file per source with a stand-in token; the
-                // images' tests check start-up and health, not the control plane's verdict on the token.
-                try {
-                    Path dir = Files.createTempDirectory("weft-projected-" + v.getName() + "-");
-                    for (var source : v.getProjected().getSources()) {
-                        if (source.getServiceAccountToken() == null) {
-                            throw new IllegalArgumentException("volume " + v.getName() + ": only serviceAccountToken sources are mapped");
-                        }
-                        Path file = dir.resolve(source.getServiceAccountToken().getPath());
-                        Files.createDirectories(file.getParent());
-                        Files.writeString(file, "stand-in-token-for-the-image-test");
-                    }
-                    args.add("--volume=" + dir + ":" + m.getMountPath() + ":ro");
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
+                // What the kubelet projects (ServiceAccount tokens): a directory the caller filled with a file per
+                // source (projectedTokenPaths says which), mounted read-only.
+                Path dir = Objects.requireNonNull(hostPaths.get(v.getName()),
+                        "no directory with the projected tokens of volume " + v.getName());
+                args.add("--volume=" + dir + ":" + m.getMountPath() + ":ro");
             } else {
                 throw new IllegalArgumentException("volume " + v.getName() + ": only emptyDir, hostPath and projected tokens are mapped");
             }
@@ -158,8 +149,30 @@ record BundleContainer(PodSpec pod, Container container, Map<String, ConfigMap> 
         return args;
     }
 
+    /**
+     * The files a kubelet writes into each projected volume of the pod: volume name -> (relative path -> audience), for
+     * serviceAccountToken sources (the only kind mapped).
+     */
+    public Map<String, Map<String, String>> projectedTokenPaths() {
+        Map<String, Map<String, String>> out = new LinkedHashMap<>();
+        for (Volume v : pod.getVolumes()) {
+            if (v.getProjected() == null) {
+                continue;
+            }
+            Map<String, String> files = new LinkedHashMap<>();
+            for (var source : v.getProjected().getSources()) {
+                if (source.getServiceAccountToken() == null) {
+                    throw new IllegalArgumentException("volume " + v.getName() + ": only serviceAccountToken sources are mapped");
+                }
+                files.put(source.getServiceAccountToken().getPath(), source.getServiceAccountToken().getAudience());
+            }
+            out.put(v.getName(), files);
+        }
+        return out;
+    }
+
     /** The container's exec probe command (the openvswitch container's), or an error if it has none. */
-    List<String> execProbe() {
+    public List<String> execProbe() {
         var probe = container.getReadinessProbe();
         if (probe == null || probe.getExec() == null) {
             throw new IllegalArgumentException(container.getName() + " has no exec readiness probe");

@@ -1,4 +1,4 @@
-package dev.weft.images;
+package dev.weft.localcluster;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -11,17 +11,17 @@ import java.util.concurrent.TimeUnit;
  * podman as the image tests drive it: with the flags this machine needs (images/src/main/sh/podman-flags.sh), every
  * container it started removed again by {@link #close()}.
  */
-final class Podman implements AutoCloseable {
+public final class Podman implements AutoCloseable {
 
     /** A finished command: exit status and what it printed. */
-    record Result(int exit, String out, String err) {
+    public record Result(int exit, String out, String err) {
     }
 
     private final List<String> global;
     private final List<String> runFlags;
     private final List<String> started = new ArrayList<>();
 
-    Podman(Path repo) throws IOException, InterruptedException {
+    public Podman(Path repo) throws IOException, InterruptedException {
         Path flags = repo.resolve("images/src/main/sh/podman-flags.sh");
         this.global = lines(exec(List.of("bash", flags.toString(), "global"), 30), flags);
         this.runFlags = lines(exec(List.of("bash", flags.toString(), "run"), 30), flags);
@@ -35,7 +35,7 @@ final class Podman implements AutoCloseable {
     }
 
     /** {@code podman run -d --name NAME <run flags> ARGS...}; the container is removed on close. */
-    String runDetached(String name, List<String> args) throws IOException, InterruptedException {
+    public String runDetached(String name, List<String> args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("run", "-d", "--name", name));
         cmd.addAll(runFlags);
         cmd.addAll(args);
@@ -44,33 +44,33 @@ final class Podman implements AutoCloseable {
     }
 
     /** {@code podman run --rm <run flags> ARGS...} to completion. */
-    Result runToCompletion(List<String> args, int timeoutSeconds) throws IOException, InterruptedException {
+    public Result runToCompletion(List<String> args, int timeoutSeconds) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("run", "--rm"));
         cmd.addAll(runFlags);
         cmd.addAll(args);
         return podman(cmd, timeoutSeconds);
     }
 
-    Result podman(List<String> args, int timeoutSeconds) throws IOException, InterruptedException {
+    public Result podman(List<String> args, int timeoutSeconds) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("podman"));
         cmd.addAll(global);
         cmd.addAll(args);
         return exec(cmd, timeoutSeconds);
     }
 
-    String logs(String name) throws IOException, InterruptedException {
+    public String logs(String name) throws IOException, InterruptedException {
         Result r = podman(List.of("logs", "--tail", "40", name), 30);
         return r.out() + r.err();
     }
 
-    static Result check(Result r) {
+    public static Result check(Result r) {
         if (r.exit() != 0) {
             throw new IllegalStateException("exit " + r.exit() + ": " + r.err() + r.out());
         }
         return r;
     }
 
-    static Result exec(List<String> cmd, int timeoutSeconds) throws IOException, InterruptedException {
+    public static Result exec(List<String> cmd, int timeoutSeconds) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(cmd).start();
         p.getOutputStream().close();
         StringBuilder outText = new StringBuilder();

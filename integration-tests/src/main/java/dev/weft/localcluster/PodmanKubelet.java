@@ -1,0 +1,414 @@
+package dev.weft.localcluster;
+
+import dev.weft.localcluster.ClusterState.NodeState;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+
+/**
+ * The podman runtime's kubelets (one process for every node): runs the weft-system pods bound to a node as podman
+ * containers, as a kubelet runs a cluster's system pods.
+ * <ul>
+ *   <li>DaemonSets: one pod per node ({@code NAME-NODE}), owned by the DaemonSet; Deployments' pods come from the
+ *       cluster-controller (replicas, scheduling) like application pods;</li>
+ *   <li>hostNetwork pods only (the bundle's are): every container joins the node's network namespace
+ *       ({@code --network ns:/run/netns/NODE-NETNS});</li>
+ *   <li>init containers run first, in order, to completion; then the containers, restarted when they exit
+ *       (restartPolicy Always) or fail their liveness probe {@code failureThreshold} times;</li>
+ *   <li>hostPath volumes map to the node's directory {@code nodes/NODE/root/PATH} (/var/run/netns and character devices
+ *       are the machine's); projected ServiceAccount tokens are requested from the API server bound to the pod and
+ *       renewed; emptyDir is a tmpfs;</li>
+ *   <li>env from values, ConfigMap keys and the downward API; the API server is plain HTTP without Service proxy in
+ *       front, so in-cluster clients are pointed at it with {@code KUBERNETES_MASTER};</li>
+ *   <li>startup and readiness probes (exec via podman exec, httpGet from inside the node's netns) make the pod Ready;
+ *       status (podIP = node IP, conditions, container ids) is written back, so the headless Services'
+ *       EndpointSlices point at ready pods.</li>
+ * </ul>
+ * Containers are named {@code wft-ID-POD-CONTAINER} and labelled {@code dev.weft.localcluster=ID}; {@code down} removes
+ * them by that label. Usage: {@code PodmanKubelet} with {@code $LOCALCLUSTER_HOME} set; ready file podman-kubelet.ready.
+ */
+public final class PodmanKubelet {
+    private static final Logger LOG = Logger.getLogger(PodmanKubelet.class.getName());
+    static final String NAMESPACE = SystemIdentities.NAMESPACE;
+    static final String LABEL = "dev.weft.localcluster";
+
+    private final Layout layout;
+    private final ClusterState cluster;
+    private final KubernetesClient client;
+    private final Podman podman;
+    /** Per container (its podman name): probe bookkeeping. */
+    private final Map<String, ProbeState> probes = new HashMap<>();
+    /** Pods whose init containers completed, by uid. */
+    private final Map<String, Boolean> initialized = new HashMap<>();
+    private final Map<String, Long> backoffUntil = new HashMap<>();
+
+    private static final class ProbeState {
+        String startedAt;
+        long lastProbe;
+        boolean started;
+        boolean ready;
+        int livenessFailures;
+        long lastLiveness;
+    }
+
+    PodmanKubelet(Layout layout, ClusterState cluster, KubernetesClient client, Podman podman) {
+        this.layout = layout;
+        this.cluster = cluster;
+        this.client = client;
+        this.podman = podman;
+    }
+
+    public static void main(String[] args) throws Exception {
+        java.util.logging.Logger.getLogger("io.fabric8").setLevel(java.util.logging.Level.WARNING);
+        Layout layout = Layout.fromEnvironment();
+        ClusterState cluster = layout.requireCluster();
+        try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
+            PodmanKubelet kubelet = new PodmanKubelet(layout, cluster, client, new Podman(layout.repo()));
+            boolean first = true;
+            while (true) {
+                try {
+                    kubelet.reconcile();
+                    if (first) {
+                        Files.writeString(layout.home().resolve("podman-kubelet.ready"), "ready\n");
+                        first = false;
+                    }
+                } catch (RuntimeException | IOException e) {
+                    LOG.warning("pass failed: " + e);
+                }
+                Thread.sleep(1000);
+            }
+        }
+    }
+
+    static String containerName(ClusterState cluster, String pod, String container) {
+        return "wft-" + cluster.id() + "-" + pod + "-" + container;
+    }
+
+    // ------------------------------------------------------------------ reconcile
+
+    void reconcile() throws IOException, InterruptedException {
+        daemonSets();
+        Map<String, NodeState> nodes = new HashMap<>();
+        cluster.nodes().forEach(n -> nodes.put(n.name(), n));
+        Map<String, ConfigMap> configMaps = new HashMap<>();
+        client.configMaps().inNamespace(NAMESPACE).list().getItems().forEach(c -> configMaps.put(c.getMetadata().getName(), c));
+        List<String> wanted = new ArrayList<>();
+        for (Pod pod : client.pods().inNamespace(NAMESPACE).list().getItems()) {
+            NodeState node = pod.getSpec().getNodeName() == null ? null : nodes.get(pod.getSpec().getNodeName());
+            if (node == null || !Boolean.TRUE.equals(pod.getSpec().getHostNetwork()) || isProcessIdentity(pod)
+                    || pod.getMetadata().getDeletionTimestamp() != null) {
+                continue;
+            }
+            for (Container c : pod.getSpec().getContainers()) {
+                wanted.add(containerName(cluster, pod.getMetadata().getName(), c.getName()));
+            }
+            try {
+                runPod(pod, node, configMaps);
+            } catch (RuntimeException | IOException e) {
+                LOG.warning("pod " + pod.getMetadata().getName() + " on " + node.name() + ": " + e.getMessage());
+                backoffUntil.put(pod.getMetadata().getUid(), System.currentTimeMillis() + 5000);
+            }
+        }
+        // Containers of pods that are gone (deleted, or replaced).
+        for (String name : ours()) {
+            if (!wanted.contains(name) && !name.endsWith("-init")) {
+                LOG.info("removing " + name + " (its pod is gone)");
+                podman.podman(List.of("rm", "--force", "--time", "10", name), 60);
+                probes.remove(name);
+            }
+        }
+    }
+
+    /** SystemIdentities' stand-in pods for processes (the CLI's identity) are not containers. */
+    private static boolean isProcessIdentity(Pod pod) {
+        return pod.getSpec().getContainers().stream().anyMatch(c -> "localcluster/process".equals(c.getImage()));
+    }
+
+    private List<String> ours() throws IOException, InterruptedException {
+        Podman.Result r = podman.podman(List.of("ps", "-a", "--filter", "label=" + LABEL + "=" + cluster.id(),
+                "--format", "{{.Names}}"), 30);
+        return r.out().lines().map(String::strip).filter(s -> !s.isEmpty()).toList();
+    }
+
+    /** The DaemonSet controller: a pod per node, from the template, bound to it. */
+    private void daemonSets() {
+        for (DaemonSet ds : client.apps().daemonSets().inNamespace(NAMESPACE).list().getItems()) {
+            for (NodeState node : cluster.nodes()) {
+                String name = ds.getMetadata().getName() + "-" + node.name();
+                if (client.pods().inNamespace(NAMESPACE).withName(name).get() != null) {
+                    continue;
+                }
+                var template = ds.getSpec().getTemplate();
+                Pod pod = new PodBuilder().withNewMetadata().withName(name).withNamespace(NAMESPACE)
+                        .withLabels(template.getMetadata().getLabels())
+                        .withAnnotations(template.getMetadata().getAnnotations())
+                        .withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("apps/v1").withKind("DaemonSet")
+                                .withName(ds.getMetadata().getName()).withUid(ds.getMetadata().getUid()).withController(true).build())
+                        .endMetadata().withSpec(template.getSpec()).build();
+                pod.getSpec().setNodeName(node.name());
+                try {
+                    client.pods().inNamespace(NAMESPACE).resource(pod).create();
+                    LOG.info("DaemonSet " + ds.getMetadata().getName() + ": created " + name);
+                } catch (KubernetesClientException e) {
+                    LOG.fine("create " + name + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private void runPod(Pod pod, NodeState node, Map<String, ConfigMap> configMaps) throws IOException, InterruptedException {
+        String uid = pod.getMetadata().getUid();
+        if (System.currentTimeMillis() < backoffUntil.getOrDefault(uid, 0L)) {
+            return;
+        }
+        Map<String, Path> volumes = volumes(pod, node);
+        Map<String, String> fieldRefs = Map.of("spec.nodeName", node.name(), "metadata.name", pod.getMetadata().getName(),
+                "metadata.namespace", NAMESPACE, "status.podIP", node.ip(), "status.hostIP", node.ip(),
+                "spec.serviceAccountName", String.valueOf(pod.getSpec().getServiceAccountName()));
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("KUBERNETES_MASTER", cluster.apiNodeUrl());
+        env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
+        env.put("KUBERNETES_AUTH_TRYSERVICEACCOUNT", "false");
+        env.put("KUBERNETES_NAMESPACE", NAMESPACE);
+        String network = "--network=ns:/run/netns/" + node.netns();
+        if (!initialized.containsKey(uid)) {
+            for (Container c : pod.getSpec().getInitContainers()) {
+                List<String> args = new ArrayList<>(List.of("--name", containerName(cluster, pod.getMetadata().getName(), c.getName()) + "-init",
+                        network, "--label=" + LABEL + "=" + cluster.id()));
+                args.addAll(new BundleContainer(pod.getSpec(), c, configMaps).podmanArgs(fieldRefs, env, volumes));
+                Podman.Result r = podman.runToCompletion(args, 300);
+                if (r.exit() != 0) {
+                    throw new IllegalStateException("init container " + c.getName() + " exited " + r.exit() + ": " + r.err() + r.out());
+                }
+                LOG.info(pod.getMetadata().getName() + ": init container " + c.getName() + " completed");
+            }
+            initialized.put(uid, true);
+        }
+        List<ContainerStatus> statuses = new ArrayList<>();
+        boolean allReady = true;
+        for (Container c : pod.getSpec().getContainers()) {
+            String name = containerName(cluster, pod.getMetadata().getName(), c.getName());
+            Podman.Result state = podman.podman(List.of("inspect", "--format", "{{.State.Status}} {{.Id}} {{.RestartCount}} {{.State.StartedAt.UTC.Format \"2006-01-02T15:04:05.000Z\"}}", name), 30);
+            ProbeState probe = probes.computeIfAbsent(name, k -> new ProbeState());
+            if (state.exit() != 0) {
+                List<String> args = new ArrayList<>(List.of(network, "--label=" + LABEL + "=" + cluster.id(),
+                        "--label=dev.weft.pod=" + pod.getMetadata().getName(), "--label=dev.weft.node=" + node.name()));
+                args.addAll(new BundleContainer(pod.getSpec(), c, configMaps).podmanArgs(fieldRefs, env, volumes));
+                podman.runDetached(name, args);
+                LOG.info(pod.getMetadata().getName() + ": started container " + c.getName() + " on " + node.name());
+                probes.put(name, new ProbeState());
+                allReady = false;
+                continue;
+            }
+            String[] s = state.out().strip().split(" ", 4);
+            boolean running = s[0].equals("running");
+            if (!running) {
+                // restartPolicy Always (the bundle's pods): start it again, podman counts the restarts.
+                LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " is " + s[0] + ", restarting it\n"
+                        + podman.logs(name));
+                podman.podman(List.of("start", name), 60);
+                probes.put(name, new ProbeState());
+                allReady = false;
+                continue;
+            }
+            String startedAt = s.length > 3 ? s[3] : "";
+            if (probe.startedAt == null) {
+                probe.startedAt = startedAt;
+            } else if (!probe.startedAt.equals(startedAt)) {
+                // Restarted (restart-agent, podman restart): probed from the start again.
+                probe = new ProbeState();
+                probe.startedAt = startedAt;
+                probes.put(name, probe);
+            }
+            probe(pod, node, c, name, probe);
+            allReady &= probe.ready;
+            statuses.add(new ContainerStatusBuilder().withName(c.getName()).withImage(c.getImage())
+                    .withContainerID("podman://" + s[1]).withReady(probe.ready).withStarted(probe.started)
+                    .withRestartCount(Integer.parseInt(s[2])).withNewState().withNewRunning().withStartedAt(s.length > 3 ? s[3] : null)
+                    .endRunning().endState().build());
+        }
+        writeStatus(pod, node, statuses, allReady && statuses.size() == pod.getSpec().getContainers().size());
+    }
+
+    // ------------------------------------------------------------------ probes
+
+    private void probe(Pod pod, NodeState node, Container c, String name, ProbeState st) throws IOException, InterruptedException {
+        long now = System.currentTimeMillis();
+        if (!st.started) {
+            Probe startup = c.getStartupProbe();
+            if (startup == null || periodDue(startup, st.lastProbe, now) && succeeds(startup, node, name)) {
+                st.started = true;
+            }
+            st.lastProbe = now;
+            if (!st.started) {
+                return;
+            }
+        }
+        Probe readiness = c.getReadinessProbe();
+        if (readiness == null) {
+            st.ready = true;
+        } else if (!st.ready || periodDue(readiness, st.lastProbe, now)) {
+            st.ready = succeeds(readiness, node, name);
+            st.lastProbe = now;
+        }
+        Probe liveness = c.getLivenessProbe();
+        if (liveness != null && periodDue(liveness, st.lastLiveness, now)) {
+            st.lastLiveness = now;
+            if (succeeds(liveness, node, name)) {
+                st.livenessFailures = 0;
+            } else if (++st.livenessFailures >= (liveness.getFailureThreshold() == null ? 3 : liveness.getFailureThreshold())) {
+                LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " failed its liveness probe "
+                        + st.livenessFailures + " times, restarting it");
+                podman.podman(List.of("restart", "--time", String.valueOf(grace(pod)), name), 120);
+                probes.put(name, new ProbeState());
+            }
+        }
+    }
+
+    private static long grace(Pod pod) {
+        Long g = pod.getSpec().getTerminationGracePeriodSeconds();
+        return g == null ? 30 : g;
+    }
+
+    private static boolean periodDue(Probe p, long last, long now) {
+        int period = p.getPeriodSeconds() == null ? 10 : p.getPeriodSeconds();
+        return now - last >= period * 1000L;
+    }
+
+    private boolean succeeds(Probe p, NodeState node, String container) throws IOException, InterruptedException {
+        int timeout = p.getTimeoutSeconds() == null ? 1 : Math.max(1, p.getTimeoutSeconds());
+        if (p.getExec() != null) {
+            List<String> cmd = new ArrayList<>(List.of("exec", container));
+            cmd.addAll(p.getExec().getCommand());
+            return podman.podman(cmd, timeout + 30).exit() == 0;
+        }
+        if (p.getHttpGet() != null) {
+            var get = p.getHttpGet();
+            String host = get.getHost() == null || get.getHost().isBlank() ? node.ip() : get.getHost();
+            String scheme = get.getScheme() == null ? "http" : get.getScheme().toLowerCase();
+            String url = scheme + "://" + host + ":" + get.getPort().getIntVal() + (get.getPath() == null ? "/" : get.getPath());
+            // As the kubelet: from the pod's network (the node's), HTTPS without verifying the certificate.
+            Podman.Result r = Podman.exec(List.of("ip", "netns", "exec", node.netns(), "curl", "-sk", "-o", "/dev/null",
+                    "-w", "%{http_code}", "--max-time", String.valueOf(Math.max(2, timeout)), url), timeout + 30);
+            String code = r.out().strip();
+            return code.matches("\\d{3}") && Integer.parseInt(code) >= 200 && Integer.parseInt(code) < 400;
+        }
+        if (p.getTcpSocket() != null) {
+            Podman.Result r = Podman.exec(List.of("ip", "netns", "exec", node.netns(), "bash", "-c",
+                    "exec 3<>/dev/tcp/" + node.ip() + "/" + p.getTcpSocket().getPort().getIntVal()), timeout + 30);
+            return r.exit() == 0;
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ volumes, tokens, status
+
+    /** hostPath volumes at the node's directory, projected tokens written for this pod; by volume name. */
+    private Map<String, Path> volumes(Pod pod, NodeState node) throws IOException {
+        Map<String, Path> out = new HashMap<>();
+        Path root = Topology.nodeRoot(layout, node.name());
+        for (Volume v : pod.getSpec().getVolumes()) {
+            if (v.getHostPath() != null && !"CharDevice".equals(v.getHostPath().getType())) {
+                String path = v.getHostPath().getPath();
+                if (path.equals("/var/run/netns") || path.equals("/run/netns")) {
+                    // The pods' network namespaces the local kubelet creates are the machine's.
+                    out.put(v.getName(), Path.of("/run/netns"));
+                } else {
+                    Path dir = root.resolve(path.replaceFirst("^/+", ""));
+                    Files.createDirectories(dir);
+                    out.put(v.getName(), dir);
+                }
+            }
+        }
+        BundleContainer any = new BundleContainer(pod.getSpec(), pod.getSpec().getContainers().getFirst(), Map.of());
+        for (var projected : any.projectedTokenPaths().entrySet()) {
+            Path dir = layout.node(node.name()).resolve("pods").resolve(pod.getMetadata().getName()).resolve(projected.getKey());
+            for (var file : projected.getValue().entrySet()) {
+                writeToken(pod, dir.resolve(file.getKey()), file.getValue());
+            }
+            out.put(projected.getKey(), dir);
+        }
+        return out;
+    }
+
+    /** A ServiceAccount token bound to the pod, for the audience; renewed at 80% of its lifetime. */
+    private void writeToken(Pod pod, Path file, String audience) throws IOException {
+        if (Files.exists(file) && Files.getLastModifiedTime(file).toInstant().isAfter(Instant.now().minus(SystemIdentities.RENEW_AFTER))) {
+            return;
+        }
+        String token = client.serviceAccounts().inNamespace(NAMESPACE).withName(pod.getSpec().getServiceAccountName()).tokenRequest(
+                new TokenRequestBuilder().withNewSpec().withAudiences(audience == null ? ServiceAccountTokens.API_AUDIENCE : audience)
+                        .withExpirationSeconds(SystemIdentities.EXPIRATION_SECONDS)
+                        .withNewBoundObjectRef().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
+                        .withUid(pod.getMetadata().getUid()).endBoundObjectRef().endSpec().build()).getStatus().getToken();
+        Files.createDirectories(file.getParent());
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        // Readable by the pod's user (the control-plane pods run as 65532): the directory is the pod's alone.
+        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
+        Files.writeString(tmp, token);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private void writeStatus(Pod pod, NodeState node, List<ContainerStatus> statuses, boolean ready) {
+        var have = pod.getStatus();
+        boolean same = have != null && node.ip().equals(have.getPodIP()) && "Running".equals(have.getPhase())
+                && have.getConditions().stream().anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals(ready ? "True" : "False"))
+                && have.getContainerStatuses().size() == statuses.size()
+                && have.getContainerStatuses().stream().allMatch(h -> statuses.stream().anyMatch(s -> s.getName().equals(h.getName())
+                        && s.getContainerID().equals(h.getContainerID()) && s.getReady().equals(h.getReady())
+                        && s.getRestartCount().equals(h.getRestartCount())));
+        if (same) {
+            return;
+        }
+        String now = Instant.now().toString();
+        List<PodCondition> conditions = new ArrayList<>();
+        for (String type : List.of("Initialized", "PodScheduled")) {
+            conditions.add(new PodConditionBuilder().withType(type).withStatus("True").withLastTransitionTime(now).build());
+        }
+        for (String type : List.of("Ready", "ContainersReady")) {
+            conditions.add(new PodConditionBuilder().withType(type).withStatus(ready ? "True" : "False").withLastTransitionTime(now).build());
+        }
+        try {
+            client.pods().inNamespace(NAMESPACE).withName(pod.getMetadata().getName()).editStatus(p -> {
+                p.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running").withPodIP(node.ip())
+                        .addNewPodIP().withIp(node.ip()).endPodIP().withHostIP(node.ip()).withStartTime(now)
+                        .withConditions(conditions).withContainerStatuses(statuses).build());
+                return p;
+            });
+            LOG.info(pod.getMetadata().getName() + " on " + node.name() + ": Running, ready=" + ready);
+        } catch (KubernetesClientException e) {
+            LOG.fine("status of " + pod.getMetadata().getName() + ": " + e.getMessage());
+        }
+    }
+
+    static UncheckedIOException unchecked(IOException e) {
+        return new UncheckedIOException(e);
+    }
+}
