@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * {@code ./localcluster up --runtime=podman}: Weft from the bundle and the images built before this test (it runs in
  * the images module, after {@code -Pimages} has built them), its system pods as podman containers. Two nodes: each runs
  * the agent DaemonSet's openvswitch and agent containers, and the control plane's two Deployments have their replicas
- * on different nodes; the Antrea walkthrough (demo) with its before/after matrices; weftctl in an agent container;
+ * on different nodes; the Antrea walkthrough (demo) with its before/after matrices; the NetworkPolicy conformance
+ * cases; weftctl in an agent container;
  * restart-agent restarts the container as a kubelet would, and the pods keep their connectivity.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -119,8 +120,15 @@ class PodmanRuntimeIT {
         }
     }
 
+    /** The upstream-style NetworkPolicy conformance cases (9x9 matrices) on the containerized deployment. */
     @Test
     @Order(3)
+    void networkPolicyConformance() throws Exception {
+        Conformance.runSuite(cli);
+    }
+
+    @Test
+    @Order(4)
     void restartAgentRestartsItsContainer() throws Exception {
         String before = Podman.exec(List.of("podman", "inspect", "--format", "{{.State.StartedAt}}",
                 Verbs.agentContainer(new Layout(cli.home, cli.repo).requireCluster(),

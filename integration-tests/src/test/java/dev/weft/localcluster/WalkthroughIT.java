@@ -207,44 +207,7 @@ class WalkthroughIT {
     @Test
     @Order(5)
     void networkPolicyConformance() throws Exception {
-        cli.ok("apply", "-f", cli.write("xyz.yaml", Conformance.podsXyz()).toString());
-        List<String> failures = new ArrayList<>();
-        List<String> known = new ArrayList<>();
-        boolean strict = Boolean.getBoolean("weft.conformance.strict");
-        for (Conformance.Case c : Conformance.cases()) {
-            List<String> caseFailures = new ArrayList<>();
-            try {
-                Cli.Run applied = cli.run("apply", "-f", cli.write("case-" + c.name() + ".yaml", c.yaml()).toString());
-                if (applied.exitCode() != 0) {
-                    caseFailures.add(c.name() + ": apply failed: " + applied.output().strip());
-                }
-                for (Conformance.Probe p : c.probes()) {
-                    var expected = Conformance.expected(c, p);
-                    var actual = converge(p, expected);
-                    if (!actual.equals(expected)) {
-                        caseFailures.add(c.name() + " " + p + ":\nexpected\n" + Probes.table(expected) + "actual\n" + Probes.table(actual));
-                    }
-                }
-            } finally {
-                // Each case starts from no policy, whatever happened in the previous one.
-                for (String ns : c.policyNamespaces()) {
-                    for (String name : c.policyNames()) {
-                        cli.run("delete", "networkpolicy", name, "-n", ns);
-                    }
-                }
-            }
-            String reason = Conformance.KNOWN_ISSUES.get(c.name());
-            if (!caseFailures.isEmpty() && reason != null && !strict) {
-                known.add(c.name() + " (known issue: " + reason + ")");
-            } else {
-                failures.addAll(caseFailures);
-            }
-            System.out.println("CONFORMANCE " + c.name() + ": " + (caseFailures.isEmpty() ? "PASS" : "FAIL"));
-        }
-        if (!known.isEmpty()) {
-            System.out.println("CONFORMANCE known issues (run with -Dweft.conformance.strict=true to fail on them): " + known);
-        }
-        assertTrue(failures.isEmpty(), String.join("\n", failures));
+        Conformance.runSuite(cli);
     }
 
     @Test
@@ -327,17 +290,7 @@ class WalkthroughIT {
 
     /** Matrices are real traffic: poll until it matches (flows are installed asynchronously) or 30 s pass. */
     private Map<String, Map<String, Boolean>> converge(Conformance.Probe p, Map<String, Map<String, Boolean>> expected) throws Exception {
-        long deadline = System.currentTimeMillis() + 30_000;
-        Map<String, Map<String, Boolean>> actual;
-        do {
-            actual = Layout.JSON.readValue(cli.ok("matrix", "--port", "" + p.port(), "--protocol", p.protocol(), "-o", "json",
-                    "-n", "x", "-n", "y", "-n", "z", "--timeout-ms", "800"), MATRIX);
-            if (actual.equals(expected)) {
-                return actual;
-            }
-            Thread.sleep(500);
-        } while (System.currentTimeMillis() < deadline);
-        return actual;
+        return Conformance.converge(cli, p, expected);
     }
 
     private String podIp(String ns, String name) {
