@@ -9,12 +9,10 @@ import dev.weft.security.auth.AuthInterceptor;
 import dev.weft.security.auth.Refusal;
 import dev.weft.security.auth.TokenVerifier;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.grpc.GlobalInterceptor;
 import jakarta.annotation.PreDestroy;
@@ -44,7 +42,6 @@ public class AgentPeerAuth implements ServerInterceptor {
 
     private final boolean enabled;
     private final AuthInterceptor auth;
-    private final Counter refusedMethod;
     private final String socket;
 
     AgentPeerAuth(AgentConfig config, Instance<KubernetesClient> kubernetes, MeterRegistry registry) {
@@ -57,8 +54,6 @@ public class AgentPeerAuth implements ServerInterceptor {
         this.auth = enabled ? new AuthInterceptor(true, new TokenVerifier(kubernetes.get(),
                 new TokenVerifier.Settings(peer.audience(), Duration.ofSeconds(60), Duration.ofSeconds(10), 256, 4),
                 InstantSource.system()), policy, AuthInterceptor.Resumer.vertxContext(), registry, METRIC) : null;
-        this.refusedMethod = Counter.builder(METRIC).tag("reason", Refusal.Reason.METHOD.label())
-                .description("gRPC calls refused by authentication or authorization, by reason").register(registry);
     }
 
     @PreDestroy
@@ -79,67 +74,21 @@ public class AgentPeerAuth implements ServerInterceptor {
             return next.startCall(call, headers);
         }
         if (!method.equals(TRACEFLOW)) {
-            return refuse(call, method + " is not served on the agent's network port; on the node, use the local"
-                    + " socket " + socket + " (weftctl --socket)");
+            // Refused before any token review: the method is wrong whoever asks.
+            return auth.refuse(call, new Refusal(Refusal.Reason.METHOD, method + " is not served on the agent's"
+                    + " network port; on the node, use the local socket " + socket + " (weftctl --socket)"));
         }
-        return auth.interceptCall(call, headers, (c, h) -> new PeerPhaseOnly<>(next.startCall(c, h), c));
+        return auth.interceptCall(call, headers, (c, h) -> auth.checkingRequests(next.startCall(c, h), c,
+                this::peerPhaseOnly));
     }
 
-    private <Q> ServerCall.Listener<Q> refuse(ServerCall<Q, ?> call, String message) {
-        refusedMethod.increment();
-        call.close(new Refusal(Refusal.Reason.METHOD, message).status(), new Metadata());
-        return new ServerCall.Listener<>() {
-        };
-    }
-
-    /** Passes a Traceflow request on only when it is a peer phase (arm, collect), never a trace started from here. */
-    private final class PeerPhaseOnly<Q> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
-        private final ServerCall<Q, ?> call;
-        private boolean refusedCall;
-
-        PeerPhaseOnly(ServerCall.Listener<Q> delegate, ServerCall<Q, ?> call) {
-            super(delegate);
-            this.call = call;
+    /** Another agent may arm or collect a trace here, never start one from this node. */
+    private Refusal peerPhaseOnly(Object message) {
+        if (message instanceof TraceflowRequest r && r.getPeerPhase() != TracePhase.TRACE_PHASE_ARM
+                && r.getPeerPhase() != TracePhase.TRACE_PHASE_COLLECT) {
+            return new Refusal(Refusal.Reason.METHOD, "another agent may only arm or collect a trace here; start a"
+                    + " trace on its source node (weftctl traceflow, local socket " + socket + ")");
         }
-
-        @Override
-        public void onMessage(Q message) {
-            if (message instanceof TraceflowRequest r && r.getPeerPhase() != TracePhase.TRACE_PHASE_ARM
-                    && r.getPeerPhase() != TracePhase.TRACE_PHASE_COLLECT) {
-                refusedCall = true;
-                refuse(call, "another agent may only arm or collect a trace here; start a trace on its source node"
-                        + " (weftctl traceflow, local socket " + socket + ")");
-                return;
-            }
-            super.onMessage(message);
-        }
-
-        @Override
-        public void onHalfClose() {
-            if (!refusedCall) {
-                super.onHalfClose();
-            }
-        }
-
-        @Override
-        public void onCancel() {
-            if (!refusedCall) {
-                super.onCancel();
-            }
-        }
-
-        @Override
-        public void onComplete() {
-            if (!refusedCall) {
-                super.onComplete();
-            }
-        }
-
-        @Override
-        public void onReady() {
-            if (!refusedCall) {
-                super.onReady();
-            }
-        }
+        return null;
     }
 }

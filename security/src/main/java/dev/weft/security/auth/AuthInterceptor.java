@@ -127,34 +127,48 @@ public class AuthInterceptor implements ServerInterceptor {
         return switch (policy.rule(method).decide(caller, method)) {
             case AccessRule.Decision.Deny d -> refuse(call, d.refusal());
             case AccessRule.Decision.Allow x -> Contexts.interceptCall(context, call, headers, next);
-            case AccessRule.Decision.OwnNodeOnly own ->
-                    new OwnNodeListener<>(Contexts.interceptCall(context, call, headers, next), call, method, caller,
-                            own.nodeField());
+            case AccessRule.Decision.OwnNodeOnly own -> checkingRequests(
+                    Contexts.interceptCall(context, call, headers, next), call, message -> {
+                        String asked = stringField(message, own.nodeField());
+                        return caller.nodeName().equals(asked) ? null : new Refusal(Refusal.Reason.NODE, method
+                                + " for node '" + asked + "' refused: " + caller + " may ask only for its own node '"
+                                + caller.nodeName() + "'");
+                    });
         };
     }
 
-    private <Q> ServerCall.Listener<Q> refuse(ServerCall<Q, ?> call, Refusal refusal) {
+    /** Ends the call with the refusal's status and message, counted under its reason; nothing reaches the service. */
+    public <Q> ServerCall.Listener<Q> refuse(ServerCall<Q, ?> call, Refusal refusal) {
         refused.get(refusal.reason()).increment();
         call.close(refusal.status(), new Metadata());
         return new ServerCall.Listener<>() {
         };
     }
 
-    /** Passes a request on only if its node field names the caller's node; otherwise the call ends refused. */
-    private final class OwnNodeListener<Q> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
+    /** A check of each request message before the service sees it: the refusal, or null to pass the message on. */
+    @FunctionalInterface
+    public interface RequestCheck {
+        Refusal check(Object message);
+    }
+
+    /**
+     * Passes requests on to {@code delegate} while {@code check} accepts them; the first one it refuses ends the call
+     * ({@link #refuse}) and nothing more reaches the service.
+     */
+    public <Q> ServerCall.Listener<Q> checkingRequests(ServerCall.Listener<Q> delegate, ServerCall<Q, ?> call,
+                                                       RequestCheck check) {
+        return new CheckedRequests<>(delegate, call, check);
+    }
+
+    private final class CheckedRequests<Q> extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
         private final ServerCall<Q, ?> call;
-        private final String method;
-        private final CallerIdentity caller;
-        private final String field;
+        private final RequestCheck check;
         private boolean refusedCall;
 
-        OwnNodeListener(ServerCall.Listener<Q> delegate, ServerCall<Q, ?> call, String method, CallerIdentity caller,
-                        String field) {
+        CheckedRequests(ServerCall.Listener<Q> delegate, ServerCall<Q, ?> call, RequestCheck check) {
             super(delegate);
             this.call = call;
-            this.method = method;
-            this.caller = caller;
-            this.field = field;
+            this.check = check;
         }
 
         @Override
@@ -162,11 +176,10 @@ public class AuthInterceptor implements ServerInterceptor {
             if (refusedCall) {
                 return;
             }
-            String asked = nodeOf(message);
-            if (!caller.nodeName().equals(asked)) {
+            Refusal refusal = check.check(message);
+            if (refusal != null) {
                 refusedCall = true;
-                refuse(call, new Refusal(Refusal.Reason.NODE, method + " for node '" + asked + "' refused: "
-                        + caller + " may ask only for its own node '" + caller.nodeName() + "'"));
+                refuse(call, refusal);
                 return;
             }
             super.onMessage(message);
@@ -185,16 +198,17 @@ public class AuthInterceptor implements ServerInterceptor {
                 super.onReady();
             }
         }
+    }
 
-        private String nodeOf(Q message) {
-            if (message instanceof Message m) {
-                Descriptors.FieldDescriptor f = m.getDescriptorForType().findFieldByName(field);
-                if (f != null && f.getJavaType() == Descriptors.FieldDescriptor.JavaType.STRING && !f.isRepeated()) {
-                    return (String) m.getField(f);
-                }
+    /** A request's single string field {@code name}, or "" when the message has none. */
+    private static String stringField(Object message, String name) {
+        if (message instanceof Message m) {
+            Descriptors.FieldDescriptor f = m.getDescriptorForType().findFieldByName(name);
+            if (f != null && f.getJavaType() == Descriptors.FieldDescriptor.JavaType.STRING && !f.isRepeated()) {
+                return (String) m.getField(f);
             }
-            return "";
         }
+        return "";
     }
 
     /** Holds a call's events until the verdict is in, then hands them, in order, to the listener it chose. */
