@@ -107,17 +107,7 @@ class PodmanRuntimeIT {
     void antreaWalkthrough() throws Exception {
         String out = cli.ok("demo");
         assertTrue(out.contains("conjunction("), "IngressRule flows (weftctl in the agent container) show the conjunctions:\n" + out);
-        var before = Layout.JSON.readValue(cli.home.resolve("demo/matrix-before.json").toFile(), WalkthroughIT.MATRIX);
-        var after = Layout.JSON.readValue(cli.home.resolve("demo/matrix-after.json").toFile(), WalkthroughIT.MATRIX);
-        assertEquals(9, before.size());
-        for (String from : before.keySet()) {
-            for (String to : before.get(from).keySet()) {
-                boolean toNginx = to.startsWith("default/nginx-");
-                boolean fromNginx = from.startsWith("default/nginx-");
-                assertEquals(toNginx, before.get(from).get(to), "before: " + from + " -> " + to);
-                assertEquals(toNginx && fromNginx, after.get(from).get(to), "after: " + from + " -> " + to);
-            }
-        }
+        WalkthroughIT.assertDemoMatrices(cli);
     }
 
     /** The upstream-style NetworkPolicy conformance cases (9x9 matrices) on the containerized deployment. */

@@ -128,6 +128,13 @@ final class Topology {
 
     /** The node's netns and its underlay link, without Open vSwitch (podman runtime: it runs in the agent's pod). */
     void createNodeNetns(ClusterState cluster, NodeState node, int index) {
+        linkNode(cluster, node, index);
+        // Until br-phy carries the node IP (configureNodeNetwork), eth0 does: the pods reach the API server.
+        Sh.check("ip", "-n", node.netns(), "addr", "add", node.ip() + "/24", "dev", "eth0");
+    }
+
+    /** The node's netns with lo up and eth0, a veth whose peer is a port of the underlay's bridge. */
+    private void linkNode(ClusterState cluster, NodeState node, int index) {
         String ns = node.netns();
         String ul = cluster.underlayNetns();
         String ulPort = "wu" + cluster.id() + "n" + index;
@@ -136,11 +143,10 @@ final class Topology {
         Sh.check("ip", "link", "add", "eth0", "netns", ns, "address", node.underlayMac(), "type", "veth",
                 "peer", "name", ulPort, "netns", ul);
         Sh.check("ip", "-n", ul, "link", "set", ulPort, "master", "br0", "up");
+        // Trap from the reference: without arp_ignore both eth0 and br-phy answer ARP for the node IP.
         Sh.check("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
                 "net.ipv4.conf.default.arp_ignore=1");
         Sh.check("ip", "-n", ns, "link", "set", "eth0", "up");
-        // Until br-phy carries the node IP (configureNodeNetwork), eth0 does: the pods reach the API server.
-        Sh.check("ip", "-n", ns, "addr", "add", node.ip() + "/24", "dev", "eth0");
     }
 
     /**
@@ -180,29 +186,9 @@ final class Topology {
 
     /** The node's netns, its underlay link, Open vSwitch, br-phy with the node IP and br-int. */
     void createNode(ClusterState cluster, NodeState node, int index) {
-        String ns = node.netns();
-        String ul = cluster.underlayNetns();
-        String ulPort = "wu" + cluster.id() + "n" + index;
-        addNetns(ns);
-        Sh.check("ip", "-n", ns, "link", "set", "lo", "up");
-        Sh.check("ip", "link", "add", "eth0", "netns", ns, "address", node.underlayMac(), "type", "veth",
-                "peer", "name", ulPort, "netns", ul);
-        Sh.check("ip", "-n", ul, "link", "set", ulPort, "master", "br0", "up");
-        // Trap from the reference: without arp_ignore both eth0 and br-phy answer ARP for the node IP.
-        Sh.check("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
-                "net.ipv4.conf.default.arp_ignore=1");
-        Sh.check("ip", "-n", ns, "link", "set", "eth0", "up");
+        linkNode(cluster, node, index);
         startOvs(node);
-        vsctl(node, "--may-exist", "add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
-                "other_config:hwaddr=\"" + node.brPhyMac() + "\"");
-        vsctl(node, "--may-exist", "add-port", "br-phy", "eth0");
-        vsctl(node, "--may-exist", "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
-                "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure");
-        waitForLink(ns, "br-phy");
-        Sh.check("ip", "-n", ns, "link", "set", "br-phy", "address", node.brPhyMac());
-        Sh.check("ip", "-n", ns, "addr", "add", node.ip() + "/24", "dev", "br-phy");
-        Sh.check("ip", "-n", ns, "link", "set", "br-phy", "up");
-        defaultRoute(node);
+        configureNodeNetwork(node);
     }
 
     /** Everything that is not the underlay or a pod CIDR goes to the outside host (the node's "internet router"). */

@@ -58,17 +58,7 @@ class WalkthroughIT {
         assertTrue(out.contains("conjunction("), "IngressRule flows show the conjunctions:\n" + out);
         assertTrue(out.contains("--to outside") && java.util.regex.Pattern.compile("\"sourceSeen\"\\s*:\\s*\"192\\.168\\.77\\.1[0-9]\"").matcher(out).find(),
                 "a busybox pod reaches the outside host, seen from its node's IP:\n" + out);
-        var before = Layout.JSON.readValue(cli.home.resolve("demo/matrix-before.json").toFile(), MATRIX);
-        var after = Layout.JSON.readValue(cli.home.resolve("demo/matrix-after.json").toFile(), MATRIX);
-        assertEquals(9, before.size());
-        for (String from : before.keySet()) {
-            for (String to : before.get(from).keySet()) {
-                boolean toNginx = to.startsWith("default/nginx-");
-                boolean fromNginx = from.startsWith("default/nginx-");
-                assertEquals(toNginx, before.get(from).get(to), "before: " + from + " -> " + to);
-                assertEquals(toNginx && fromNginx, after.get(from).get(to), "after: " + from + " -> " + to);
-            }
-        }
+        assertDemoMatrices(cli);
         // Three nodes, a /24 each, pods spread over all of them.
         JsonNode nodes = Layout.JSON.readTree(cli.ok("get", "nodes", "-o", "json"));
         List<String> cidrs = new ArrayList<>();
@@ -289,6 +279,21 @@ class WalkthroughIT {
     }
 
     /** Matrices are real traffic: poll until it matches (flows are installed asynchronously) or 30 s pass. */
+    /** The demo's 9x9 matrices: everyone reaches nginx before nginx-allow, only nginx pods after it. */
+    static void assertDemoMatrices(Cli cli) throws Exception {
+        var before = Layout.JSON.readValue(cli.home.resolve("demo/matrix-before.json").toFile(), MATRIX);
+        var after = Layout.JSON.readValue(cli.home.resolve("demo/matrix-after.json").toFile(), MATRIX);
+        assertEquals(9, before.size());
+        for (String from : before.keySet()) {
+            for (String to : before.get(from).keySet()) {
+                boolean toNginx = to.startsWith("default/nginx-");
+                boolean fromNginx = from.startsWith("default/nginx-");
+                assertEquals(toNginx, before.get(from).get(to), "before: " + from + " -> " + to);
+                assertEquals(toNginx && fromNginx, after.get(from).get(to), "after: " + from + " -> " + to);
+            }
+        }
+    }
+
     private Map<String, Map<String, Boolean>> converge(Conformance.Probe p, Map<String, Map<String, Boolean>> expected) throws Exception {
         return Conformance.converge(cli, p, expected);
     }
