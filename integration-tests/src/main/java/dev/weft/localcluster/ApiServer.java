@@ -41,7 +41,7 @@ import java.util.concurrent.CountDownLatch;
  *       cluster.</li>
  * </ul>
  * Usage: {@code ApiServer --port P [--port-file FILE] [--also-listen ADDRESS]}; port 0 picks a free port, written to the
- * port file once serving. {@code --also-listen} serves the same port on another local address too (the podman runtime:
+ * port file once serving. {@code --also-listen} serves the same port on another local address too (the
  * the root namespace's address on the underlay, which the node namespaces reach), by relaying its connections to loopback.
  */
 public final class ApiServer implements AutoCloseable {

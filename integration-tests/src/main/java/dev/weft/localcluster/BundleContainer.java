@@ -26,7 +26,7 @@ import java.util.stream.Collectors;
 /**
  * A container of the bundle (src/main/kubernetes/weft.yml) turned into {@code podman run} arguments the way a kubelet
  * would run it: image, command, environment (values, ConfigMap keys, downward API), capabilities, user, read-only
- * root, memory limit, volumes. The image tests run the images with what the bundle says, so a bundle that asks too
+ * root, CPU request (as cpu.shares) and memory limit, volumes. The image tests run the images with what the bundle says, so a bundle that asks too
  * little of a container (a capability, a writable path) fails them; the local cluster's podman kubelet runs the system
  * pods with it.
  */
@@ -109,6 +109,18 @@ public record BundleContainer(PodSpec pod, Container container, Map<String, Conf
         var limits = container.getResources() == null ? null : container.getResources().getLimits();
         if (limits != null && limits.containsKey("memory")) {
             args.add("--memory=" + io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(limits.get("memory")).longValue() + "b");
+        }
+        if (limits != null && limits.containsKey("cpu")) {
+            args.add("--cpus=" + io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(limits.get("cpu")).toPlainString());
+        }
+        // As the kubelet sets cpu.shares from the CPU request (1024 per core, at least 2): under contention the
+        // containers share the CPU in proportion to their requests. A memory request is a scheduling figure only;
+        // the kubelet does not enforce it either.
+        var requests = container.getResources() == null ? null : container.getResources().getRequests();
+        if (requests != null && requests.containsKey("cpu")) {
+            long milli = io.fabric8.kubernetes.api.model.Quantity.getAmountInBytes(requests.get("cpu"))
+                    .movePointRight(3).setScale(0, java.math.RoundingMode.UP).longValueExact();
+            args.add("--cpu-shares=" + Math.max(2, milli * 1024 / 1000));
         }
         Map<String, String> env = env(fieldRefs);
         env.putAll(envOverrides);

@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
 
-/** Brings the whole local cluster up and down: topology, API server, services, agents, cluster-controller. */
+/** Brings the whole local cluster up and down: topology, API server, the bundle's pods as containers, cluster-controller. */
 final class Cluster {
     static final String CLUSTER_CIDR = "10.10.0.0/16";
     static final String LOCALCLUSTER_LABEL = "weft.dev/localcluster";
@@ -40,16 +40,11 @@ final class Cluster {
         return up(nodeCount, ServiceAdmission.DEFAULT_SERVICE_CIDR);
     }
 
+    /**
+     * The topology (underlay, outside host, node namespaces), the API server, the bundle applied, its pods run as
+     * podman containers by {@link PodmanKubelet}: {@link BundleDeployment#up}.
+     */
     ClusterState up(int nodeCount, String serviceCidr) {
-        return up(nodeCount, serviceCidr, "process");
-    }
-
-    /** runtime: {@code process} (the services as JVM processes) or {@code podman} (the bundle's pods as containers). */
-    ClusterState up(int nodeCount, String serviceCidr, String runtime) {
-        boolean podman = ClusterState.PODMAN.equals(runtime);
-        if (!podman && !"process".equals(runtime)) {
-            throw new UserError("--runtime must be process or podman, not " + runtime);
-        }
         if (nodeCount < 1 || nodeCount > 50) {
             throw new UserError("--nodes must be between 1 and 50");
         }
@@ -59,9 +54,7 @@ final class Cluster {
             throw new UserError("--service-cidr " + serviceCidr + " overlaps the pod CIDR " + CLUSTER_CIDR + " or the underlay");
         }
         preflight();
-        if (podman) {
-            PodmanRuntime.preflight(layout);
-        }
+        BundleDeployment.preflight(layout);
         if (layout.readCluster().isPresent() || !layout.rememberedNetns().isEmpty() || !layout.pidFiles().isEmpty()) {
             boolean alive = layout.pidFiles().stream().map(Procs::read).flatMap(java.util.Optional::stream).anyMatch(Procs.Recorded::alive);
             if (alive && layout.readCluster().isPresent()) {
@@ -74,61 +67,13 @@ final class Cluster {
         String id = HexFormat.of().formatHex(new byte[]{(byte) ThreadLocalRandom.current().nextInt(), (byte) ThreadLocalRandom.current().nextInt()});
         List<NodeState> nodes = new ArrayList<>();
         int apiPort = freePort();
-        int ipamPort = freePort();
-        int policyPort = freePort();
         for (int i = 1; i <= nodeCount; i++) {
-            nodes.add(podman ? Topology.planPodman(layout, id, i, freePort()) : Topology.plan(layout, id, i, freePort()));
+            nodes.add(Topology.plan(layout, id, i));
         }
-        ClusterState cluster = new ClusterState(id, layout.home().toString(), "http://127.0.0.1:" + apiPort, ipamPort, policyPort,
+        ClusterState cluster = new ClusterState(id, layout.home().toString(), "http://127.0.0.1:" + apiPort,
                 Topology.underlayNetns(id), Topology.UNDERLAY_PREFIX + "0/24", CLUSTER_CIDR, List.copyOf(nodes),
-                Topology.planOutside(id), services4.toString(), runtime,
-                podman ? "http://" + Topology.API_IP + ":" + apiPort : null);
-        if (podman) {
-            return new PodmanRuntime(layout, out, topology).up(cluster, started);
-        }
-        try {
-            Services.mkdirs(layout.logs());
-            layout.writeCluster(cluster);
-            writeKubeconfig(cluster);
-
-            Services services = new Services(layout, cluster);
-            services.startApiServer(apiPort);
-
-            topology.createUnderlay(cluster.underlayNetns());
-            topology.createOutside(cluster);
-            for (int i = 0; i < nodes.size(); i++) {
-                topology.createNode(cluster, nodes.get(i), i + 1);
-            }
-            topology.primeTunnelNeighbours(cluster);
-            services.startHostResponders();
-            out.printf("topology: %d nodes and the outside host %s on %s (underlay netns %s)%n", nodeCount,
-                    cluster.outside().ip(), cluster.underlayCidr(), cluster.underlayNetns());
-
-            services.awaitApiServer();
-            createNodes(cluster);
-            createKubernetesService(cluster);
-            try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
-                SystemIdentities.create(client, layout, cluster);
-            }
-            services.startControlPlane();
-            services.startAgents();
-            services.startClusterController();
-            services.awaitAll();
-            out.printf("local cluster %s is up in %.1f s: %d nodes%n", id, (System.nanoTime() - started) / 1e9, nodeCount);
-            out.println("  Kubernetes API: " + cluster.apiUrl() + "   (kubectl --kubeconfig " + layout.home().resolve("kubeconfig") + ")");
-            out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d%n", ipamPort, policyPort);
-            for (NodeState node : nodes) {
-                out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d, OVS %s%n", node.name(), node.netns(), node.ip(),
-                        node.agentPort(), node.ovsRunDir());
-            }
-            out.printf("  outside: netns %s, IP %s (not in the cluster, no route to pods; answers TCP and UDP port 80)%n",
-                    cluster.outside().netns(), cluster.outside().ip());
-            return cluster;
-        } catch (RuntimeException | Error e) {
-            out.println("up failed: " + e.getMessage());
-            out.println("logs are in " + layout.logs() + "; run ./localcluster down to remove what was created");
-            throw e;
-        }
+                Topology.planOutside(id), services4.toString(), "http://" + Topology.API_IP + ":" + apiPort);
+        return new BundleDeployment(layout, out, topology).up(cluster, started);
     }
 
     /** The Node objects, Ready, with their InternalIP. */
@@ -151,13 +96,12 @@ final class Cluster {
 
     /**
      * The {@code kubernetes} Service in default, as kube-apiserver keeps it: the first address of the service CIDR, port
-     * 443 (named https) to the API server's address as the agents reach it (127.0.0.1 of the root netns, plain HTTP),
-     * with an EndpointSlice the cluster-controller leaves alone (no selector). Pods cannot use it: the API server listens
-     * on the root netns's loopback only.
+     * 443 (named https) to the API server's address as the nodes reach it ({@link Topology#API_IP}, plain HTTP), with an
+     * EndpointSlice the cluster-controller leaves alone (no selector).
      */
     static void createKubernetesService(ClusterState cluster) {
         var cidr = ServiceAdmission.serviceCidr(cluster);
-        java.net.URI api = java.net.URI.create(cluster.apiNodeUrl() != null ? cluster.apiNodeUrl() : cluster.apiUrl());
+        java.net.URI api = java.net.URI.create(cluster.apiNodeUrl());
         try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
             var svc = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("kubernetes").withNamespace("default")
                     .addToLabels("component", "apiserver").addToLabels("provider", "kubernetes").endMetadata()
@@ -174,7 +118,7 @@ final class Cluster {
     /** Kills every recorded process (pods first), deletes every namespace we made, removes the state but keeps logs/. */
     void down(boolean verbose) {
         List<Path> pidFiles = new ArrayList<>(layout.pidFiles());
-        // Order: pods and the controller, agents, services, API server, then Open vSwitch.
+        // Order: pods, the host responders, the controller and the kubelet, then the API server.
         pidFiles.sort((a, b) -> Integer.compare(stopOrder(a), stopOrder(b)));
         int killed = 0;
         // Tier by tier, all processes of a tier at once: SIGTERM, a shared grace period, then SIGKILL.
@@ -185,25 +129,8 @@ final class Cluster {
         for (List<Procs.Recorded> tier : tiers.values()) {
             killed += Procs.stopAll(tier, 5000);
         }
-        // OVS daemons whose pidfile was written but not yet recorded (a crash in between).
-        if (Files.isDirectory(layout.home().resolve("nodes"))) {
-            try (Stream<Path> s = Files.walk(layout.home().resolve("nodes"), 3)) {
-                for (Path pidfile : s.filter(p -> p.getFileName().toString().matches("ovs(db-server|-vswitchd)\\.pid")).toList()) {
-                    long pid = Long.parseLong(Files.readString(pidfile).trim());
-                    String cmdline = Files.exists(Path.of("/proc/" + pid + "/cmdline"))
-                            ? Files.readString(Path.of("/proc/" + pid + "/cmdline")) : "";
-                    // Only if that PID really is an OVS daemon using our directory.
-                    if (cmdline.contains(pidfile.getParent().toString())) {
-                        Procs.startTimeOf(pid).ifPresent(t -> Procs.stop(new Procs.Recorded(pid, t), 3000));
-                        killed++;
-                    }
-                }
-            } catch (IOException | NumberFormatException e) {
-                // best effort: nothing more we can identify safely
-            }
-        }
-        // The podman runtime's containers (the kubelet is stopped above): before their network namespaces go.
-        killed += PodmanRuntime.removeContainers(layout, out);
+        // The system pods' containers (the kubelet is stopped above): before their network namespaces go.
+        killed += BundleDeployment.removeContainers(layout, out);
         int removed = 0;
         List<String> netns = new ArrayList<>(layout.rememberedNetns());
         java.util.Collections.reverse(netns); // pods, then nodes, the outside host, then the underlay
@@ -229,10 +156,8 @@ final class Cluster {
         String name = pidFile.getFileName().toString();
         if (name.startsWith("pod-") || name.startsWith("host-")) return 0;
         if (name.startsWith("cluster-controller") || name.startsWith("podman-kubelet")) return 1;
-        if (name.startsWith("agent-")) return 2;
-        if (name.startsWith("ipam") || name.startsWith("policy")) return 3;
-        if (name.startsWith("api-server")) return 4;
-        return 5;
+        if (name.startsWith("api-server")) return 2;
+        return 3;
     }
 
     private void deleteStateKeepingLogs() {
@@ -263,23 +188,16 @@ final class Cluster {
         Files.deleteIfExists(p);
     }
 
+    /** What the host itself needs: the pods' namespaces and links, and the Open vSwitch tools for the node's network. */
     private void preflight() {
         List<String> problems = new ArrayList<>();
         if (!"root".equals(System.getProperty("user.name"))) {
-            problems.add("must run as root (network namespaces, Open vSwitch)");
+            problems.add("must run as root (network namespaces, containers)");
         }
-        for (String tool : List.of("ip", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ovs-appctl", "setsid", "ethtool")) {
+        for (String tool : List.of("ip", "ovs-vsctl", "ovs-ofctl", "ovs-appctl", "setsid", "ethtool")) {
             if (!Sh.run("sh", "-c", "command -v " + tool).ok()) {
                 problems.add("missing tool " + tool + " (apt-get install openvswitch-switch iproute2 util-linux ethtool)");
             }
-        }
-        for (String module : List.of("ipam-service", "policy-service", "agent-service")) {
-            if (!Files.exists(layout.serviceJar(module))) {
-                problems.add("not built: " + layout.serviceJar(module) + " (./mvnw -q package -DskipTests)");
-            }
-        }
-        if (!Files.isExecutable(layout.cniShim())) {
-            problems.add("not built: " + layout.cniShim() + " (./mvnw -q package -DskipTests -pl net,cni-shim)");
         }
         if (!problems.isEmpty()) {
             throw new UserError("cannot start the local cluster:\n  " + String.join("\n  ", problems));

@@ -150,7 +150,7 @@ public final class ClusterController {
 
     private long tokensCheckedAt;
 
-    /** The kubelet's part for the cluster's own processes: their token files renewed before they expire. */
+    /** The kubelet's part for the local cluster's CLI identity: its token file renewed before it expires. */
     private void renewTokens() {
         if (System.nanoTime() - tokensCheckedAt < 30_000_000_000L) {
             return;
@@ -430,7 +430,7 @@ public final class ClusterController {
         Set<String> nodeNames = cluster.nodes().stream().map(NodeState::name).collect(Collectors.toSet());
         for (Pod p : allPods) {
             String node = p.getSpec() == null ? null : p.getSpec().getNodeName();
-            // hostNetwork pods are the cluster's own processes (SystemIdentities): started by Services, not here.
+            // hostNetwork pods are the system pods (PodmanKubelet runs them) and the CLI identity (SystemIdentities).
             boolean process = p.getSpec() != null && Boolean.TRUE.equals(p.getSpec().getHostNetwork());
             if (node != null && nodeNames.contains(node) && !process && p.getMetadata().getDeletionTimestamp() == null) {
                 wanted.put(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName(), p);
@@ -623,16 +623,14 @@ public final class ClusterController {
         String result = prevResult;
         for (JsonNode plugin : plugins) {
             ObjectNode net = plugin.deepCopy();
-            if (cluster.podman()) {
-                // The agent wrote the conflist in its container, with the node's paths (/var/run/weft/cni.sock): on
-                // this machine the node's file system is nodes/NODE/root, where its hostPath volumes are.
-                Path root = Topology.nodeRootLink(cluster, node.name());
-                for (var it = net.fields(); it.hasNext(); ) {
-                    var field = it.next();
-                    if (field.getValue().isTextual() && field.getValue().asText().startsWith("/var/")) {
-                        field.setValue(new com.fasterxml.jackson.databind.node.TextNode(
-                                root.resolve(field.getValue().asText().substring(1)).toString()));
-                    }
+            // The agent wrote the conflist in its container, with the node's paths (/var/run/weft/cni.sock): on this
+            // machine the node's file system is nodes/NODE/root, where its hostPath volumes are.
+            Path root = Topology.nodeRootLink(cluster, node.name());
+            for (var it = net.fields(); it.hasNext(); ) {
+                var field = it.next();
+                if (field.getValue().isTextual() && field.getValue().asText().startsWith("/var/")) {
+                    field.setValue(new com.fasterxml.jackson.databind.node.TextNode(
+                            root.resolve(field.getValue().asText().substring(1)).toString()));
                 }
             }
             net.put("cniVersion", conf.path("cniVersion").asText("1.0.0"));

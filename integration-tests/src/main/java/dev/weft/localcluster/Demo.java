@@ -35,14 +35,10 @@ final class Demo {
     }
 
     int run() {
-        return run("process");
-    }
-
-    int run(String runtime) {
         if (layout.readCluster().isEmpty()) {
-            say("No cluster yet: bringing up three nodes, each its own network namespace with its own Open vSwitch and agent"
-                    + (runtime.equals("process") ? "." : " (the bundle's pods as " + runtime + " containers)."));
-            step("up", "--nodes", "3", "--runtime", runtime);
+            say("No cluster yet: bringing up three nodes, each its own network namespace; Weft deployed from its bundle,"
+                    + " each node's Open vSwitch and agent as containers of the weft-agent DaemonSet's pod.");
+            step("up", "--nodes", "3");
         }
         Path dir = layout.home().resolve("demo");
         List<Path> files = new ArrayList<>();

@@ -40,7 +40,7 @@ final class Grpc implements AutoCloseable {
      */
     static Grpc agent(Layout layout, ClusterState.NodeState node) {
         return new Grpc(NettyChannelBuilder.forAddress(new io.netty.channel.unix.DomainSocketAddress(
-                        Weftctl.agentSocket(layout, node).toString()))
+                        Topology.agentSocket(layout, node).toString()))
                 .channelType(io.netty.channel.epoll.EpollDomainSocketChannel.class).eventLoopGroup(AgentSockets.GROUP)
                 .usePlaintext().build());
     }
@@ -49,11 +49,6 @@ final class Grpc implements AutoCloseable {
      * TLS to a control-plane service on loopback: its certificate must be issued by a CA of the bundle the services
      * published in ConfigMap weft-system/weft-ca, for {@code serverName} (the Service's DNS name, as agents check it).
      */
-    static Grpc controlPlane(KubernetesClient api, int port, String serverName) {
-        return controlPlane(api, "127.0.0.1:" + port, serverName);
-    }
-
-    /** The same at host:port (the podman runtime: a ready endpoint of the Service, a node address). */
     static Grpc controlPlane(KubernetesClient api, String hostPort, String serverName) {
         return new Grpc(ClientTls.channel(hostPort, ReloadableTrustManager.of(controlPlaneCa(api),
                 "ConfigMap " + CA_NAMESPACE + "/" + CA_CONFIG_MAP), serverName));

@@ -64,14 +64,6 @@ record Layout(Path home, Path repo) {
         return home.resolve("nodes").resolve(node);
     }
 
-    Path ovsDir(String node) {
-        return node(node).resolve("ovs");
-    }
-
-    Path agentDir(String node) {
-        return node(node).resolve("agent");
-    }
-
     Path pods() {
         return home.resolve("pods");
     }
@@ -94,23 +86,6 @@ record Layout(Path home, Path repo) {
     /** The classpath of this tool (target/classes + target/lib), for the processes it starts. */
     String toolClasspath() {
         return repo.resolve("integration-tests/target/classes") + ":" + repo.resolve("integration-tests/target/lib") + "/*";
-    }
-
-    /**
-     * A service's runnable jar. {@code $LOCALCLUSTER_SERVICES_ROOT} points at another checkout whose services were built
-     * (e.g. a snapshot of main), default: this repository.
-     */
-    Path serviceJar(String module) {
-        String root = System.getenv("LOCALCLUSTER_SERVICES_ROOT");
-        Path base = root == null || root.isBlank() ? repo : Path.of(root);
-        return base.resolve(module).resolve("target/quarkus-app/quarkus-run.jar");
-    }
-
-    /** The CNI plugin's launcher laid out by the cni-shim module (with its jars, AOT cache and JVM link beside it). */
-    Path cniShim() {
-        String root = System.getenv("LOCALCLUSTER_SERVICES_ROOT");
-        Path base = root == null || root.isBlank() ? repo : Path.of(root);
-        return base.resolve("cni-shim/target/weft-cni/weft-cni");
     }
 
     Optional<ClusterState> readCluster() {

@@ -9,10 +9,9 @@ import java.util.List;
 public final class LocalCluster {
     static final String USAGE = """
             usage: ./localcluster <verb> [options]
-              up [--nodes N] [--service-cidr CIDR] [--runtime process|podman]
-                                                    start the cluster (default 3 nodes, Services from 10.96.0.0/16);
-                                                    returns when every service is ready. --runtime=podman: Weft from the
-                                                    bundle and the images, its pods as podman containers
+              up [--nodes N] [--service-cidr CIDR]  start the cluster (default 3 nodes, Services from 10.96.0.0/16): Weft
+                                                    from its bundle and images, its pods as podman containers; returns
+                                                    when every system pod is ready
               apply -f FILE|DIR                     create or replace Namespaces, Pods, Deployments, Services, NetworkPolicies
                                                     (YAML, multi-doc)
               delete -f FILE                        delete the objects of a manifest
@@ -24,17 +23,16 @@ public final class LocalCluster {
                                                     B also svc/NS/NAME (its cluster IP) or an IP (e.g. a node IP and a node port)
               exec [-i] NS/POD -- CMD...            run CMD in the pod's network namespace (Service names resolve)
               matrix --port P [--protocol TCP|UDP] [-o table|json] [--timeout-ms T] [-n NS]...
-              antctl --node NODE <args>             the agent CLI (weftctl) against that node's agent (podman runtime:
-                                                    in its container)
-              demo [--runtime process|podman]       the Antrea walkthrough with before/after matrices
-              down                                  remove every process, namespace and interface the cluster made
-              restart-agent --node NODE             stop and start one node's agent (state and flows must survive;
-                                                    podman runtime: its container, as a kubelet restarts it)
-              restart-ovs --node NODE               kill and restart one node's ovs-vswitchd (flows are replayed by the agent)
+              antctl --node NODE <args>             the agent CLI (weftctl) in that node's agent container
+              demo                                  the Antrea walkthrough with before/after matrices
+              down                                  remove every container, process, namespace and interface it made
+              restart-agent --node NODE             restart one node's agent container as a kubelet does (state and
+                                                    flows must survive)
+              restart-ovs --node NODE               restart one node's openvswitch container (flows are replayed by the agent)
               status [-o json]                      where the API and every service is (json: the API URL, each node,
                                                     each system pod's endpoints and containers)
-              logs POD [-c CONTAINER] [--tail N]    a system pod's container log (podman runtime; process runtime:
-                                                    logs PROCESS, e.g. logs agent-node1)
+              logs POD [-c CONTAINER] [--tail N]    a system pod's container log (the local cluster's own processes:
+                                                    logs/NAME.log in its state directory)
               ca                                    the control plane's CA certificate (PEM), which ipam-service and
                                                     policy-service certificates are issued by (e.g. openssl s_client -CAfile)
             state: $LOCALCLUSTER_HOME or <repo>/.localcluster

@@ -32,7 +32,7 @@ import java.util.Map;
 import java.util.logging.Logger;
 
 /**
- * The podman runtime's kubelets (one process for every node): runs the weft-system pods bound to a node as podman
+ * The local cluster's kubelets for the system pods (one process for every node): runs the weft-system pods bound to a node as podman
  * containers, as a kubelet runs a cluster's system pods.
  * <ul>
  *   <li>DaemonSets: one pod per node ({@code NAME-NODE}), owned by the DaemonSet; Deployments' pods come from the
@@ -40,7 +40,9 @@ import java.util.logging.Logger;
  *   <li>hostNetwork pods only (the bundle's are): every container joins the node's network namespace
  *       ({@code --network ns:/run/netns/NODE-NETNS});</li>
  *   <li>init containers run first, in order, to completion; then the containers, restarted when they exit
- *       (restartPolicy Always) or fail their liveness probe {@code failureThreshold} times;</li>
+ *       (restartPolicy Always) or fail their liveness probe {@code failureThreshold} times; a container that exits
+ *       again within its back-off is left waiting ({@code CrashLoopBackOff}: 10 s, doubling to 5 min, forgotten after
+ *       10 min without a crash), as a kubelet does;</li>
  *   <li>hostPath volumes map to the node's directory {@code nodes/NODE/root/PATH} (/var/run/netns and character devices
  *       are the machine's); projected ServiceAccount tokens are requested from the API server bound to the pod and
  *       renewed; emptyDir is a tmpfs;</li>
@@ -67,6 +69,28 @@ public final class PodmanKubelet {
     /** Pods whose init containers completed, by uid. */
     private final Map<String, Boolean> initialized = new HashMap<>();
     private final Map<String, Long> backoffUntil = new HashMap<>();
+    /** Per container (its podman name): the kubelet's crash back-off. */
+    private final Map<String, CrashBackoff> crashBackoff = new HashMap<>();
+
+    /** When the container was last started again after an exit, and how long a next exit waits before its restart. */
+    record CrashBackoff(long restartedAt, long delayMs) {
+        static final long INITIAL_MS = 10_000;
+        static final long MAX_MS = 300_000;
+        /** A container that ran this long since its last restart starts over with no back-off. */
+        static final long FORGET_MS = 600_000;
+
+        /** The back-off after a restart now: none before the first, then 10 s, doubling up to 5 min. */
+        static CrashBackoff next(CrashBackoff last, long now) {
+            if (last == null || now - last.restartedAt > FORGET_MS) {
+                return new CrashBackoff(now, INITIAL_MS);
+            }
+            return new CrashBackoff(now, Math.min(MAX_MS, last.delayMs * 2));
+        }
+
+        boolean waiting(long now) {
+            return now - restartedAt < delayMs;
+        }
+    }
 
     private static final class ProbeState {
         String startedAt;
@@ -229,12 +253,24 @@ public final class PodmanKubelet {
             String[] s = state.out().strip().split(" ", 4);
             boolean running = s[0].equals("running");
             if (!running) {
-                // restartPolicy Always (the bundle's pods): start it again, podman counts the restarts.
+                // restartPolicy Always (the bundle's pods): start it again, podman counts the restarts; an exit within
+                // the back-off since the last restart waits it out (CrashLoopBackOff).
+                long now = System.currentTimeMillis();
+                CrashBackoff backoff = crashBackoff.get(name);
+                allReady = false;
+                if (backoff != null && backoff.waiting(now)) {
+                    statuses.add(new ContainerStatusBuilder().withName(c.getName()).withImage(c.getImage())
+                            .withContainerID("podman://" + s[1]).withReady(false).withStarted(false)
+                            .withRestartCount(Integer.parseInt(s[2])).withNewState().withNewWaiting()
+                            .withReason("CrashLoopBackOff").withMessage("back-off " + backoff.delayMs() / 1000
+                                    + "s restarting failed container " + c.getName()).endWaiting().endState().build());
+                    continue;
+                }
                 LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " is " + s[0] + ", restarting it\n"
                         + podman.logs(name));
                 podman.podman(List.of("start", name), 60);
+                crashBackoff.put(name, CrashBackoff.next(backoff, now));
                 probes.put(name, new ProbeState());
-                allReady = false;
                 continue;
             }
             String startedAt = s.length > 3 ? s[3] : "";

@@ -15,7 +15,7 @@ import java.util.Map;
 import static dev.weft.localcluster.Sh.cmd;
 
 /**
- * Starts the cluster's JVM processes in their own sessions (setsid: they outlive this CLI and a Ctrl-C of it), output to
+ * Starts the local cluster's own JVM processes (API server, podman kubelet, cluster-controller, responders) in their own sessions (setsid: they outlive this CLI and a Ctrl-C of it), output to
  * logs/NAME.log, PID recorded in pids/NAME.pid before anything waits on them.
  */
 final class Services {
@@ -27,7 +27,8 @@ final class Services {
 
     private final Layout layout;
     private final ClusterState cluster;
-    private final Map<String, String> pendingReadiness = new LinkedHashMap<>();
+    /** Each started process and the file it writes once ready. */
+    private final Map<String, Path> pendingReadiness = new LinkedHashMap<>();
 
     Services(Layout layout, ClusterState cluster) {
         this.layout = layout;
@@ -44,11 +45,11 @@ final class Services {
                 "-cp", layout.toolClasspath(), ApiServer.class.getName(), args));
     }
 
-    /** The podman runtime's kubelets (PodmanKubelet), ready after their first pass. */
+    /** The kubelets of all nodes (PodmanKubelet, one process), ready after their first pass. */
     void startPodmanKubelet() {
         start("podman-kubelet", cmd(layout.javaBin(), JVM_FLAGS, LOG_FORMAT,
                 "-Dweft.repo=" + layout.repo(), "-cp", layout.toolClasspath(), PodmanKubelet.class.getName()));
-        pendingReadiness.put("podman-kubelet", "file:" + layout.home().resolve("podman-kubelet.ready"));
+        pendingReadiness.put("podman-kubelet", layout.home().resolve("podman-kubelet.ready"));
     }
 
     void awaitApiServer() {
@@ -75,96 +76,19 @@ final class Services {
             Path control = layout.hostControl(host.name());
             String key = host.name().equals("outside") ? "outside" : "node/" + host.name();
             startAsIs(name, PodResponder.command(layout, host.netns(), key, control, List.of(HOST_PORT), List.of(HOST_PORT)));
-            pendingReadiness.put(name, "file:" + control);
+            pendingReadiness.put(name, control);
         }
-    }
-
-    void startControlPlane() {
-        startControlPlaneService("ipam-service");
-        startControlPlaneService("policy-service");
-    }
-
-    /** Starts ipam-service or policy-service with the cluster's configuration (also again, after it was killed). */
-    void startControlPlaneService(String name) {
-        switch (name) {
-            case "ipam-service" -> startQuarkus("ipam-service", cluster.ipamPort(), List.of(
-                    "-Dipam.cluster-cidrs=" + cluster.clusterCidr(),
-                    "-Dipam.leader-election.enabled=false"));
-            case "policy-service" -> startQuarkus("policy-service", cluster.policyPort(), List.of());
-            default -> throw new IllegalArgumentException("not a control-plane service: " + name);
-        }
-    }
-
-    void startAgents() {
-        for (NodeState node : cluster.nodes()) {
-            startAgent(node);
-        }
-    }
-
-    void startAgent(NodeState node) {
-        for (String dir : List.of(node.agentStateDir(), node.cniConfDir(), node.cniBinDir())) {
-            mkdirs(Path.of(dir));
-        }
-        // The plugin binary is the conflist's type, "weft": the shim's launcher, linked as docs/agent-cni.md says.
-        try {
-            Path plugin = Path.of(node.cniBinDir(), "weft");
-            Files.deleteIfExists(plugin);
-            Files.createSymbolicLink(plugin, layout.cniShim());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot install the CNI plugin in " + node.cniBinDir(), e);
-        }
-        startQuarkus("agent-" + node.name(), node.agentPort(), List.of(
-                "-Dagent.node-name=" + node.name(),
-                "-Dagent.bridge=br-int",
-                // `get weftagentinfos` on a local cluster should show a change within seconds, not a minute.
-                "-Dagent.info.interval=5s",
-                "-Dagent.bridge-datapath-type=netdev",
-                "-Dagent.cluster-cidrs=" + cluster.clusterCidr(),
-                // ClusterIPs from each node's host network (probe --from node/NAME), through its switch
-                "-Dagent.service-cidr=" + ServiceAdmission.serviceCidr(cluster),
-                "-Dagent.ovs-run-dir=" + node.ovsRunDir(),
-                "-Dagent.state-dir=" + node.agentStateDir(),
-                "-Dagent.node-netns=" + node.netns(),
-                "-Dagent.cni-socket=" + node.cniSocket(),
-                "-Dagent.local-api-socket=" + Weftctl.agentSocket(layout, node),
-                "-Dagent.cni-conf-dir=" + node.cniConfDir(),
-                "-Dquarkus.grpc.clients.controlplane.host=127.0.0.1",
-                "-Dquarkus.grpc.clients.controlplane.port=" + cluster.policyPort(),
-                "-Dquarkus.grpc.clients.ipam.host=127.0.0.1",
-                "-Dquarkus.grpc.clients.ipam.port=" + cluster.ipamPort(),
-                // Its identity on the control plane: the token of its pod weft-system/weft-agent-NODE (SystemIdentities).
-                "-Dagent.control-plane-token-file=" + SystemIdentities.agentTokenFile(layout, node),
-                // ... and towards the other agents (traceflow's cross-node phases), a token of their own audience.
-                "-Dagent.peer-token-file=" + SystemIdentities.agentPeerTokenFile(layout, node),
-                // traceflow: the agents share this host, each on its own port, not on their node's IP
-                "-Dweft.traceflow.peer-agents=" + String.join(",", cluster.nodes().stream()
-                        .map(n -> n.name() + "=127.0.0.1:" + n.agentPort()).toList())));
-    }
-
-    /** Stops one node's agent (SIGTERM) and starts it again with the same configuration; waits until it is ready. */
-    void restartAgent(NodeState node) {
-        String name = "agent-" + node.name();
-        Procs.read(layout.pidFile(name)).ifPresent(p -> Procs.stop(p, 10_000));
-        startAgent(node);
-        awaitAll();
     }
 
     void startClusterController() {
         start("cluster-controller", cmd(layout.javaBin(), JVM_FLAGS, LOG_FORMAT,
                 "-Dweft.repo=" + layout.repo(), "-cp", layout.toolClasspath(), ClusterController.class.getName(),
                 "--home", layout.home()));
-        pendingReadiness.put("cluster-controller", "file:" + layout.home().resolve("cluster-controller.ready"));
+        pendingReadiness.put("cluster-controller", layout.home().resolve("cluster-controller.ready"));
     }
 
     void awaitAll() {
-        for (var e : pendingReadiness.entrySet()) {
-            String name = e.getKey();
-            if (e.getValue().startsWith("file:")) {
-                awaitFile(name, Path.of(e.getValue().substring(5)));
-            } else {
-                Cluster.awaitHttpOk(name, e.getValue(), proc(name), layout.log(name), READY_TIMEOUT);
-            }
-        }
+        pendingReadiness.forEach(this::awaitFile);
         pendingReadiness.clear();
     }
 
@@ -180,36 +104,6 @@ final class Services {
             }
             Procs.sleep(100);
         }
-    }
-
-    private void startQuarkus(String name, int port, List<String> props) {
-        String module = name.startsWith("agent-") ? "agent-service" : name;
-        Path jar = layout.serviceJar(module);
-        List<String> command = new ArrayList<>(cmd(layout.javaBin(), JVM_FLAGS));
-        Path aot = jar.resolveSibling("app.aot");
-        if (Files.exists(aot)) {
-            command.add("-XX:AOTCache=" + aot);
-        }
-        command.addAll(List.of(
-                "-Dquarkus.http.port=" + port,
-                "-Dquarkus.http.host=127.0.0.1",
-                "-Dquarkus.kubernetes-client.api-server-url=" + cluster.apiUrl(),
-                // The quarkus.kubernetes-client.* keys are fixed at build time: the fabric8 client's own
-                // auto-configuration (system properties, $KUBECONFIG) is what reaches the runtime client.
-                "-Dkubernetes.master=" + cluster.apiUrl(),
-                "-Dkubernetes.namespace=default",
-                "-Dkubernetes.auth.tryServiceAccount=false",
-                "-Dkubernetes.auth.tryKubeConfig=false",
-                // Keys of another version of a service must not stop it from starting.
-                "-Dsmallrye.config.mapping.validate-unknown=false",
-                "--sun-misc-unsafe-memory-access=allow"));
-        command.addAll(props);
-        command.addAll(List.of("-jar", jar.toString()));
-        start(name, command);
-        // ipam-service and policy-service serve HTTP and gRPC over TLS only (self-managed CA, docs/security.md);
-        // the agent's HTTP port is plaintext on loopback, its gRPC answering other agents' peer tokens only.
-        String scheme = module.equals("agent-service") ? "http" : "https";
-        pendingReadiness.put(name, scheme + "://127.0.0.1:" + port + "/q/health/ready");
     }
 
     private void start(String name, List<String> command) {

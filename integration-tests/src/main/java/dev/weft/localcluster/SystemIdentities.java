@@ -1,6 +1,5 @@
 package dev.weft.localcluster;
 
-import dev.weft.localcluster.ClusterState.NodeState;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -19,18 +18,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The identities of the local cluster's own processes, as a real cluster gives them to weft's pods: each agent (and the
- * local cluster's CLI) is a hostNetwork Pod object in weft-system bound to its node, with a ServiceAccount token for the
- * control plane's audience requested from the API server (TokenRequest, bound to that pod) and written to a file
- * (mode 0600) the process reads, as the kubelet writes a projected token. The local kubelet (ClusterController) runs no
- * hostNetwork pod and renews the files well before expiry. docs/security.md, docs/localcluster.md.
+ * The identity of the local cluster's own CLI (GetPolicyStatus, weftctl ipam), as a real cluster gives one to a pod:
+ * a hostNetwork Pod object in weft-system bound to the first node, with a ServiceAccount token for the control plane's
+ * audience requested from the API server (TokenRequest, bound to that pod) and written to a file (mode 0600), as the
+ * kubelet writes a projected token; renewed well before expiry. The system pods' tokens are projected by the podman
+ * kubelet from their own volumes. docs/security.md, docs/localcluster.md.
  */
 final class SystemIdentities {
 
     static final String NAMESPACE = "weft-system";
     static final String AUDIENCE = "weft-control-plane";
-    /** The audience of the agents' tokens for each other (traceflow's cross-node phases; agent.peer-auth.audience). */
-    static final String PEER_AUDIENCE = "weft-agent-peer";
     /** What the bundle's projected volumes ask for. */
     static final long EXPIRATION_SECONDS = 3607;
     /** Renewed when this old (the kubelet renews at 80% of the lifetime). */
@@ -44,15 +41,6 @@ final class SystemIdentities {
     private SystemIdentities() {
     }
 
-    static Path agentTokenFile(Layout layout, NodeState node) {
-        return layout.node(node.name()).resolve("control-plane-token");
-    }
-
-    /** The agent's token for other agents (agent.peer-token-file), as the bundle's second projected volume. */
-    static Path agentPeerTokenFile(Layout layout, NodeState node) {
-        return layout.node(node.name()).resolve("agent-peer-token");
-    }
-
     /** The token of the local cluster's own CLI (GetPolicyStatus, weftctl ipam): its pod runs on the first node. */
     static Path cliTokenFile(Layout layout) {
         return layout.home().resolve("localcluster-token");
@@ -60,12 +48,6 @@ final class SystemIdentities {
 
     static List<Identity> all(Layout layout, ClusterState cluster) {
         List<Identity> out = new ArrayList<>();
-        // The podman runtime's agents are the DaemonSet's pods: their kubelet projects their tokens.
-        for (NodeState n : cluster.podman() ? List.<NodeState>of() : cluster.nodes()) {
-            out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentTokenFile(layout, n), AUDIENCE));
-            out.add(new Identity("weft-agent-" + n.name(), "weft-agent", n.name(), agentPeerTokenFile(layout, n),
-                    PEER_AUDIENCE));
-        }
         out.add(new Identity(CLI_POD, "localcluster", cluster.nodes().getFirst().name(), cliTokenFile(layout), AUDIENCE));
         return out;
     }

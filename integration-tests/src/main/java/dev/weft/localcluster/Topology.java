@@ -3,7 +3,6 @@ package dev.weft.localcluster;
 import dev.weft.localcluster.ClusterState.NodeState;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,9 +25,10 @@ final class Topology {
      */
     static final String OUTSIDE_IP = UNDERLAY_PREFIX + "254";
     static final String OUTSIDE_MAC = "02:77:00:00:fe:01";
-    static final String OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema";
+    /** The agent's HTTP/gRPC port on its node's IP (the bundle's AGENT_HTTP_PORT, hostNetwork). */
+    static final int AGENT_PORT = 9093;
     /**
-     * The root namespace's address on the underlay (podman runtime): a veth from the root netns into the underlay
+     * The root namespace's address on the underlay: a veth from the root netns into the underlay
      * bridge, so that containers in the node namespaces reach the API server, which listens here as well as on loopback.
      */
     static final String API_IP = UNDERLAY_PREFIX + "2";
@@ -72,19 +72,9 @@ final class Topology {
         Sh.check("ip", "-n", host.netns(), "link", "set", "eth0", "up");
     }
 
-    /** Node i (1-based): IP 192.168.77.(10+i), locally administered MACs that differ between eth0 and br-phy. */
-    static NodeState plan(Layout layout, String id, int index, int agentPort) {
-        String name = "node" + index;
-        Path ovs = layout.ovsDir(name);
-        Path agent = layout.agentDir(name);
-        return new NodeState(name, nodeNetns(id, name), UNDERLAY_PREFIX + (10 + index),
-                String.format("02:77:00:00:%02x:01", index), String.format("02:77:00:00:%02x:02", index),
-                ovs.toString(), agentPort, agent.resolve("state").toString(), agent.resolve("cni.sock").toString(),
-                agent.resolve("net.d").toString(), agent.resolve("bin").toString());
-    }
-
     /**
-     * The root namespace's leg on the underlay (podman runtime): {@code wa<id>} with {@link #API_IP}/24 in the root
+     * The root namespace's leg on the underlay (the API server's address for the nodes and the pods, the tools' way to
+     * the system pods' ports): {@code wa<id>} with {@link #API_IP}/24 in the root
      * netns, its peer in the underlay bridge. Deleting the underlay netns removes both ends.
      */
     void createApiLink(ClusterState cluster) {
@@ -99,20 +89,22 @@ final class Topology {
     }
 
     /**
-     * Node i for the podman runtime: the same addresses, its directories under a per-node root ({@code nodes/NODE/root},
-     * where the pods' hostPath volumes are): Open vSwitch's run directory, the CNI directories and the agent's socket
-     * are where the bundle's volumes put them on a node.
+     * Node i (1-based): IP 192.168.77.(10+i), locally administered MACs that differ between eth0 and br-phy; its
+     * directories under a per-node root ({@code nodes/NODE/root}, where the pods' hostPath volumes are): Open vSwitch's
+     * run directory, the CNI directories and the agent's state and socket are where the bundle's volumes put them.
      */
-    static NodeState planPodman(Layout layout, String id, int index, int agentPort) {
-        NodeState p = plan(layout, id, index, agentPort);
-        Path root = nodeRoot(layout, p.name());
-        return new NodeState(p.name(), p.netns(), p.ip(), p.underlayMac(), p.brPhyMac(),
-                root.resolve("var/run/openvswitch").toString(), 9093, root.resolve("var/lib/weft/agent").toString(),
-                root.resolve("var/run/weft/cni.sock").toString(), root.resolve("etc/cni/net.d").toString(),
-                root.resolve("opt/cni/bin").toString());
+    static NodeState plan(Layout layout, String id, int index) {
+        String name = "node" + index;
+        Path root = nodeRoot(layout, name);
+        // Open vSwitch's sockets (db.sock, br-int.mgmt) through the short link: a unix socket path has at most 108 bytes.
+        return new NodeState(name, nodeNetns(id, name), UNDERLAY_PREFIX + (10 + index),
+                String.format("02:77:00:00:%02x:01", index), String.format("02:77:00:00:%02x:02", index),
+                nodeRootLink(id, name).resolve("var/run/openvswitch").toString(), AGENT_PORT,
+                root.resolve("var/lib/weft/agent").toString(), root.resolve("var/run/weft/cni.sock").toString(),
+                root.resolve("etc/cni/net.d").toString(), root.resolve("opt/cni/bin").toString());
     }
 
-    /** The node's file system as its pods' hostPath volumes see it (podman runtime). */
+    /** The node's file system as its pods' hostPath volumes see it. */
     static Path nodeRoot(Layout layout, String node) {
         return layout.node(node).resolve("root");
     }
@@ -123,10 +115,22 @@ final class Topology {
      * cluster's home is.
      */
     static Path nodeRootLink(ClusterState cluster, String node) {
-        return Path.of("/run/wft-" + cluster.id() + "-" + node);
+        return nodeRootLink(cluster.id(), node);
     }
 
-    /** The node's netns and its underlay link, without Open vSwitch (podman runtime: it runs in the agent's pod). */
+    static Path nodeRootLink(String clusterId, String node) {
+        return Path.of("/run/wft-" + clusterId + "-" + node);
+    }
+
+    /**
+     * Where the node's agent serves its local query API (agent.local-api-socket, /var/run/weft/agent.sock on a node,
+     * the weft-run hostPath), through the short link.
+     */
+    static Path agentSocket(Layout layout, NodeState node) {
+        return nodeRootLink(layout.requireCluster(), node.name()).resolve("var/run/weft/agent.sock");
+    }
+
+    /** The node's netns and its underlay link, without Open vSwitch (it runs in the agent pod's openvswitch container). */
     void createNodeNetns(ClusterState cluster, NodeState node, int index) {
         linkNode(cluster, node, index);
         // Until br-phy carries the node IP (configureNodeNetwork), eth0 does: the pods reach the API server.
@@ -150,8 +154,8 @@ final class Topology {
     }
 
     /**
-     * The node's network configuration once its Open vSwitch runs (podman runtime: in the agent pod's openvswitch
-     * container, driven through the socket in the node's run directory): br-phy with eth0 and the node IP, br-int,
+     * The node's network configuration once its Open vSwitch runs (in the agent pod's openvswitch container, driven
+     * through the socket in the node's run directory): br-phy with eth0 and the node IP, br-int,
      * the default route, as the host's network configuration would do on a real node.
      */
     void configureNodeNetwork(NodeState node) {
@@ -184,13 +188,6 @@ final class Topology {
         }
     }
 
-    /** The node's netns, its underlay link, Open vSwitch, br-phy with the node IP and br-int. */
-    void createNode(ClusterState cluster, NodeState node, int index) {
-        linkNode(cluster, node, index);
-        startOvs(node);
-        configureNodeNetwork(node);
-    }
-
     /** Everything that is not the underlay or a pod CIDR goes to the outside host (the node's "internet router"). */
     private static void defaultRoute(NodeState node) {
         Sh.check("ip", "-n", node.netns(), "route", "replace", "default", "via", OUTSIDE_IP, "dev", "br-phy");
@@ -206,65 +203,6 @@ final class Topology {
                             "nud", "permanent");
                 }
             }
-        }
-    }
-
-    void startOvs(NodeState node) {
-        Path dir = Path.of(node.ovsRunDir());
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        Path db = dir.resolve("conf.db");
-        Map<String, String> env = ovsEnv(node);
-        if (!Files.exists(db)) {
-            Sh.run(cmd("ovsdb-tool", "create", db, OVS_SCHEMA), env, null, 30).check();
-        }
-        Sh.run(cmd("ip", "netns", "exec", node.netns(), "ovsdb-server", db, "--remote=punix:" + dir.resolve("db.sock"),
-                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile=" + dir.resolve("ovsdb-server.pid"),
-                "--detach", "-vconsole:off", "--log-file=" + dir.resolve("ovsdb-server.log"),
-                "--unixctl=" + dir.resolve("ovsdb-server.ctl")), env, null, 30).check();
-        recordDaemon(node, "ovsdb-server");
-        Sh.run(cmd("ovs-vsctl", "--db=unix:" + dir.resolve("db.sock"), "--no-wait", "init"), env, null, 30).check();
-        startVswitchd(node);
-    }
-
-    void startVswitchd(NodeState node) {
-        Path dir = Path.of(node.ovsRunDir());
-        Sh.run(cmd("ip", "netns", "exec", node.netns(), "ovs-vswitchd", "unix:" + dir.resolve("db.sock"),
-                "--pidfile=" + dir.resolve("ovs-vswitchd.pid"), "--detach", "-vconsole:off",
-                "--log-file=" + dir.resolve("ovs-vswitchd.log"), "--unixctl=" + dir.resolve("ovs-vswitchd.ctl")),
-                ovsEnv(node), null, 60).check();
-        recordDaemon(node, "ovs-vswitchd");
-    }
-
-    /**
-     * Kills this node's ovs-vswitchd (flows are lost, ports stay in OVSDB) and starts it again the way the bundle's
-     * openvswitch container does: with {@code other_config:flow-restore-wait=true}, so that the new ovs-vswitchd
-     * forwards nothing until the agent has replayed its flows and removed the key (a switch with half its flows would
-     * send packets where they must not go). br-phy, a tap of the userspace datapath, comes back without its address and
-     * routes: they are put back here, as the node's network configuration would on a real host.
-     */
-    void restartVswitchd(ClusterState cluster, NodeState node) {
-        Procs.read(layout.pidFile(node.name() + "-ovs-vswitchd")).ifPresent(p -> Procs.stop(p, 5000));
-        vsctl(node, "--no-wait", "set", "Open_vSwitch", ".", "other_config:flow-restore-wait=true");
-        startVswitchd(node);
-        waitForLink(node.netns(), "br-phy");
-        Sh.run("ip", "-n", node.netns(), "link", "set", "br-phy", "address", node.brPhyMac());
-        Sh.run("ip", "-n", node.netns(), "addr", "replace", node.ip() + "/24", "dev", "br-phy");
-        Sh.run("ip", "-n", node.netns(), "link", "set", "br-phy", "up");
-        defaultRoute(node);
-        primeTunnelNeighbours(cluster);
-    }
-
-    private void recordDaemon(NodeState node, String daemon) {
-        Path pidfile = Path.of(node.ovsRunDir(), daemon + ".pid");
-        try {
-            long pid = Long.parseLong(Files.readString(pidfile).trim());
-            Procs.record(layout.pidFile(node.name() + "-" + daemon), pid);
-        } catch (IOException | NumberFormatException e) {
-            throw new IllegalStateException(daemon + " of " + node.name() + " wrote no pidfile " + pidfile, e);
         }
     }
 
@@ -287,7 +225,7 @@ final class Topology {
         return Sh.run(cmd("ovs-appctl", "-t", control(node, daemon), List.of(args)), ovsEnv(node), null, 40);
     }
 
-    /** The daemon's control socket: DAEMON.ctl as started here, DAEMON.PID.ctl as started in the openvswitch container. */
+    /** The daemon's control socket: DAEMON.PID.ctl as the openvswitch container starts it (DAEMON.ctl if named so). */
     private static Path control(NodeState node, String daemon) {
         Path dir = Path.of(node.ovsRunDir());
         Path named = dir.resolve(daemon + ".ctl");

@@ -2,9 +2,7 @@ package dev.weft.localcluster;
 
 import dev.weft.localcluster.ClusterState.NodeState;
 import dev.weft.proto.agent.v1.AgentQueryGrpc;
-import dev.weft.proto.agent.v1.DumpFlowsRequest;
 import dev.weft.proto.agent.v1.ListNetworkPoliciesRequest;
-import dev.weft.proto.agent.v1.ListPodInterfacesRequest;
 import dev.weft.proto.controlplane.v1.ControlPlaneGrpc;
 import dev.weft.proto.controlplane.v1.GetPolicyStatusRequest;
 import dev.weft.proto.controlplane.v1.PolicyStatus;
@@ -27,7 +25,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -45,9 +42,8 @@ final class Verbs {
     }
 
     int up(List<String> rest) {
-        Args a = new Args(rest, Set.of("--nodes", "--service-cidr", "--runtime"), Set.of());
-        new Cluster(layout, out).up(a.intOption("--nodes", 3), a.get("--service-cidr").orElse(ServiceAdmission.DEFAULT_SERVICE_CIDR),
-                a.get("--runtime").orElse("process"));
+        Args a = new Args(rest, Set.of("--nodes", "--service-cidr"), Set.of());
+        new Cluster(layout, out).up(a.intOption("--nodes", 3), a.get("--service-cidr").orElse(ServiceAdmission.DEFAULT_SERVICE_CIDR));
         return 0;
     }
 
@@ -171,14 +167,10 @@ final class Verbs {
     }
 
     /**
-     * Where the tools reach ipam-service or policy-service: 127.0.0.1 and the cluster's port for the process runtime;
-     * for the podman runtime a ready endpoint of its Service's EndpointSlices (a node address, reachable from here over
-     * the underlay), as the agents find it.
+     * Where the tools reach ipam-service or policy-service: a ready endpoint of its Service's EndpointSlices (a node
+     * address, reachable from here over the underlay), as the agents find it.
      */
     static String controlPlaneAddress(ClusterState cluster, KubernetesClient api, String service) {
-        if (!cluster.podman()) {
-            return "127.0.0.1:" + (service.equals("ipam-service") ? cluster.ipamPort() : cluster.policyPort());
-        }
         for (var slice : api.discovery().v1().endpointSlices().inNamespace(PodmanKubelet.NAMESPACE)
                 .withLabel("kubernetes.io/service-name", service).list().getItems()) {
             int port = slice.getPorts().getFirst().getPort();
@@ -599,62 +591,17 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         NodeState node = cluster.node(rest.get(1));
         List<String> args = rest.subList(2, rest.size());
-        if (cluster.podman()) {
-            // weftctl in the node's agent container, against its socket there, as on a node of a real cluster.
-            List<String> exec = new ArrayList<>(List.of("exec", agentContainer(cluster, node), "weftctl"));
-            exec.addAll(args);
-            return podman(exec);
-        }
-        Optional<Path> weftctl = Weftctl.locate(layout);
-        if (weftctl.isPresent()) {
-            return Weftctl.run(layout, weftctl.get(), node, args, out);
-        }
-        return builtInAntctl(node, args);
-    }
-
-    /** Used only while the weftctl module is not built: the same agent API (AgentQuery), printed in the Antrea walkthrough's format. */
-    private int builtInAntctl(NodeState node, List<String> args) {
-        Args a = new Args(args, Set.of("-T", "-t", "--table", "-n", "--namespace", "-p", "--pod", "--networkpolicy"), Set.of());
-        if (a.positionals().size() != 2 || !a.positionals().getFirst().equals("get")) {
-            throw new UserError("weftctl is not built (./mvnw -q package -pl proto,cli); built-in subset: get ovsflows [-T TABLE], get networkpolicies, get podinterfaces");
-        }
-        try (Grpc grpc = Grpc.agent(layout, node)) {
-            var stub = AgentQueryGrpc.newBlockingStub(grpc.channel).withDeadlineAfter(10, TimeUnit.SECONDS);
-            switch (a.positionals().get(1)) {
-                case "ovsflows", "of" -> {
-                    var req = DumpFlowsRequest.newBuilder();
-                    a.get("-T", "-t", "--table").ifPresent(req::setTable);
-                    for (var f : stub.dumpFlows(req.build()).getFlowsList()) {
-                        out.printf("table=%d, n_packets=%d, n_bytes=%d, priority=%d%s actions=%s%n", f.getTableId(), f.getNPackets(),
-                                f.getNBytes(), f.getPriority(), f.getMatch().isEmpty() ? "" : "," + f.getMatch(), f.getActions());
-                    }
-                }
-                case "networkpolicies", "networkpolicy", "netpol" -> {
-                    out.printf("%-10s %-16s %-40s %s%n", "NAMESPACE", "NAME", "APPLIED-TO", "RULES");
-                    for (var p : stub.listNetworkPolicies(ListNetworkPoliciesRequest.newBuilder().setNamespace(a.get("-n").orElse("")).build()).getItemsList()) {
-                        out.printf("%-10s %-16s %-40s %d%n", p.getNamespace(), p.getName(), String.join(",", p.getAppliedToGroupsList()), p.getRules());
-                    }
-                }
-                case "podinterfaces", "podinterface", "pi" -> {
-                    out.printf("%-10s %-40s %-16s %-16s %-18s %s%n", "NAMESPACE", "NAME", "INTERFACE-NAME", "IP", "MAC", "PORT");
-                    for (var p : stub.listPodInterfaces(ListPodInterfacesRequest.getDefaultInstance()).getInterfacesList()) {
-                        out.printf("%-10s %-40s %-16s %-16s %-18s %d%n", p.getNamespace(), p.getName(), p.getInterfaceName(),
-                                String.join(",", p.getIpsList()), p.getMac(), p.getOfport());
-                    }
-                }
-                default -> throw new UserError("built-in antctl subset: get ovsflows [-T TABLE], get networkpolicies, get podinterfaces");
-            }
-        } catch (StatusRuntimeException e) {
-            throw new IllegalStateException("agent of " + node.name() + " (127.0.0.1:" + node.agentPort() + "): " + e.getStatus());
-        }
-        return 0;
+        // weftctl in the node's agent container, against its socket there, as on a node of a real cluster.
+        List<String> exec = new ArrayList<>(List.of("exec", agentContainer(cluster, node), "weftctl"));
+        exec.addAll(args);
+        return podman(exec);
     }
 
     // ------------------------------------------------------------------ demo, restarts, status
 
     int demo(List<String> rest) {
-        Args a = new Args(rest, Set.of("--runtime"), Set.of());
-        return new Demo(layout, this, out).run(a.get("--runtime").orElse("process"));
+        new Args(rest, Set.of(), Set.of());
+        return new Demo(layout, this, out).run();
     }
 
     int restartAgent(List<String> rest) {
@@ -662,13 +609,8 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         NodeState node = cluster.node(a.require("NODE", "--node"));
         long t0 = System.nanoTime();
-        if (cluster.podman()) {
-            restartAgentContainer(cluster, node);
-            out.printf("agent container of %s restarted and its pod ready in %.1f s%n", node.name(), (System.nanoTime() - t0) / 1e9);
-            return 0;
-        }
-        new Services(layout, cluster).restartAgent(node);
-        out.printf("agent of %s restarted and ready in %.1f s%n", node.name(), (System.nanoTime() - t0) / 1e9);
+        BundleDeployment.restartContainer(cluster, "weft-agent-" + node.name(), "agent", false);
+        out.printf("agent container of %s restarted and its pod ready in %.1f s%n", node.name(), (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 
@@ -677,38 +619,34 @@ final class Verbs {
         ClusterState cluster = layout.requireCluster();
         NodeState node = cluster.node(a.require("NODE", "--node"));
         long t0 = System.nanoTime();
-        if (cluster.podman()) {
-            // The openvswitch container restarted as a kubelet restarts it: start-ovs sets flow-restore-wait before
-            // ovs-vswitchd starts; br-phy comes back without its address and routes, put back as in the process runtime.
-            String container = PodmanKubelet.containerName(cluster, "weft-agent-" + node.name(), "openvswitch");
-            try {
-                Podman.Result r = Podman.exec(List.of("podman", "restart", "--time", "30", container), 120);
-                if (r.exit() != 0) {
-                    throw new IllegalStateException("podman restart " + container + ": " + r.err().strip());
-                }
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
+        // The openvswitch container restarted as a kubelet restarts it: start-ovs sets flow-restore-wait before
+        // ovs-vswitchd starts; br-phy comes back without its address and routes, put back as a node's network
+        // configuration would.
+        String container = PodmanKubelet.containerName(cluster, "weft-agent-" + node.name(), "openvswitch");
+        try {
+            Podman.Result r = Podman.exec(List.of("podman", "restart", "--time", "30", container), 120);
+            if (r.exit() != 0) {
+                throw new IllegalStateException("podman restart " + container + ": " + r.err().strip());
             }
-            Topology topology = new Topology(layout);
-            PodmanRuntime.awaitOvs(layout, node);
-            topology.configureNodeNetwork(node);
-            topology.primeTunnelNeighbours(cluster);
-            out.printf("openvswitch container of %s restarted in %.1f s (flows are replayed by the agent)%n", node.name(),
-                    (System.nanoTime() - t0) / 1e9);
-            return 0;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
         }
-        new Topology(layout).restartVswitchd(cluster, node);
-        out.printf("ovs-vswitchd of %s restarted in %.1f s (flows are replayed by the agent)%n", node.name(), (System.nanoTime() - t0) / 1e9);
+        Topology topology = new Topology(layout);
+        BundleDeployment.awaitOvs(layout, node);
+        topology.configureNodeNetwork(node);
+        topology.primeTunnelNeighbours(cluster);
+        out.printf("openvswitch container of %s restarted in %.1f s (flows are replayed by the agent)%n", node.name(),
+                (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 
     /** status -o json: the API, each node, each system pod (endpoints, containers) or process. */
     private com.fasterxml.jackson.databind.node.ObjectNode statusJson(ClusterState cluster) {
         var json = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
-        json.put("id", cluster.id()).put("runtime", cluster.podman() ? "podman" : "process").put("home", layout.home().toString());
+        json.put("id", cluster.id()).put("home", layout.home().toString());
         json.putObject("api").put("url", cluster.apiUrl()).put("nodeUrl", cluster.apiNodeUrl())
                 .put("kubeconfig", layout.home().resolve("kubeconfig").toString());
         var nodes = json.putArray("nodes");
@@ -716,16 +654,25 @@ final class Verbs {
             nodes.addObject().put("name", n.name()).put("netns", n.netns()).put("ip", n.ip()).put("ovsRunDir", n.ovsRunDir());
         }
         var pods = json.putArray("systemPods");
-        if (cluster.podman()) {
+        {
             try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
-                for (Pod p : PodmanRuntime.systemPods(api, cluster)) {
+                List<io.fabric8.kubernetes.api.model.Service> services = api.services().inNamespace(PodmanKubelet.NAMESPACE).list().getItems();
+                for (Pod p : BundleDeployment.systemPods(api, cluster)) {
+                    String podIp = p.getStatus() == null ? null : p.getStatus().getPodIP();
+                    String service = serviceOf(services, p);
+                    // hostNetwork: the pod's ports are on its node's address, in the node's network namespace; from the
+                    // root namespace (this tool, the tests) they are reached over the underlay.
+                    String netns = cluster.nodes().stream().filter(n -> n.name().equals(p.getSpec().getNodeName()))
+                            .map(NodeState::netns).findFirst().orElse(null);
                     var o = pods.addObject().put("name", p.getMetadata().getName()).put("namespace", p.getMetadata().getNamespace())
-                            .put("node", p.getSpec().getNodeName()).put("ready", PodmanRuntime.ready(p))
-                            .put("podIP", p.getStatus() == null ? null : p.getStatus().getPodIP());
+                            .put("service", service).put("node", p.getSpec().getNodeName()).put("netns", netns)
+                            .put("ready", BundleDeployment.ready(p)).put("podIP", podIp);
                     var endpoints = o.putArray("endpoints");
                     for (var c : p.getSpec().getContainers()) {
                         for (var port : c.getPorts()) {
-                            endpoints.add((p.getStatus() == null ? "" : p.getStatus().getPodIP()) + ":" + port.getContainerPort());
+                            endpoints.addObject().put("service", service).put("container", c.getName()).put("name", port.getName())
+                                    .put("address", podIp).put("port", port.getContainerPort()).put("protocol", port.getProtocol())
+                                    .put("netns", netns);
                         }
                     }
                     var containers = o.putArray("containers");
@@ -740,13 +687,6 @@ final class Verbs {
                     }
                 }
             }
-        } else {
-            pods.addObject().put("name", "ipam-service").put("process", true).putArray("endpoints").add("127.0.0.1:" + cluster.ipamPort());
-            pods.addObject().put("name", "policy-service").put("process", true).putArray("endpoints").add("127.0.0.1:" + cluster.policyPort());
-            for (NodeState n : cluster.nodes()) {
-                pods.addObject().put("name", "agent-" + n.name()).put("process", true).put("node", n.name())
-                        .putArray("endpoints").add("127.0.0.1:" + n.agentPort());
-            }
         }
         var procs = json.putArray("processes");
         for (Path f : layout.pidFiles()) {
@@ -757,7 +697,15 @@ final class Verbs {
         return json;
     }
 
-    // ------------------------------------------------------------------ podman runtime
+    /** The Service whose selector picks the pod (the system pods' Services are headless, one each), else null. */
+    private static String serviceOf(List<io.fabric8.kubernetes.api.model.Service> services, Pod pod) {
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        return services.stream().filter(s -> s.getSpec().getSelector() != null && !s.getSpec().getSelector().isEmpty()
+                        && labels.entrySet().containsAll(s.getSpec().getSelector().entrySet()))
+                .map(s -> s.getMetadata().getName()).findFirst().orElse(null);
+    }
+
+    // ------------------------------------------------------------------ containers
 
     /** The agent container of the DaemonSet's pod on the node. */
     static String agentContainer(ClusterState cluster, NodeState node) {
@@ -781,68 +729,17 @@ final class Verbs {
     }
 
     /**
-     * As a kubelet restarts a container: SIGTERM, the pod's grace period, SIGKILL, started again (same container, same
-     * volumes); then waits until the kubelet has seen the new start and the pod is Ready again.
-     */
-    private void restartAgentContainer(ClusterState cluster, NodeState node) {
-        String container = agentContainer(cluster, node);
-        String pod = "weft-agent-" + node.name();
-        try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
-            Pod before = api.pods().inNamespace(PodmanKubelet.NAMESPACE).withName(pod).get();
-            long grace = before == null || before.getSpec().getTerminationGracePeriodSeconds() == null ? 30
-                    : before.getSpec().getTerminationGracePeriodSeconds();
-            String startedBefore = startedAt(before);
-            Podman.Result r = Podman.exec(List.of("podman", "restart", "--time", String.valueOf(grace), container), (int) grace + 60);
-            if (r.exit() != 0) {
-                throw new IllegalStateException("podman restart " + container + ": " + r.err().strip());
-            }
-            long deadline = System.nanoTime() + Services.READY_TIMEOUT.toNanos();
-            while (System.nanoTime() < deadline) {
-                Pod now = api.pods().inNamespace(PodmanKubelet.NAMESPACE).withName(pod).get();
-                String started = startedAt(now);
-                if (now != null && PodmanRuntime.ready(now) && started != null && !started.equals(startedBefore)) {
-                    return;
-                }
-                Procs.sleep(500);
-            }
-            throw new IllegalStateException("pod " + pod + " not ready again after " + Services.READY_TIMEOUT.toSeconds() + " s");
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static String startedAt(Pod pod) {
-        if (pod == null || pod.getStatus() == null) {
-            return null;
-        }
-        return pod.getStatus().getContainerStatuses().stream().filter(s -> s.getName().equals("agent")).findFirst()
-                .map(s -> s.getState() == null || s.getState().getRunning() == null ? null : s.getState().getRunning().getStartedAt())
-                .orElse(null);
-    }
-
-    /**
-     * {@code logs POD [-c CONTAINER] [-n NS] [--tail N]}: a system pod's container log (podman runtime), or the log of
-     * one of the cluster's processes by name (process runtime: api-server, ipam-service, agent-node1, ...).
+     * {@code logs POD [-c CONTAINER] [-n NS] [--tail N]}: a system pod's container log ({@code podman logs}); the local
+     * cluster's own processes log to logs/NAME.log.
      */
     int logs(List<String> rest) {
         Args a = new Args(rest, Set.of("-c", "--container", "-n", "--namespace", "--tail"), Set.of());
         if (a.positionals().size() != 1) {
-            throw new UserError("usage: logs POD [-c CONTAINER] [--tail N]   (process runtime: logs PROCESS, e.g. agent-node1)");
+            throw new UserError("usage: logs POD [-c CONTAINER] [-n NAMESPACE] [--tail N]; the local cluster's own processes log to " + layout.logs());
         }
         ClusterState cluster = layout.requireCluster();
         String name = a.positionals().getFirst();
         String tail = a.get("--tail").orElse("-1");
-        if (!cluster.podman()) {
-            Path log = layout.log(name);
-            if (!Files.exists(log)) {
-                throw new UserError("no log " + log + "; the processes' logs are in " + layout.logs());
-            }
-            out.println(tail.equals("-1") ? Cluster.tail(log, Integer.MAX_VALUE) : Cluster.tail(log, Integer.parseInt(tail)));
-            return 0;
-        }
         try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
             Pod pod = api.pods().inNamespace(a.get("-n", "--namespace").orElse(PodmanKubelet.NAMESPACE)).withName(name).get();
             if (pod == null) {
@@ -866,28 +763,18 @@ final class Verbs {
         }
         out.println("cluster " + cluster.id() + " (" + layout.home() + ")");
         out.println("  Kubernetes API: " + cluster.apiUrl() + "  kubeconfig: " + layout.home().resolve("kubeconfig"));
-        if (cluster.podman()) {
-            out.println("  runtime podman: the API server from the nodes at " + cluster.apiNodeUrl()
-                    + "; ipam-service and policy-service on their pods' node IPs, ports 9091 and 9092 (TLS)");
-            for (NodeState n : cluster.nodes()) {
-                out.printf("  %s: netns %s, IP %s, agent in container %s%n", n.name(), n.netns(), n.ip(), agentContainer(cluster, n));
-            }
-        } else {
-            out.printf("  ipam-service 127.0.0.1:%d, policy-service 127.0.0.1:%d (gRPC and HTTP over TLS: ./localcluster ca)%n",
-                    cluster.ipamPort(), cluster.policyPort());
-            for (NodeState n : cluster.nodes()) {
-                out.printf("  %s: netns %s, IP %s, agent 127.0.0.1:%d%n", n.name(), n.netns(), n.ip(), n.agentPort());
-            }
+        out.println("  the API server from the nodes at " + cluster.apiNodeUrl()
+                + "; ipam-service and policy-service on their pods' node IPs, ports 9091 and 9092 (TLS: ./localcluster ca)");
+        for (NodeState n : cluster.nodes()) {
+            out.printf("  %s: netns %s, IP %s, agent in container %s%n", n.name(), n.netns(), n.ip(), agentContainer(cluster, n));
         }
         if (cluster.outside() != null) {
             out.printf("  outside: netns %s, IP %s%n", cluster.outside().netns(), cluster.outside().ip());
         }
-        if (cluster.podman()) {
-            try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
-                for (Pod p : PodmanRuntime.systemPods(api, cluster)) {
-                    out.printf("  pod weft-system/%-40s on %s, %s%n", p.getMetadata().getName(), p.getSpec().getNodeName(),
-                            PodmanRuntime.ready(p) ? "ready" : "not ready");
-                }
+        try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
+            for (Pod p : BundleDeployment.systemPods(api, cluster)) {
+                out.printf("  pod weft-system/%-40s on %s, %s%n", p.getMetadata().getName(), p.getSpec().getNodeName(),
+                        BundleDeployment.ready(p) ? "ready" : "not ready");
             }
         }
         for (Path f : layout.pidFiles()) {

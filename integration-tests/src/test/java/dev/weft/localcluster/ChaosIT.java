@@ -30,8 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Chaos on a three-node local cluster: a seeded-random stream of pod creates and deletes, label changes and
- * NetworkPolicy creates, updates and deletes, while a second thread kills (SIGKILL) and restarts agents, ipam-service
- * and policy-service and restarts ovs-vswitchd, at random. At checkpoints (every few operations, kills paused) and at
+ * NetworkPolicy creates, updates and deletes, while a second thread kills (SIGKILL) the containers of agents,
+ * ipam-service and policy-service, which the kubelet starts again, and restarts the openvswitch containers, at random. At checkpoints (every few operations, kills paused) and at
  * the end the cluster must settle to exactly what was asked for:
  * <ul>
  *   <li>reachability: the TCP/80 matrix of every pod equals what the policies say ({@link ChaosWorld#expected}, the
@@ -245,8 +245,8 @@ class ChaosIT {
                     switch (what) {
                         case 0 -> killAgent(node);
                         case 1 -> restartOvs(node);
-                        case 2 -> killService("policy-service");
-                        default -> killService("ipam-service");
+                        case 2 -> killService("policy-service", node);
+                        default -> killService("ipam-service", node);
                     }
                 } catch (RuntimeException | AssertionError e) {
                     failure = e;
@@ -262,43 +262,39 @@ class ChaosIT {
         return layout.requireCluster();
     }
 
-    /** SIGKILL of the recorded process (only if it still is the process the cluster started), until it is gone. */
-    private void sigkill(String name) {
-        Procs.Recorded p = Procs.read(layout.pidFile(name)).orElseThrow(() -> new AssertionError("no pid file for " + name));
-        if (p.alive()) {
-            ProcessHandle.of(p.pid()).ifPresent(ProcessHandle::destroyForcibly);
-            long until = System.currentTimeMillis() + 10_000;
-            while (p.alive() && System.currentTimeMillis() < until) {
-                Procs.sleep(20);
-            }
-        }
-    }
-
+    /** SIGKILL of the node's agent container, which the kubelet starts again (restartPolicy Always), until Ready. */
     private void killAgent(String node) {
         long t = System.nanoTime();
-        sigkill("agent-" + node);
-        Services s = new Services(layout, cluster());
-        s.startAgent(cluster().node(node));
-        s.awaitAll();
+        BundleDeployment.restartContainer(cluster(), "weft-agent-" + node, "agent", true);
         agentReady.put(node, System.currentTimeMillis());
         count(kills, "agent");
-        System.out.printf("CHAOS kill -9 agent of %s, restarted and ready in %.1f s%n", node, (System.nanoTime() - t) / 1e9);
+        System.out.printf("CHAOS kill -9 agent of %s, restarted by the kubelet and ready in %.1f s%n", node, (System.nanoTime() - t) / 1e9);
     }
 
-    private void killService(String name) {
+    /** SIGKILL of one replica of a control-plane Deployment (the one on {@code node}, else the first), until Ready again. */
+    private void killService(String name, String node) {
         long t = System.nanoTime();
-        sigkill(name);
-        Services s = new Services(layout, cluster());
-        s.startControlPlaneService(name);
-        s.awaitAll();
+        String pod;
+        try (var api = Kube.client(cluster().apiUrl())) {
+            var replicas = api.pods().inNamespace(PodmanKubelet.NAMESPACE).withLabel("app", name).list().getItems().stream()
+                    .sorted(java.util.Comparator.comparing((io.fabric8.kubernetes.api.model.Pod p) -> !node.equals(p.getSpec().getNodeName()))
+                            .thenComparing(p -> p.getMetadata().getName()))
+                    .toList();
+            if (replicas.isEmpty()) {
+                throw new AssertionError("no pod of " + name);
+            }
+            pod = replicas.getFirst().getMetadata().getName();
+        }
+        BundleDeployment.restartContainer(cluster(), pod, name, true);
         count(kills, name);
-        System.out.printf("CHAOS kill -9 %s, restarted and ready in %.1f s%n", name, (System.nanoTime() - t) / 1e9);
+        System.out.printf("CHAOS kill -9 %s (%s), restarted by the kubelet and ready in %.1f s%n", name, pod, (System.nanoTime() - t) / 1e9);
     }
 
+    /** The node's openvswitch container restarted as a kubelet restarts it (flow-restore-wait, then the agent's replay). */
     private void restartOvs(String node) {
-        new Topology(layout).restartVswitchd(cluster(), cluster().node(node));
+        cli.ok("restart-ovs", "--node", node);
         count(kills, "ovs-vswitchd");
-        System.out.printf("CHAOS ovs-vswitchd of %s restarted%n", node);
+        System.out.printf("CHAOS openvswitch container of %s restarted%n", node);
     }
 
     // ------------------------------------------------------------------ checks

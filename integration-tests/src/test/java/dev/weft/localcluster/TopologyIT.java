@@ -6,7 +6,10 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,7 +17,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** up/down of the topology with the real services: what is created, that {@code down} removes all of it, twice, and after a crash. */
+/**
+ * up/down of the topology with Weft deployed from the bundle (its pods as podman containers): what is created, that
+ * {@code down} removes all of it (processes, containers, namespaces), twice, and after a crashed {@code up}.
+ */
 class TopologyIT {
 
     @BeforeAll
@@ -41,7 +47,9 @@ class TopologyIT {
             for (JsonNode node : cluster.get("nodes")) {
                 String netns = node.get("netns").asText();
                 assertTrue(Files.exists(Path.of("/var/run/netns", netns)), netns);
-                var vsctl = Sh.run(List.of("ovs-vsctl", "--db=unix:" + node.get("ovsRunDir").asText() + "/db.sock",
+                // Open vSwitch of the node's openvswitch container, its database socket on the node's hostPath.
+                String db = node.get("ovsRunDir").asText() + "/db.sock";
+                var vsctl = Sh.run(List.of("ovs-vsctl", "--db=unix:" + db,
                         "get", "bridge", "br-int", "datapath_type", "fail_mode"), java.util.Map.of(), null, 20).check();
                 assertEquals("netdev\nsecure", vsctl.out().strip());
                 // The underlay between the nodes: the node IP on br-phy reaches the other node's.
@@ -66,12 +74,14 @@ class TopologyIT {
             assertNotEquals(0, cli.run("up", "--nodes", "2").exitCode(), "a second up while running must refuse");
 
             List<Procs.Recorded> procs = recorded(cli.home);
-            assertTrue(procs.size() >= 2 * 3 + 4 + 3, "processes recorded (with the 3 host responders): " + procs);
+            // The API server, the cluster-controller, the podman kubelet and the 3 host responders: no service jar.
+            assertTrue(procs.size() >= 6, "processes recorded: " + procs);
             assertTrue(procs.stream().allMatch(Procs.Recorded::alive));
+            theSystemPodsRunAsContainers(cli, id);
 
             assertEquals(0, cli.launch(120, "down").exitCode());
             assertNothingLeft(id, procs);
-            assertTrue(cli.ok("down").contains("0 processes stopped, 0 network namespaces removed"));
+            assertTrue(cli.ok("down").contains("0 processes stopped, 0 network namespaces removed"), "a second down finds nothing");
         } finally {
             cli.run("down");
         }
@@ -85,16 +95,23 @@ class TopologyIT {
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
             pb.environment().put("LOCALCLUSTER_HOME", cli.home.toString());
             Process up = pb.start();
-            // Kill it (SIGKILL, no clean-up of its own) once the topology is half made: the second node's OVS runs.
-            Path marker = cli.home.resolve("pids/node2-ovs-vswitchd.pid");
-            long deadline = System.currentTimeMillis() + 120_000;
-            while (!Files.exists(marker) && up.isAlive() && System.currentTimeMillis() < deadline) {
-                Thread.sleep(20);
+            // Kill it (SIGKILL, no clean-up of its own) once the cluster is half made: the second node's Open vSwitch
+            // container runs (the kubelet and the API server it started go on without it).
+            Path clusterJson = cli.home.resolve("cluster.json");
+            String id = null;
+            long deadline = System.currentTimeMillis() + 300_000;
+            while (up.isAlive() && System.currentTimeMillis() < deadline
+                    && (id == null || !containers(id).contains("wft-" + id + "-weft-agent-node2-openvswitch"))) {
+                if (id == null && Files.exists(clusterJson)) {
+                    id = Layout.JSON.readTree(clusterJson.toFile()).get("id").asText();
+                }
+                Thread.sleep(200);
             }
+            assertTrue(up.isAlive(), "up ended before node2's openvswitch container ran");
             up.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            String id = Layout.JSON.readTree(cli.home.resolve("cluster.json").toFile()).get("id").asText();
             List<Procs.Recorded> procs = recorded(cli.home);
             assertFalse(procs.isEmpty());
+            assertFalse(containers(id).isEmpty());
 
             cli.ok("down");
             assertNothingLeft(id, procs);
@@ -109,7 +126,67 @@ class TopologyIT {
         }
     }
 
-    private static void assertNothingLeft(String id, List<Procs.Recorded> procs) {
+    /**
+     * {@code podman ps}: each node's openvswitch and agent containers (the weft-agent DaemonSet's pod) and one
+     * ipam-service and one policy-service replica per node (required anti-affinity); {@code status -o json} says where
+     * each system pod's ports are (Service, port name, node address, the node's netns) and which container runs it;
+     * the EndpointSlices the agents find the control plane by point at both nodes; a container's log.
+     */
+    private static void theSystemPodsRunAsContainers(Cli cli, String id) throws Exception {
+        String ps = Podman.exec(List.of("podman", "ps", "--filter", "label=" + PodmanKubelet.LABEL + "=" + id,
+                "--filter", "status=running", "--format", "{{.Names}} {{.ID}}"), 60).out();
+        Set<String> running = new TreeSet<>();
+        List<String> ids = new ArrayList<>();
+        ps.lines().map(String::strip).filter(l -> !l.isEmpty()).map(l -> l.split(" ")).forEach(f -> {
+            running.add(f[0]);
+            ids.add(f[1]);
+        });
+        for (String node : List.of("node1", "node2")) {
+            for (String c : List.of("openvswitch", "agent")) {
+                assertTrue(running.contains("wft-" + id + "-weft-agent-" + node + "-" + c), c + " of " + node + ": " + ps);
+            }
+        }
+        JsonNode status = Layout.JSON.readTree(cli.ok("status", "-o", "json"));
+        assertTrue(status.at("/api/nodeUrl").asText().startsWith("http://" + Topology.API_IP + ":"), status.toString());
+        for (String app : List.of("ipam-service", "policy-service")) {
+            Set<String> nodes = new TreeSet<>();
+            for (JsonNode pod : status.get("systemPods")) {
+                if (pod.get("name").asText().startsWith(app + "-")) {
+                    assertTrue(pod.get("ready").asBoolean(), pod.toString());
+                    nodes.add(pod.get("node").asText());
+                    String cid = pod.at("/containers/0/containerID").asText().replace("podman://", "");
+                    assertTrue(ids.stream().anyMatch(cid::startsWith), "container " + cid + " of " + pod + " runs: " + ps);
+                    int port = app.equals("ipam-service") ? 9091 : 9092;
+                    JsonNode endpoint = pod.at("/endpoints/0");
+                    assertEquals(app, pod.get("service").asText(), pod.toString());
+                    assertEquals(List.of(app, "grpc", pod.get("podIP").asText(), String.valueOf(port), "TCP",
+                                    "wft-" + id + "-" + pod.get("node").asText()),
+                            List.of(endpoint.get("service").asText(), endpoint.get("name").asText(), endpoint.get("address").asText(),
+                                    endpoint.get("port").asText(), endpoint.get("protocol").asText(), endpoint.get("netns").asText()),
+                            pod.toString());
+                }
+            }
+            assertEquals(Set.of("node1", "node2"), nodes, app + ": one replica per node (required anti-affinity)");
+        }
+        for (JsonNode pod : status.get("systemPods")) {
+            if (pod.get("name").asText().startsWith("weft-agent-")) {
+                assertEquals(List.of("http", "9093", pod.get("podIP").asText()), List.of(pod.at("/endpoints/0/name").asText(),
+                        pod.at("/endpoints/0/port").asText(), pod.at("/endpoints/0/address").asText()), pod.toString());
+            }
+        }
+        String slices = cli.ok("get", "endpointslices", "-n", "weft-system");
+        assertTrue(slices.contains("192.168.77.11") && slices.contains("192.168.77.12"), slices);
+        assertTrue(cli.ok("logs", "weft-agent-node1", "-c", "openvswitch").contains("start-ovs"), "openvswitch's log");
+    }
+
+    /** The names of the cluster's containers, running or not. */
+    private static List<String> containers(String id) throws Exception {
+        return Podman.exec(List.of("podman", "ps", "-a", "--filter", "label=" + PodmanKubelet.LABEL + "=" + id,
+                "--format", "{{.Names}}"), 60).out().lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+    }
+
+    private static void assertNothingLeft(String id, List<Procs.Recorded> procs) throws Exception {
+        assertEquals(List.of(), containers(id), "containers left");
         String netns = Sh.check("ip", "netns", "list").out();
         assertFalse(netns.contains("wft-" + id + "-"), "namespaces left: " + netns);
         for (Procs.Recorded p : procs) {

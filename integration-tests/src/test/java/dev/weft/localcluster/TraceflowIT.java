@@ -78,8 +78,11 @@ class TraceflowIT {
     /** The agents called each other with peer tokens above; without one, node2's port answers nothing but health. */
     @Test
     void anAgentsNetworkPortAnswersOnlyPeerAgents() {
-        ClusterState.NodeState node2 = new Layout(cli.home, cli.repo).requireCluster().node("node2");
-        io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", node2.agentPort())
+        ClusterState cluster = new Layout(cli.home, cli.repo).requireCluster();
+        ClusterState.NodeState node2 = cluster.node("node2");
+        // The agent's port on the node's address (its pod IP, hostNetwork), reached from here over the underlay.
+        String host = node2.ip();
+        io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress(host, node2.agentPort())
                 .usePlaintext().build();
         try {
             var stub = dev.weft.proto.agent.v1.AgentQueryGrpc.newBlockingStub(ch);

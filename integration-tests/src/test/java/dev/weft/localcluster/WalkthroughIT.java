@@ -12,7 +12,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 import java.nio.file.Files;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -82,9 +81,15 @@ class WalkthroughIT {
         java.nio.file.Path ca = cli.home.resolve("weft-ca.crt");
         Files.writeString(ca, cli.ok("ca"));
         ClusterState cluster = new Layout(cli.home, cli.repo).requireCluster();
-        for (var service : Map.of("ipam-service", cluster.ipamPort(), "policy-service", cluster.policyPort()).entrySet()) {
+        Map<String, String> addresses = new java.util.TreeMap<>();
+        try (var api = Kube.client(cluster.apiUrl())) {
+            for (String service : List.of("ipam-service", "policy-service")) {
+                addresses.put(service, Verbs.controlPlaneAddress(cluster, api, service));
+            }
+        }
+        for (var service : addresses.entrySet()) {
             String name = service.getKey() + ".weft-system.svc";
-            Process p = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + service.getValue(),
+            Process p = new ProcessBuilder("openssl", "s_client", "-connect", service.getValue(),
                     "-servername", name, "-verify_hostname", name, "-CAfile", ca.toString())
                     .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
@@ -94,7 +99,7 @@ class WalkthroughIT {
             assertTrue(out.contains("Verify return code: 0 (ok)"), service.getKey() + ":\n" + out);
 
             var plain = java.net.http.HttpClient.newHttpClient();
-            var uri = java.net.URI.create("http://127.0.0.1:" + service.getValue() + "/q/health/ready");
+            var uri = java.net.URI.create("http://" + service.getValue() + "/q/health/ready");
             Exception refused = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> plain.send(
                     java.net.http.HttpRequest.newBuilder(uri).timeout(java.time.Duration.ofSeconds(5)).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString()), service.getKey() + " answered plaintext");

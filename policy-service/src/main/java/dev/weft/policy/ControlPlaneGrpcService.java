@@ -114,6 +114,7 @@ public class ControlPlaneGrpcService extends ControlPlaneGrpc.ControlPlaneImplBa
         }
         tracker.report(request);
         publisher.wake();
+        controllerInfo.wake(); // an agent of another replica, first heard of here, counts as connected
         forwarder.received(request);
         responseObserver.onNext(ReportStatusResponse.getDefaultInstance());
         responseObserver.onCompleted();

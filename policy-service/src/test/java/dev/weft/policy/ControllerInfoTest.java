@@ -32,8 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The leader's WeftControllerInfo on the Kubernetes test server: it appears with the build's version and a healthy
- * condition, lists agents as their WatchPolicies streams open (real gRPC) and drops them as they close, and counts
- * policies and groups as a NetworkPolicy comes. A policy's weft.dev/log annotation reaches the agents' stream.
+ * condition, lists agents as their WatchPolicies streams open (real gRPC) and drops them as they close, lists an
+ * agent of another replica while its forwarded reports come, and counts policies and groups as a NetworkPolicy comes. A policy's weft.dev/log annotation reaches the agents' stream.
  */
 @QuarkusTest
 @WithKubernetesTestServer(crud = true)
@@ -158,6 +158,20 @@ class ControllerInfoTest {
             });
             System.out.println("WeftControllerInfo after the changes (" + publisher.writes() + " writes): "
                     + info().getAdditionalProperties());
+
+            // An agent whose stream is on another replica: that replica forwards its reports here (the leader). It is
+            // connected while they keep coming (agents re-send every 30 s), and gone a window after the last one.
+            String elsewhere = "ci-c-" + suffix;
+            ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS).reportStatus(
+                    dev.weft.proto.controlplane.v1.NodeRealizationReport.newBuilder().setNodeName(elsewhere).build());
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                List<String> now = agents(info());
+                assertTrue(now.contains(elsewhere) && now.contains(nodes.get(1)), now.toString());
+                assertEquals(now.size(), number(info(), "connectedAgentNum"));
+            });
+            // forwarded-agent-window is 3 s here (90 s by default); the heartbeat write drops it
+            await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> assertFalse(agents(info()).contains(elsewhere),
+                    agents(info()).toString()));
         } finally {
             streams.forEach(s -> s.call.cancel("test ends", null));
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

@@ -26,6 +26,13 @@ public interface ControllerInfoConfig {
     @WithDefault("60s")
     Duration refreshInterval();
 
+    /**
+     * How long an agent whose policy stream is on another replica still counts as connected after its last report
+     * reached this one (followers forward their agents' reports to the leader; agents re-send theirs every 30 s).
+     */
+    @WithDefault("90s")
+    Duration forwardedAgentWindow();
+
     /** This replica's pod (the bundle sets them from the downward API): the leader pod in the object. */
     Optional<String> podName();
 

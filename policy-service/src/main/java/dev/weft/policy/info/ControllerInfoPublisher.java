@@ -4,6 +4,7 @@ import dev.weft.policy.ClusterInformers;
 import dev.weft.policy.PolicyComputation;
 import dev.weft.policy.core.PolicyEngine;
 import dev.weft.policy.status.Leadership;
+import dev.weft.policy.status.RealizationTracker;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -26,7 +27,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Keeps the cluster-scoped WeftControllerInfo {@value #NAME} current, as Antrea's controller keeps
- * AntreaControllerInfo: version, the connected agents (count and nodes), counts of NetworkPolicies, address groups and
+ * AntreaControllerInfo: version, the connected agents (count and nodes: those with a policy stream here, and those
+ * whose realization reports other replicas forwarded within {@code forwarded-agent-window}), counts of NetworkPolicies, address groups and
  * applied-to groups, the ControllerHealthy condition with its reason, and the leader pod. Written by the Lease holder
  * alone ({@link Leadership}), so two replicas never fight over it.
  * <p>
@@ -56,6 +58,7 @@ public class ControllerInfoPublisher {
     private final PolicyComputation computation;
     private final ClusterInformers informers;
     private final Leadership leadership;
+    private final RealizationTracker reports;
     private final ControllerInfoConfig config;
     private final Semaphore wake = new Semaphore(0);
     private volatile boolean running = true;
@@ -65,11 +68,12 @@ public class ControllerInfoPublisher {
     private long writes;
 
     ControllerInfoPublisher(KubernetesClient client, PolicyComputation computation, ClusterInformers informers,
-                            Leadership leadership, ControllerInfoConfig config) {
+                            Leadership leadership, RealizationTracker reports, ControllerInfoConfig config) {
         this.client = client;
         this.computation = computation;
         this.informers = informers;
         this.leadership = leadership;
+        this.reports = reports;
         this.config = config;
     }
 
@@ -103,11 +107,13 @@ public class ControllerInfoPublisher {
 
     private void loop() {
         long refreshMillis = config.refreshInterval().toMillis();
+        // Forwarded agents leave the list by time, not by an event: looked at again at least once per window.
+        long lookMillis = Math.min(refreshMillis, config.forwardedAgentWindow().toMillis());
         while (running) {
             try {
                 // An unhealthy object is looked at again each floor interval: the informers' first sync wakes no one.
                 Content last = written;
-                wake.tryAcquire(last != null && last.healthy() ? refreshMillis : config.minInterval().toMillis(),
+                wake.tryAcquire(last != null && last.healthy() ? lookMillis : config.minInterval().toMillis(),
                         TimeUnit.MILLISECONDS);
                 wake.drainPermits();
                 if (!leadership.isLeader()) {
@@ -145,7 +151,10 @@ public class ControllerInfoPublisher {
         int invalid = engine.invalidPolicyCount();
         String message = synced ? (invalid == 0 ? "" : invalid + " NetworkPolicies are invalid (see their Events)")
                 : "waiting for the first list of Pods, Namespaces and NetworkPolicies";
-        return new Content(version(), engine.subscribedNodes(), engine.policyCount(), invalid, engine.addressGroupCount(),
+        // The agents of every replica: this one's streams, and the nodes whose reports the others forwarded lately.
+        java.util.SortedSet<String> agents = new java.util.TreeSet<>(engine.subscribedNodes());
+        agents.addAll(reports.nodesReportedWithin(config.forwardedAgentWindow()));
+        return new Content(version(), List.copyOf(agents), engine.policyCount(), invalid, engine.addressGroupCount(),
                 engine.appliedToGroupCount(), synced, synced ? "InformersSynced" : "InformersNotSynced", message,
                 leadership.holder());
     }

@@ -23,6 +23,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public class RealizationTracker {
 
     private final Map<String, Map<String, PolicyRealization>> reportsByNode = new ConcurrentHashMap<>();
+    /** When each node's latest report arrived (System.nanoTime), its own or forwarded by another replica. */
+    private final Map<String, Long> reportedAtNanos = new ConcurrentHashMap<>();
     private final AtomicLong version = new AtomicLong();
     /** Policies whose reports changed on some node, for the status publisher. */
     private final java.util.concurrent.ConcurrentLinkedQueue<String> changed = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -37,6 +39,7 @@ public class RealizationTracker {
             byPolicy.put(r.getPolicyName(), r);
         }
         Map<String, PolicyRealization> previous = reportsByNode.put(report.getNodeName(), Map.copyOf(byPolicy));
+        reportedAtNanos.put(report.getNodeName(), System.nanoTime());
         version.incrementAndGet();
         if (previous == null) {
             changed.addAll(byPolicy.keySet());
@@ -52,6 +55,15 @@ public class RealizationTracker {
                 changed.add(name);
             }
         }
+    }
+
+    /**
+     * The nodes whose agents reported within {@code window}: agents re-send their report every 30 s, and a follower
+     * forwards its agents' reports to the leader, so on the leader these are the agents alive on any replica.
+     */
+    public java.util.List<String> nodesReportedWithin(java.time.Duration window) {
+        long since = System.nanoTime() - window.toNanos();
+        return reportedAtNanos.entrySet().stream().filter(e -> e.getValue() - since > 0).map(Map.Entry::getKey).sorted().toList();
     }
 
     /** Policy names whose reported realization changed since the last call. */

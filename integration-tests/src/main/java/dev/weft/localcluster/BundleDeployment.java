@@ -17,22 +17,22 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code ./localcluster up --runtime=podman}: Weft deployed from the bundle (src/main/kubernetes/weft.yml) and the
- * images, as on kind. The topology is the process runtime's without Open vSwitch on the host; the API server is also
- * reachable from the node namespaces (a veth from the root netns into the underlay); the bundle is applied with the
- * local cluster's settings in its ConfigMap; {@link PodmanKubelet} runs the weft-system pods as podman containers, the
- * cluster-controller schedules the Deployments' replicas and keeps the EndpointSlices the agents find the control plane
- * by. Once a node's openvswitch container runs, the node's network configuration (br-phy with the node IP) is made
- * through its database socket, as a host's network configuration would.
+ * {@code ./localcluster up}: Weft deployed from the bundle (src/main/kubernetes/weft.yml) and the images, as on kind.
+ * The topology has no Open vSwitch on the host; the API server is also reachable from the node namespaces (a veth
+ * from the root netns into the underlay); the bundle is applied with the local cluster's settings in its ConfigMap;
+ * {@link PodmanKubelet} runs the weft-system pods as podman containers, the cluster-controller schedules the
+ * Deployments' replicas and keeps the EndpointSlices the agents find the control plane by. Once a node's openvswitch
+ * container runs, the node's network configuration (br-phy with the node IP) is made through its database socket, as
+ * a host's network configuration would.
  */
-final class PodmanRuntime {
+final class BundleDeployment {
     static final String BUNDLE = "src/main/kubernetes/weft.yml";
 
     private final Layout layout;
     private final PrintStream out;
     private final Topology topology;
 
-    PodmanRuntime(Layout layout, PrintStream out, Topology topology) {
+    BundleDeployment(Layout layout, PrintStream out, Topology topology) {
         this.layout = layout;
         this.out = out;
         this.topology = topology;
@@ -46,16 +46,53 @@ final class PodmanRuntime {
             try {
                 for (String image : images(layout)) {
                     if (Podman.exec(List.of("podman", "image", "exists", image), 30).exit() != 0) {
-                        problems.add("image " + image + " is not in the local podman store (./mvnw -B -Pimages package -pl images)");
+                        loadArchive(layout, image).ifPresent(problems::add);
                     }
                 }
+                staleImages(layout).ifPresent(System.err::println);
             } catch (IOException | InterruptedException e) {
                 problems.add("podman: " + e.getMessage());
             }
         }
         if (!problems.isEmpty()) {
-            throw new UserError("cannot start the local cluster with --runtime=podman:\n  " + String.join("\n  ", problems));
+            throw new UserError("cannot start the local cluster:\n  " + String.join("\n  ", problems));
         }
+    }
+
+    /**
+     * An image missing from the local store is loaded from the OCI archive the build left in images/target (a registry
+     * stand-in: another checkout or a {@code podman rmi} may have removed it since). Empty when it is loaded; else why not.
+     */
+    private static java.util.Optional<String> loadArchive(Layout layout, String image) throws IOException, InterruptedException {
+        String name = image.substring(image.lastIndexOf('/') + 1).replaceFirst(":.*", "");
+        Path archive = layout.repo().resolve("images/target/" + name + ".oci.tar");
+        if (!Files.isRegularFile(archive)) {
+            return java.util.Optional.of("image " + image + " is not in the local podman store and " + archive
+                    + " does not exist: build the images (./mvnw -B -Pimages package -DskipTests)");
+        }
+        Podman.Result r = Podman.exec(List.of("podman", "load", "--quiet", "-i", archive.toString()), 300);
+        if (r.exit() != 0 || Podman.exec(List.of("podman", "image", "exists", image), 30).exit() != 0) {
+            return java.util.Optional.of("image " + image + " could not be loaded from " + archive + ": " + r.err().strip());
+        }
+        return java.util.Optional.empty();
+    }
+
+    /** A warning when a service was rebuilt after the images were: the cluster would run the older code. */
+    static java.util.Optional<String> staleImages(Layout layout) throws IOException {
+        Path built = layout.repo().resolve("images/target/agent.oci.tar");
+        if (!Files.isRegularFile(built)) {
+            return java.util.Optional.empty();
+        }
+        var imagesTime = Files.getLastModifiedTime(built);
+        List<String> newer = new ArrayList<>();
+        for (String module : List.of("ipam-service", "policy-service", "agent-service", "cli")) {
+            Path jar = layout.repo().resolve(module + "/target/quarkus-app/quarkus-run.jar");
+            if (Files.isRegularFile(jar) && Files.getLastModifiedTime(jar).compareTo(imagesTime) > 0) {
+                newer.add(module);
+            }
+        }
+        return newer.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of("localcluster: warning: " + String.join(", ", newer)
+                + " built after the images; the cluster runs the images (rebuild them: ./mvnw -B -Pimages package -DskipTests -pl images)");
     }
 
     /** The images the bundle's workloads name. */
@@ -111,7 +148,7 @@ final class PodmanRuntime {
             }
             topology.primeTunnelNeighbours(cluster);
             awaitSystemPods(cluster);
-            out.printf("local cluster %s is up in %.1f s: %d nodes, runtime podman%n", cluster.id(),
+            out.printf("local cluster %s is up in %.1f s: %d nodes, Weft from its bundle (pods as podman containers)%n", cluster.id(),
                     (System.nanoTime() - started) / 1e9, cluster.nodes().size());
             out.println("  Kubernetes API: " + cluster.apiUrl() + " (from the nodes: " + cluster.apiNodeUrl() + ")");
             try (KubernetesClient client = Kube.client(cluster.apiUrl())) {
@@ -205,6 +242,55 @@ final class PodmanRuntime {
                 + " s (" + last + "); see " + layout.log("podman-kubelet") + " and podman logs");
     }
 
+    /**
+     * Restarts one container of a system pod and waits until the kubelet has seen the new start and the pod is Ready
+     * again. {@code kill}: SIGKILL, as a crash; the kubelet starts it again (restartPolicy Always). Otherwise as a
+     * kubelet restarts a container: SIGTERM, the pod's grace period, SIGKILL, started again (same container, same
+     * volumes).
+     */
+    static void restartContainer(ClusterState cluster, String pod, String container, boolean kill) {
+        String name = PodmanKubelet.containerName(cluster, pod, container);
+        try (KubernetesClient api = Kube.client(cluster.apiUrl())) {
+            Pod before = api.pods().inNamespace(PodmanKubelet.NAMESPACE).withName(pod).get();
+            if (before == null) {
+                throw new UserError("no pod " + PodmanKubelet.NAMESPACE + "/" + pod);
+            }
+            long grace = before.getSpec().getTerminationGracePeriodSeconds() == null ? 30
+                    : before.getSpec().getTerminationGracePeriodSeconds();
+            String startedBefore = startedAt(before, container);
+            List<String> cmd = kill ? List.of("podman", "kill", "--signal", "KILL", name)
+                    : List.of("podman", "restart", "--time", String.valueOf(grace), name);
+            Podman.Result r = Podman.exec(cmd, (int) grace + 60);
+            if (r.exit() != 0) {
+                throw new IllegalStateException(String.join(" ", cmd) + ": " + r.err().strip());
+            }
+            long deadline = System.nanoTime() + Services.READY_TIMEOUT.toNanos();
+            while (System.nanoTime() < deadline) {
+                Pod now = api.pods().inNamespace(PodmanKubelet.NAMESPACE).withName(pod).get();
+                String started = startedAt(now, container);
+                if (now != null && ready(now) && started != null && !started.equals(startedBefore)) {
+                    return;
+                }
+                Procs.sleep(500);
+            }
+            throw new IllegalStateException("pod " + pod + " not ready again after " + Services.READY_TIMEOUT.toSeconds() + " s");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String startedAt(Pod pod, String container) {
+        if (pod == null || pod.getStatus() == null) {
+            return null;
+        }
+        return pod.getStatus().getContainerStatuses().stream().filter(s -> s.getName().equals(container)).findFirst()
+                .map(s -> s.getState() == null || s.getState().getRunning() == null ? null : s.getState().getRunning().getStartedAt())
+                .orElse(null);
+    }
+
     static boolean ready(Pod p) {
         return p.getStatus() != null && p.getStatus().getConditions().stream()
                 .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
@@ -213,7 +299,7 @@ final class PodmanRuntime {
     /** Removes the containers of this cluster (label dev.weft.localcluster=ID); the number removed. */
     static int removeContainers(Layout layout, PrintStream out) {
         var cluster = layout.readCluster();
-        if (cluster.isEmpty() || !cluster.get().podman()) {
+        if (cluster.isEmpty()) {
             return 0;
         }
         for (NodeState node : cluster.get().nodes()) {
