@@ -25,7 +25,7 @@ import java.util.stream.Collectors;
 
 /**
  * A container of the bundle (src/main/kubernetes/weft.yml) turned into {@code podman run} arguments the way a kubelet
- * would run it: image, command, environment (values, ConfigMap keys, downward API), capabilities, user, read-only
+ * would run it: image, command, environment (values, ConfigMap keys, downward API), capabilities (privileged too), user, read-only
  * root, CPU request (as cpu.shares) and memory limit, volumes. The image tests run the images with what the bundle says, so a bundle that asks too
  * little of a container (a capability, a writable path) fails them; the local cluster's podman kubelet runs the system
  * pods with it.
@@ -87,6 +87,10 @@ public record BundleContainer(PodSpec pod, Container container, Map<String, Conf
         List<String> args = new ArrayList<>();
         SecurityContext sc = container.getSecurityContext();
         Capabilities caps = sc == null ? null : sc.getCapabilities();
+        if (sc != null && Boolean.TRUE.equals(sc.getPrivileged())) {
+            // As the kubelet: every capability, the devices, and /proc/sys writable (the node's sysctls).
+            args.add("--privileged");
+        }
         if (caps != null && caps.getDrop().contains("ALL")) {
             args.add("--cap-drop=all");
         }

@@ -92,14 +92,32 @@ public final class PodmanKubelet {
         }
     }
 
-    private static final class ProbeState {
+    static final class ProbeState {
         String startedAt;
         long lastProbe;
         boolean started;
         boolean ready;
         int livenessFailures;
         long lastLiveness;
+        /** The last probe failure logged (each different one is logged once). */
+        String lastFailure;
+
+        /**
+         * Whether probe {@code p} is due at {@code now}; if it is, its period starts again now. Only a probe that runs
+         * restarts the period: the kubelet's passes come faster than a period, and a period restarted by every pass
+         * would never end.
+         */
+        boolean due(Probe p, long now) {
+            if (!periodDue(p, lastProbe, now)) {
+                return false;
+            }
+            lastProbe = now;
+            return true;
+        }
     }
+
+    /** What the last failed probe saw. */
+    private String lastProbeFailure;
 
     PodmanKubelet(Layout layout, ClusterState cluster, KubernetesClient client, Podman podman) {
         this.layout = layout;
@@ -116,8 +134,13 @@ public final class PodmanKubelet {
             PodmanKubelet kubelet = new PodmanKubelet(layout, cluster, client, new Podman(layout.repo()));
             boolean first = true;
             while (true) {
+                long passStart = System.nanoTime();
                 try {
                     kubelet.reconcile();
+                    long ms = (System.nanoTime() - passStart) / 1_000_000;
+                    if (ms > 3000) {
+                        LOG.info("a pass took " + ms + " ms");
+                    }
                     if (first) {
                         Files.writeString(layout.home().resolve("podman-kubelet.ready"), "ready\n");
                         first = false;
@@ -298,10 +321,16 @@ public final class PodmanKubelet {
         long now = System.currentTimeMillis();
         if (!st.started) {
             Probe startup = c.getStartupProbe();
-            if (startup == null || periodDue(startup, st.lastProbe, now) && succeeds(startup, node, name)) {
+            if (startup == null) {
                 st.started = true;
+            } else if (st.due(startup, now)) {
+                if (succeeds(startup, node, name)) {
+                    st.started = true;
+                } else if (!lastProbeFailure.equals(st.lastFailure)) {
+                    LOG.info(pod.getMetadata().getName() + ": startup probe of " + c.getName() + " failed: " + lastProbeFailure);
+                    st.lastFailure = lastProbeFailure;
+                }
             }
-            st.lastProbe = now;
             if (!st.started) {
                 return;
             }
@@ -312,6 +341,11 @@ public final class PodmanKubelet {
         } else if (!st.ready || periodDue(readiness, st.lastProbe, now)) {
             st.ready = succeeds(readiness, node, name);
             st.lastProbe = now;
+            String failure = st.ready ? null : lastProbeFailure;
+            if (failure != null && !failure.equals(st.lastFailure)) {
+                LOG.info(pod.getMetadata().getName() + ": readiness probe of " + c.getName() + " failed: " + failure);
+            }
+            st.lastFailure = failure;
         }
         Probe liveness = c.getLivenessProbe();
         if (liveness != null && periodDue(liveness, st.lastLiveness, now)) {
@@ -342,7 +376,9 @@ public final class PodmanKubelet {
         if (p.getExec() != null) {
             List<String> cmd = new ArrayList<>(List.of("exec", container));
             cmd.addAll(p.getExec().getCommand());
-            return podman.podman(cmd, timeout + 30).exit() == 0;
+            Podman.Result r = podman.podman(cmd, timeout + 30);
+            lastProbeFailure = String.join(" ", p.getExec().getCommand()) + " exited " + r.exit() + " " + (r.err() + r.out()).strip();
+            return r.exit() == 0;
         }
         if (p.getHttpGet() != null) {
             var get = p.getHttpGet();
@@ -353,11 +389,13 @@ public final class PodmanKubelet {
             Podman.Result r = Podman.exec(List.of("ip", "netns", "exec", node.netns(), "curl", "-sk", "-o", "/dev/null",
                     "-w", "%{http_code}", "--max-time", String.valueOf(Math.max(2, timeout)), url), timeout + 30);
             String code = r.out().strip();
+            lastProbeFailure = url + " answered " + (code.isEmpty() ? "nothing" : code) + " (curl exit " + r.exit() + ")";
             return code.matches("\\d{3}") && Integer.parseInt(code) >= 200 && Integer.parseInt(code) < 400;
         }
         if (p.getTcpSocket() != null) {
             Podman.Result r = Podman.exec(List.of("ip", "netns", "exec", node.netns(), "bash", "-c",
                     "exec 3<>/dev/tcp/" + node.ip() + "/" + p.getTcpSocket().getPort().getIntVal()), timeout + 30);
+            lastProbeFailure = "tcp " + node.ip() + ":" + p.getTcpSocket().getPort().getIntVal() + " " + r.err().strip();
             return r.exit() == 0;
         }
         return true;
@@ -440,7 +478,7 @@ public final class PodmanKubelet {
             });
             LOG.info(pod.getMetadata().getName() + " on " + node.name() + ": Running, ready=" + ready);
         } catch (KubernetesClientException e) {
-            LOG.fine("status of " + pod.getMetadata().getName() + ": " + e.getMessage());
+            LOG.warning("status of " + pod.getMetadata().getName() + " not written: " + e.getMessage());
         }
     }
 

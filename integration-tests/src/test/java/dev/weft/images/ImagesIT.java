@@ -162,6 +162,16 @@ class ImagesIT {
             check(Podman.exec(List.of("ip", "-n", netns, "link", "set", "lo", "up"), 30));
             String inNode = "--network=ns:/run/netns/" + netns;
 
+            // First init container: IPv4 forwarding on in the node's namespace, which the agent cannot write itself.
+            check(Podman.exec(List.of("ip", "netns", "exec", netns, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"), 30));
+            BundleContainer sysctls = BundleContainer.of(bundle, "weft-agent", "node-sysctls");
+            List<String> sysctlArgs = new ArrayList<>(List.of(inNode));
+            sysctlArgs.addAll(sysctls.podmanArgs(Map.of(), Map.of(), host));
+            Podman.Result set = podman.runToCompletion(sysctlArgs, 120);
+            assertEquals(0, set.exit(), "node-sysctls: " + set.err() + set.out());
+            assertEquals("1", Podman.exec(List.of("ip", "netns", "exec", netns, "cat", "/proc/sys/net/ipv4/ip_forward"), 30).out().strip(),
+                    "node-sysctls left forwarding off: " + set.out());
+
             // Init container: the CNI plugin under the conflist's name, runnable on this machine as it is.
             BundleContainer install = BundleContainer.of(bundle, "weft-agent", "install-cni");
             assertEquals("localhost/weft/agent:" + VERSION, install.container().getImage());

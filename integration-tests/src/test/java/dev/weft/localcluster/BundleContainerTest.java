@@ -43,11 +43,7 @@ class BundleContainerTest {
         List<HasMetadata> bundle = BundleContainer.load(REPO.resolve(BundleDeployment.BUNDLE));
         Map<String, Integer> shares = new java.util.TreeMap<>();
         for (var o : bundle) {
-            var spec = switch (o) {
-                case io.fabric8.kubernetes.api.model.apps.Deployment d -> d.getSpec().getTemplate().getSpec();
-                case io.fabric8.kubernetes.api.model.apps.DaemonSet d -> d.getSpec().getTemplate().getSpec();
-                default -> null;
-            };
+            var spec = podSpec(o);
             if (spec == null) {
                 continue;
             }
@@ -58,8 +54,34 @@ class BundleContainerTest {
                 shares.put(o.getMetadata().getName() + "/" + c.getName(), Integer.parseInt(share.substring("--cpu-shares=".length())));
             }
         }
-        assertEquals(5, shares.size(), shares.toString());
+        assertEquals(6, shares.size(), shares.toString());
         assertTrue(shares.values().stream().allMatch(s -> s >= 2), shares.toString());
+    }
+
+    @Test
+    void onlyTheSysctlInitContainerIsPrivileged() throws Exception {
+        assertTrue(args("weft-agent", "node-sysctls").contains("--privileged"));
+        List<HasMetadata> bundle = BundleContainer.load(REPO.resolve(BundleDeployment.BUNDLE));
+        List<String> privileged = new java.util.ArrayList<>();
+        for (var o : bundle) {
+            var spec = podSpec(o);
+            if (spec != null) {
+                java.util.stream.Stream.concat(spec.getInitContainers().stream(), spec.getContainers().stream())
+                        .filter(c -> c.getSecurityContext() != null && Boolean.TRUE.equals(c.getSecurityContext().getPrivileged()))
+                        .forEach(c -> privileged.add(o.getMetadata().getName() + "/" + c.getName()));
+            }
+        }
+        assertEquals(List.of("weft-agent/node-sysctls"), privileged);
+        assertTrue(args("weft-agent", "agent").stream().noneMatch(a -> a.equals("--privileged")));
+    }
+
+    /** A Deployment's or DaemonSet's pod template, else null. */
+    private static io.fabric8.kubernetes.api.model.PodSpec podSpec(HasMetadata o) {
+        return switch (o) {
+            case io.fabric8.kubernetes.api.model.apps.Deployment d -> d.getSpec().getTemplate().getSpec();
+            case io.fabric8.kubernetes.api.model.apps.DaemonSet d -> d.getSpec().getTemplate().getSpec();
+            default -> null;
+        };
     }
 
     @Test

@@ -93,7 +93,15 @@ public final class HostNetworkReconciler {
         step(found, Aspect.TUNNEL, bridge::ensureTunnel);
         step(found, Aspect.FORWARDING, () -> {
             if (!"1".equals(host.readSysctl(IP_FORWARD))) {
-                host.writeSysctl(IP_FORWARD, "1");
+                try {
+                    host.writeSysctl(IP_FORWARD, "1");
+                } catch (java.nio.file.FileSystemException e) {
+                    // The bundle's agent is not privileged: its /proc/sys is read-only, the node-sysctls init
+                    // container sets forwarding before it starts. Something turned it off since.
+                    throw new java.io.IOException("net.ipv4.ip_forward is 0 and the agent cannot set it (" + e.getMessage()
+                            + "): the weft-agent pod's init container node-sysctls sets it when the pod starts; set it on"
+                            + " the node (sysctl -w net.ipv4.ip_forward=1) or delete the weft-agent pod", e);
+                }
                 LOG.infof("IPv4 forwarding enabled%s", host.netns().map(ns -> " in netns " + ns).orElse(""));
             }
             return null;
