@@ -52,6 +52,21 @@ public class AgentState {
         return watchdog.stalls().stream().map(Watchdog.Stall::describe).toList();
     }
 
+    /** The four conditions of WeftAgentInfo, without the rest of the info (cheap enough to look at every few seconds). */
+    public record Conditions(boolean healthy, boolean controllerConnected, boolean ovsdbConnected, boolean openflowConnected) {
+        /** The conditions as {@code info}, and the stalls listed with it, show them. */
+        public static Conditions of(AgentInfo info, java.util.List<String> stalls) {
+            return new Conditions(stalls.isEmpty(), info.getControllerConnected(), info.getOvsdbConnected(),
+                    info.getOpenflowConnected());
+        }
+    }
+
+    public Conditions conditions() {
+        return new Conditions(watchdog.stalls().isEmpty(), policy.controller().isSynced(),
+                OvsdbProbe.check(config.resolvedOvsdbSocket(), Duration.ofMillis(500)) == null,
+                datapath.datapath().isReady());
+    }
+
     public AgentInfo info() {
         Datapath dp = datapath.datapath();
         boolean ovsdbUp = OvsdbProbe.check(config.resolvedOvsdbSocket(), Duration.ofMillis(500)) == null;

@@ -21,6 +21,14 @@ public interface AgentInfoConfig {
     @WithDefault("60s")
     Duration interval();
 
+    /**
+     * How often the conditions (healthy, controller, OVSDB, OpenFlow) are looked at between refreshes: a change is
+     * written at once, so `kubectl get weftagentinfos` shows a lost connection (or one that came up after start)
+     * within this time rather than a whole interval later. At most one extra write per check.
+     */
+    @WithDefault("5s")
+    Duration conditionCheck();
+
     /** The agent's own pod (the bundle sets them from the downward API), shown in the object. */
     Optional<String> podName();
 

@@ -29,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * Keeps the cluster-scoped WeftAgentInfo object named after this node current (as Antrea's agents keep
  * AntreaAgentInfo): version, node and pod, node subnets, OVS version and bridge, flows per table, policies, local
  * pods and four conditions with reasons. `kubectl get weftagentinfos` shows every agent's health in one list. Written
- * on a fixed interval (a bounded rate whatever happens on the node); a failed write is logged and retried next time.
+ * on a fixed interval (a bounded rate whatever happens on the node), and at once when one of the conditions changes
+ * (looked at every {@code agent.info.condition-check}); a failed write is logged and retried at the next check.
  */
 @ApplicationScoped
 public class AgentInfoPublisher {
@@ -44,6 +45,8 @@ public class AgentInfoPublisher {
     private final AgentConfig config;
     private final AgentInfoConfig infoConfig;
     private ScheduledExecutorService timer;
+    /** The conditions of the last object written; null until one is written. */
+    private volatile AgentState.Conditions written;
 
     AgentInfoPublisher(KubernetesClient client, AgentState state, DatapathService datapath, AgentConfig config,
                        AgentInfoConfig infoConfig) {
@@ -61,6 +64,19 @@ public class AgentInfoPublisher {
         timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("weft-agent-info").factory());
         long every = infoConfig.interval().toMillis();
         timer.scheduleWithFixedDelay(this::publishQuietly, 0, every, TimeUnit.MILLISECONDS);
+        long check = infoConfig.conditionCheck().toMillis();
+        timer.scheduleWithFixedDelay(this::publishIfConditionsChanged, check, check, TimeUnit.MILLISECONDS);
+    }
+
+    /** One write when a condition differs from the object last written (also when that write failed). */
+    private void publishIfConditionsChanged() {
+        try {
+            if (!state.conditions().equals(written)) {
+                publishQuietly();
+            }
+        } catch (RuntimeException e) {
+            LOG.debugf(e, "WeftAgentInfo conditions not checked");
+        }
     }
 
     void stop(@Observes ShutdownEvent ev) {
@@ -82,7 +98,9 @@ public class AgentInfoPublisher {
 
     /** Writes the object now: created if missing, replaced otherwise. */
     public void publish() {
-        GenericKubernetesResource desired = object(state.info(), datapath.datapath().storedFlowsPerTable(), state.stalls());
+        AgentInfo info = state.info();
+        List<String> stalls = state.stalls();
+        GenericKubernetesResource desired = object(info, datapath.datapath().storedFlowsPerTable(), stalls);
         var resource = client.genericKubernetesResources(CONTEXT).withName(desired.getMetadata().getName());
         GenericKubernetesResource current = resource.get();
         if (current == null) {
@@ -91,6 +109,7 @@ public class AgentInfoPublisher {
             desired.getMetadata().setResourceVersion(current.getMetadata().getResourceVersion());
             client.genericKubernetesResources(CONTEXT).resource(desired).update();
         }
+        written = AgentState.Conditions.of(info, stalls);
     }
 
     GenericKubernetesResource object(AgentInfo info, Map<Integer, Long> flowsPerTable, List<String> stalls) {
