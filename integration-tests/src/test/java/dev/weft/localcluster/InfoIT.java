@@ -50,22 +50,24 @@ class InfoIT {
         cli.ok("apply", "-f", cli.repo.resolve("integration-tests/src/main/resources/demo/2-nginx-deployment.yaml").toString());
         cli.ok("apply", "-f", cli.repo.resolve("integration-tests/src/main/resources/demo/3-network-policy.yaml").toString());
 
-        // The first objects may be written before every connection is up: wait until every agent reports healthy.
-        String agents = eventually(() -> cli.ok("get", "weftagentinfos"), o -> o.contains("node1") && o.contains("node2")
-                && o.lines().filter(l -> l.startsWith("node")).allMatch(l -> l.contains("True")));
+        // The first objects may be written before every connection is up; a condition that changes is written within
+        // agent.info.condition-check (5 s), not at the next refresh: every agent healthy, OVS and controller connected.
+        java.util.function.Predicate<String> allUp = o -> o.contains("node1") && o.contains("node2")
+                && o.lines().filter(l -> l.startsWith("node")).allMatch(l -> l.matches("node\\d+\\s+node\\d+\\s+True\\s+True\\s+True\\s.*"));
+        String agents = eventually(() -> cli.ok("get", "weftagentinfos"), allUp);
         System.out.print("$ ./localcluster get weftagentinfos\n" + agents);
         assertTrue(agents.startsWith("NAME") && agents.contains("HEALTHY") && agents.contains("SUBNETS")
                 && agents.contains("FLOWS"), agents);
-        assertTrue(agents.lines().filter(l -> l.startsWith("node")).allMatch(l -> l.contains("True")), agents);
+        assertTrue(allUp.test(agents), "every agent HEALTHY, OVS and CONTROLLER True:\n" + agents);
 
         // Two policy-service replicas: the leader writes the object; agents streaming to the other replica count once
-        // their forwarded reports reach it (ControllerInfoTest covers that), so AGENTS is 1 or 2 here.
+        // their forwarded reports reach it (agents report every 30 s): AGENTS 2, POLICIES 1.
         String controller = eventually(() -> cli.ok("get", "weftcontrollerinfos"),
                 o -> o.lines().anyMatch(l -> l.startsWith("weft-controller") && l.matches(".*\\bTrue\\s.*\\s2\\s+1\\s.*")));
         System.out.print("$ ./localcluster get weftcontrollerinfos\n" + controller);
         assertTrue(controller.contains("AGENTS") && controller.contains("POLICIES"), controller);
-        assertTrue(controller.lines().anyMatch(l -> l.startsWith("weft-controller") && l.matches(".*\\bTrue\\s.*\\s[12]\\s+1\\s.*")),
-                "healthy, 1 or 2 agents, 1 policy:\n" + controller);
+        assertTrue(controller.lines().anyMatch(l -> l.startsWith("weft-controller") && l.matches(".*\\bTrue\\s.*\\s2\\s+1\\s.*")),
+                "healthy, 2 agents, 1 policy:\n" + controller);
 
         String ag = eventually(() -> cli.ok("antctl", "--node", "node1", "get", "addressgroups"), o -> o.contains("[10."));
         System.out.print("$ ./localcluster antctl --node node1 get addressgroups\n" + ag);
