@@ -274,10 +274,23 @@ public final class ClusterController {
             for (int i = mine.size() - 1; i >= desired; i--) {
                 deletePod(mine.get(i));
             }
+            // A changed template rolls out one pod at a time (maxUnavailable 1, maxSurge 0: the bundle's strategy,
+            // which host ports shared under anti-affinity need): the oldest outdated pod is deleted when every replica
+            // is Ready; the missing replica is then created from the new template.
+            String hash = templateHash(d.getSpec().getTemplate());
+            List<Pod> outdated = mine.stream().filter(p -> !hash.equals(labelOf(p, POD_TEMPLATE_HASH))).toList();
+            if (!outdated.isEmpty() && mine.size() == desired && mine.stream().allMatch(BundleDeployment::ready)) {
+                Pod old = outdated.getFirst();
+                LOG.info("deployment " + d.getMetadata().getNamespace() + "/" + d.getMetadata().getName() + ": rolling update, replacing "
+                        + old.getMetadata().getName() + " (template " + labelOf(old, POD_TEMPLATE_HASH) + " -> " + hash + ")");
+                deletePod(old);
+            }
+            int updated = (int) mine.stream().limit(desired).filter(p -> hash.equals(labelOf(p, POD_TEMPLATE_HASH))).count();
             long ready = mine.stream().limit(desired).filter(p -> "Running".equals(phase(p))).count();
             var status = d.getStatus();
             boolean changed = status == null || !Objects.equals(status.getReplicas(), Math.min(mine.size(), desired))
                     || !Objects.equals(status.getReadyReplicas(), (int) ready)
+                    || !Objects.equals(status.getUpdatedReplicas(), updated)
                     || !Objects.equals(status.getObservedGeneration(), d.getMetadata().getGeneration());
             if (changed) {
                 try {
@@ -285,7 +298,7 @@ public final class ClusterController {
                             .editStatus(x -> {
                                 x.setStatus(new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
                                         .withReplicas(Math.min(mine.size(), desired)).withReadyReplicas((int) ready)
-                                        .withAvailableReplicas((int) ready).withUpdatedReplicas(Math.min(mine.size(), desired))
+                                        .withAvailableReplicas((int) ready).withUpdatedReplicas(updated)
                                         .withObservedGeneration(d.getMetadata().getGeneration()).build());
                                 return x;
                             });
@@ -294,6 +307,10 @@ public final class ClusterController {
                 }
             }
         }
+    }
+
+    private static String labelOf(Pod p, String label) {
+        return p.getMetadata().getLabels() == null ? null : p.getMetadata().getLabels().get(label);
     }
 
     private static Optional<String> ownerDeploymentUid(Pod p) {

@@ -153,6 +153,17 @@ public final class PodmanKubelet {
         }
     }
 
+    /** The uid of the pod a container was started for: a pod recreated under the same name gets new containers. */
+    static final String POD_UID_LABEL = "dev.weft.pod-uid";
+    /** As the DaemonSet controller labels its pods: which template a pod was made from. */
+    static final String REVISION_LABEL = "controller-revision-hash";
+
+    /** "status id restarts pod-uid startedAt" of a container; exit 125 when there is none. */
+    private Podman.Result inspect(String name) throws IOException, InterruptedException {
+        return podman.podman(List.of("inspect", "--format", "{{.State.Status}} {{.Id}} {{.RestartCount}} {{index .Config.Labels \""
+                + POD_UID_LABEL + "\"}} {{.State.StartedAt.UTC.Format \"2006-01-02T15:04:05.000Z\"}}", name), 30);
+    }
+
     static String containerName(ClusterState cluster, String pod, String container) {
         return "wft-" + cluster.id() + "-" + pod + "-" + container;
     }
@@ -203,17 +214,27 @@ public final class PodmanKubelet {
         return r.out().lines().map(String::strip).filter(s -> !s.isEmpty()).toList();
     }
 
-    /** The DaemonSet controller: a pod per node, from the template, bound to it. */
+    /**
+     * The DaemonSet controller: a pod per node, from the template, bound to it. A changed template (a new bundle
+     * applied, {@code kubectl rollout restart}) is rolled out as RollingUpdate with maxUnavailable 1 does it: one
+     * outdated pod is deleted when every pod of the DaemonSet is Ready, and recreated from the new template.
+     */
     private void daemonSets() {
         for (DaemonSet ds : client.apps().daemonSets().inNamespace(NAMESPACE).list().getItems()) {
+            var template = ds.getSpec().getTemplate();
+            String revision = ClusterController.templateHash(template);
+            List<Pod> pods = new ArrayList<>();
             for (NodeState node : cluster.nodes()) {
                 String name = ds.getMetadata().getName() + "-" + node.name();
-                if (client.pods().inNamespace(NAMESPACE).withName(name).get() != null) {
+                Pod existing = client.pods().inNamespace(NAMESPACE).withName(name).get();
+                if (existing != null) {
+                    pods.add(existing);
                     continue;
                 }
-                var template = ds.getSpec().getTemplate();
+                Map<String, String> labels = new HashMap<>(template.getMetadata().getLabels());
+                labels.put(REVISION_LABEL, revision);
                 Pod pod = new PodBuilder().withNewMetadata().withName(name).withNamespace(NAMESPACE)
-                        .withLabels(template.getMetadata().getLabels())
+                        .withLabels(labels)
                         .withAnnotations(template.getMetadata().getAnnotations())
                         .withOwnerReferences(new OwnerReferenceBuilder().withApiVersion("apps/v1").withKind("DaemonSet")
                                 .withName(ds.getMetadata().getName()).withUid(ds.getMetadata().getUid()).withController(true).build())
@@ -225,6 +246,15 @@ public final class PodmanKubelet {
                 } catch (KubernetesClientException e) {
                     LOG.fine("create " + name + ": " + e.getMessage());
                 }
+            }
+            if (pods.size() == cluster.nodes().size() && pods.stream().allMatch(BundleDeployment::ready)) {
+                pods.stream().filter(p -> !revision.equals(p.getMetadata().getLabels().get(REVISION_LABEL))).findFirst()
+                        .ifPresent(outdated -> {
+                            LOG.info("DaemonSet " + ds.getMetadata().getName() + ": rolling update, replacing "
+                                    + outdated.getMetadata().getName() + " (template " + outdated.getMetadata().getLabels().get(REVISION_LABEL)
+                                    + " -> " + revision + ")");
+                            client.pods().inNamespace(NAMESPACE).resource(outdated).delete();
+                        });
             }
         }
     }
@@ -261,11 +291,20 @@ public final class PodmanKubelet {
         boolean allReady = true;
         for (Container c : pod.getSpec().getContainers()) {
             String name = containerName(cluster, pod.getMetadata().getName(), c.getName());
-            Podman.Result state = podman.podman(List.of("inspect", "--format", "{{.State.Status}} {{.Id}} {{.RestartCount}} {{.State.StartedAt.UTC.Format \"2006-01-02T15:04:05.000Z\"}}", name), 30);
+            Podman.Result state = inspect(name);
+            if (state.exit() == 0 && !uid.equals(state.out().strip().split(" ", 5)[3])) {
+                // A container of an earlier pod of this name (a DaemonSet's pod replaced by a rolling update).
+                LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " is an earlier pod's, replacing it");
+                podman.podman(List.of("rm", "--force", "--time", String.valueOf(grace(pod)), name), (int) grace(pod) + 60);
+                probes.remove(name);
+                crashBackoff.remove(name);
+                state = inspect(name);
+            }
             ProbeState probe = probes.computeIfAbsent(name, k -> new ProbeState());
             if (state.exit() != 0) {
                 List<String> args = new ArrayList<>(List.of(network, "--label=" + LABEL + "=" + cluster.id(),
-                        "--label=dev.weft.pod=" + pod.getMetadata().getName(), "--label=dev.weft.node=" + node.name()));
+                        "--label=dev.weft.pod=" + pod.getMetadata().getName(), "--label=" + POD_UID_LABEL + "=" + uid,
+                        "--label=dev.weft.node=" + node.name()));
                 args.addAll(new BundleContainer(pod.getSpec(), c, configMaps).podmanArgs(fieldRefs, env, volumes));
                 podman.runDetached(name, args);
                 LOG.info(pod.getMetadata().getName() + ": started container " + c.getName() + " on " + node.name());
@@ -273,7 +312,7 @@ public final class PodmanKubelet {
                 allReady = false;
                 continue;
             }
-            String[] s = state.out().strip().split(" ", 4);
+            String[] s = state.out().strip().split(" ", 5);
             boolean running = s[0].equals("running");
             if (!running) {
                 // restartPolicy Always (the bundle's pods): start it again, podman counts the restarts; an exit within
@@ -296,7 +335,7 @@ public final class PodmanKubelet {
                 probes.put(name, new ProbeState());
                 continue;
             }
-            String startedAt = s.length > 3 ? s[3] : "";
+            String startedAt = s.length > 4 ? s[4] : "";
             if (probe.startedAt == null) {
                 probe.startedAt = startedAt;
             } else if (!probe.startedAt.equals(startedAt)) {
@@ -309,7 +348,7 @@ public final class PodmanKubelet {
             allReady &= probe.ready;
             statuses.add(new ContainerStatusBuilder().withName(c.getName()).withImage(c.getImage())
                     .withContainerID("podman://" + s[1]).withReady(probe.ready).withStarted(probe.started)
-                    .withRestartCount(Integer.parseInt(s[2])).withNewState().withNewRunning().withStartedAt(s.length > 3 ? s[3] : null)
+                    .withRestartCount(Integer.parseInt(s[2])).withNewState().withNewRunning().withStartedAt(s.length > 4 ? s[4] : null)
                     .endRunning().endState().build());
         }
         writeStatus(pod, node, statuses, allReady && statuses.size() == pod.getSpec().getContainers().size());

@@ -78,6 +78,7 @@ class TopologyIT {
             assertTrue(procs.size() >= 6, "processes recorded: " + procs);
             assertTrue(procs.stream().allMatch(Procs.Recorded::alive));
             theSystemPodsRunAsContainers(cli, id);
+            aChangedTemplateRollsOutOnePodAtATime(cli, id);
 
             assertEquals(0, cli.launch(120, "down").exitCode());
             assertNothingLeft(id, procs);
@@ -177,6 +178,69 @@ class TopologyIT {
         String slices = cli.ok("get", "endpointslices", "-n", "weft-system");
         assertTrue(slices.contains("192.168.77.11") && slices.contains("192.168.77.12"), slices);
         assertTrue(cli.ok("logs", "weft-agent-node1", "-c", "openvswitch").contains("start-ovs"), "openvswitch's log");
+    }
+
+    /**
+     * {@code kubectl rollout restart} of the agent's DaemonSet and ipam-service's Deployment (the annotation it sets on
+     * the template): every pod is replaced from the new template, at most one of each unready at any time, each with
+     * new containers, and all Ready at the end.
+     */
+    private static void aChangedTemplateRollsOutOnePodAtATime(Cli cli, String id) throws Exception {
+        String url = Layout.JSON.readTree(cli.home.resolve("cluster.json").toFile()).get("apiUrl").asText();
+        try (var api = Kube.client(url)) {
+            var pods = api.pods().inNamespace(PodmanKubelet.NAMESPACE);
+            java.util.function.Function<String, List<io.fabric8.kubernetes.api.model.Pod>> of = prefix -> pods.list().getItems().stream()
+                    .filter(p -> p.getMetadata().getName().startsWith(prefix)).toList();
+            Set<String> agentsBefore = new TreeSet<>();
+            of.apply("weft-agent-").forEach(p -> agentsBefore.add(p.getMetadata().getUid()));
+            Set<String> ipamBefore = new TreeSet<>();
+            of.apply("ipam-service-").forEach(p -> ipamBefore.add(p.getMetadata().getUid()));
+            String containersBefore = Podman.exec(List.of("podman", "ps", "--filter", "label=" + PodmanKubelet.LABEL + "=" + id,
+                    "--format", "{{.ID}}"), 60).out();
+            String now = java.time.Instant.now().toString();
+            api.apps().daemonSets().inNamespace(PodmanKubelet.NAMESPACE).withName("weft-agent").edit(ds -> {
+                ds.getSpec().getTemplate().getMetadata().getAnnotations().put("kubectl.kubernetes.io/restartedAt", now);
+                return ds;
+            });
+            api.apps().deployments().inNamespace(PodmanKubelet.NAMESPACE).withName("ipam-service").edit(d -> {
+                if (d.getSpec().getTemplate().getMetadata().getAnnotations() == null) {
+                    d.getSpec().getTemplate().getMetadata().setAnnotations(new java.util.HashMap<>());
+                }
+                d.getSpec().getTemplate().getMetadata().getAnnotations().put("kubectl.kubernetes.io/restartedAt", now);
+                return d;
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+            int leastAgentsReady = 2;
+            int leastIpamReady = 2;
+            while (true) {
+                var agents = of.apply("weft-agent-");
+                var ipam = of.apply("ipam-service-");
+                int agentsReady = (int) agents.stream().filter(BundleDeployment::ready).count();
+                int ipamReady = (int) ipam.stream().filter(BundleDeployment::ready).count();
+                leastAgentsReady = Math.min(leastAgentsReady, agentsReady);
+                leastIpamReady = Math.min(leastIpamReady, ipamReady);
+                boolean agentsDone = agents.size() == 2 && agentsReady == 2
+                        && agents.stream().noneMatch(p -> agentsBefore.contains(p.getMetadata().getUid()));
+                boolean ipamDone = ipam.size() == 2 && ipamReady == 2
+                        && ipam.stream().noneMatch(p -> ipamBefore.contains(p.getMetadata().getUid()));
+                if (agentsDone && ipamDone) {
+                    break;
+                }
+                assertTrue(System.nanoTime() < deadline, "rollout not done after 300 s: agents " + agents.stream()
+                        .map(p -> p.getMetadata().getName() + " ready=" + BundleDeployment.ready(p)).toList()
+                        + ", ipam " + ipam.stream().map(p -> p.getMetadata().getName() + " ready=" + BundleDeployment.ready(p)).toList()
+                        + cli.logs());
+                Procs.sleep(500);
+            }
+            assertTrue(leastAgentsReady >= 1, "both agents were unready at once");
+            assertTrue(leastIpamReady >= 1, "both ipam-service replicas were unready at once");
+            for (String node : List.of("node1", "node2")) {
+                String agentContainer = Podman.exec(List.of("podman", "inspect", "--format", "{{.Id}}",
+                        "wft-" + id + "-weft-agent-" + node + "-agent"), 60).out().strip();
+                assertFalse(agentContainer.isEmpty() || containersBefore.contains(agentContainer.substring(0, 12)),
+                        "the agent container of " + node + " was replaced: " + agentContainer + " in " + containersBefore);
+            }
+        }
     }
 
     /** The names of the cluster's containers, running or not. */
