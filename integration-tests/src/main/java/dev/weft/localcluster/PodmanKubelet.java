@@ -93,8 +93,10 @@ public final class PodmanKubelet {
     }
 
     static final class ProbeState {
+        /** When the container started, as podman reports it ("" unknown); probes wait their initialDelaySeconds from it. */
         String startedAt;
         long lastProbe;
+        int startupFailures;
         boolean started;
         boolean ready;
         int livenessFailures;
@@ -108,11 +110,36 @@ public final class PodmanKubelet {
          * would never end.
          */
         boolean due(Probe p, long now) {
-            if (!periodDue(p, lastProbe, now)) {
+            if (!periodDue(p, lastProbe, now) || !delayOver(p, now)) {
                 return false;
             }
             lastProbe = now;
             return true;
+        }
+
+        /**
+         * Counts a failed startup probe; true when the container must be restarted, as the kubelet does after
+         * failureThreshold (default 3) consecutive failures.
+         */
+        boolean startupFailed(Probe p) {
+            return ++startupFailures >= (p.getFailureThreshold() == null ? 3 : p.getFailureThreshold());
+        }
+
+        /** Whether the probe's initialDelaySeconds since the container started have passed. */
+        boolean delayOver(Probe p, long now) {
+            return now >= startedAtMillis() + 1000L * nonNegative(p.getInitialDelaySeconds());
+        }
+
+        private long startedAtMillis() {
+            try {
+                return startedAt == null || startedAt.isEmpty() ? 0 : Instant.parse(startedAt).toEpochMilli();
+            } catch (java.time.format.DateTimeParseException e) {
+                return 0;
+            }
+        }
+
+        private static int nonNegative(Integer seconds) {
+            return seconds == null ? 0 : Math.max(0, seconds);
         }
     }
 
@@ -365,6 +392,12 @@ public final class PodmanKubelet {
             } else if (st.due(startup, now)) {
                 if (succeeds(startup, node, name)) {
                     st.started = true;
+                } else if (st.startupFailed(startup)) {
+                    LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " failed its startup probe "
+                            + st.startupFailures + " times (" + lastProbeFailure + "), restarting it");
+                    podman.podman(List.of("restart", "--time", String.valueOf(grace(pod)), name), (int) grace(pod) + 60);
+                    probes.put(name, new ProbeState());
+                    return;
                 } else if (!lastProbeFailure.equals(st.lastFailure)) {
                     LOG.info(pod.getMetadata().getName() + ": startup probe of " + c.getName() + " failed: " + lastProbeFailure);
                     st.lastFailure = lastProbeFailure;
@@ -377,6 +410,8 @@ public final class PodmanKubelet {
         Probe readiness = c.getReadinessProbe();
         if (readiness == null) {
             st.ready = true;
+        } else if (!st.delayOver(readiness, now)) {
+            st.ready = false;
         } else if (!st.ready || periodDue(readiness, st.lastProbe, now)) {
             st.ready = succeeds(readiness, node, name);
             st.lastProbe = now;
@@ -387,7 +422,7 @@ public final class PodmanKubelet {
             st.lastFailure = failure;
         }
         Probe liveness = c.getLivenessProbe();
-        if (liveness != null && periodDue(liveness, st.lastLiveness, now)) {
+        if (liveness != null && st.delayOver(liveness, now) && periodDue(liveness, st.lastLiveness, now)) {
             st.lastLiveness = now;
             if (succeeds(liveness, node, name)) {
                 st.livenessFailures = 0;

@@ -28,6 +28,30 @@ class ProbeScheduleTest {
     }
 
     @Test
+    void aProbeWaitsItsInitialDelayFromTheContainersStart() {
+        Probe readiness = new ProbeBuilder().withPeriodSeconds(1).withInitialDelaySeconds(5).build();
+        ProbeState state = new ProbeState();
+        state.startedAt = "2026-12-03T12:00:00.000Z";
+        long start = java.time.Instant.parse(state.startedAt).toEpochMilli();
+        assertEquals(false, state.due(readiness, start + 4_999));
+        assertEquals(false, state.delayOver(readiness, start + 4_999));
+        assertEquals(true, state.due(readiness, start + 5_000));
+    }
+
+    @Test
+    void aStartupProbeRestartsTheContainerAfterFailureThresholdFailures() {
+        Probe startup = new ProbeBuilder().withFailureThreshold(3).build();
+        ProbeState state = new ProbeState();
+        assertEquals(false, state.startupFailed(startup));
+        assertEquals(false, state.startupFailed(startup));
+        assertEquals(true, state.startupFailed(startup), "the third failure restarts it");
+        ProbeState defaults = new ProbeState();
+        Probe noThreshold = new ProbeBuilder().build();
+        assertEquals(List.of(false, false, true), List.of(defaults.startupFailed(noThreshold),
+                defaults.startupFailed(noThreshold), defaults.startupFailed(noThreshold)), "the kubelet's default is 3");
+    }
+
+    @Test
     void withoutPeriodSecondsTheKubeletsDefaultOfTenSecondsApplies() {
         Probe probe = new ProbeBuilder().build();
         ProbeState state = new ProbeState();
