@@ -69,14 +69,15 @@ public class AgentState {
 
     public AgentInfo info() {
         Datapath dp = datapath.datapath();
-        boolean ovsdbUp = OvsdbProbe.check(config.resolvedOvsdbSocket(), Duration.ofMillis(500)) == null;
+        Conditions conditions = conditions();
+        boolean ovsdbUp = conditions.ovsdbConnected();
         AgentInfo.Builder info = AgentInfo.newBuilder()
                 .setNodeName(config.resolvedNodeName())
                 .setVersion(version())
                 .setBridge(config.bridge())
                 .setOvsdbConnected(ovsdbUp)
-                .setOpenflowConnected(dp.isReady())
-                .setControllerConnected(policy.controller().isSynced())
+                .setOpenflowConnected(conditions.openflowConnected())
+                .setControllerConnected(conditions.controllerConnected())
                 .setLocalPods(dp.localPods().size())
                 .setNetworkPolicies(policy.controller().views().size())
                 .setFlows(dp.flowCount())

@@ -274,17 +274,13 @@ public final class ClusterController {
             for (int i = mine.size() - 1; i >= desired; i--) {
                 deletePod(mine.get(i));
             }
-            // A changed template rolls out one pod at a time (maxUnavailable 1, maxSurge 0: the bundle's strategy,
-            // which host ports shared under anti-affinity need): the oldest outdated pod is deleted when every replica
-            // is Ready; the missing replica is then created from the new template.
+            // A changed template: the oldest outdated replica goes; the missing one is then created from the new template.
             String hash = templateHash(d.getSpec().getTemplate());
-            List<Pod> outdated = mine.stream().filter(p -> !hash.equals(labelOf(p, POD_TEMPLATE_HASH))).toList();
-            if (!outdated.isEmpty() && mine.size() == desired && mine.stream().allMatch(BundleDeployment::ready)) {
-                Pod old = outdated.getFirst();
+            nextToReplace(mine, desired, POD_TEMPLATE_HASH, hash).ifPresent(old -> {
                 LOG.info("deployment " + d.getMetadata().getNamespace() + "/" + d.getMetadata().getName() + ": rolling update, replacing "
                         + old.getMetadata().getName() + " (template " + labelOf(old, POD_TEMPLATE_HASH) + " -> " + hash + ")");
                 deletePod(old);
-            }
+            });
             int updated = (int) mine.stream().limit(desired).filter(p -> hash.equals(labelOf(p, POD_TEMPLATE_HASH))).count();
             long ready = mine.stream().limit(desired).filter(p -> "Running".equals(phase(p))).count();
             var status = d.getStatus();
@@ -309,7 +305,19 @@ public final class ClusterController {
         }
     }
 
-    private static String labelOf(Pod p, String label) {
+    /**
+     * The local controllers' rolling update (maxUnavailable 1, maxSurge 0: the bundle's strategy, which host ports
+     * shared under anti-affinity need): when all {@code expected} pods exist and are Ready, the first of them whose
+     * template label is not {@code current}; one at a time, the next only once its replacement is Ready.
+     */
+    static Optional<Pod> nextToReplace(List<Pod> pods, int expected, String templateLabel, String current) {
+        if (pods.size() != expected || !pods.stream().allMatch(BundleDeployment::ready)) {
+            return Optional.empty();
+        }
+        return pods.stream().filter(p -> !current.equals(labelOf(p, templateLabel))).findFirst();
+    }
+
+    static String labelOf(Pod p, String label) {
         return p.getMetadata().getLabels() == null ? null : p.getMetadata().getLabels().get(label);
     }
 

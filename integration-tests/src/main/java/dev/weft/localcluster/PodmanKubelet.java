@@ -143,8 +143,9 @@ public final class PodmanKubelet {
         }
     }
 
-    /** What the last failed probe saw. */
-    private String lastProbeFailure;
+    /** A probe's verdict and what it saw (logged when it failed). */
+    record ProbeOutcome(boolean ok, String seen) {
+    }
 
     PodmanKubelet(Layout layout, ClusterState cluster, KubernetesClient client, Podman podman) {
         this.layout = layout;
@@ -185,10 +186,22 @@ public final class PodmanKubelet {
     /** As the DaemonSet controller labels its pods: which template a pod was made from. */
     static final String REVISION_LABEL = "controller-revision-hash";
 
-    /** "status id restarts pod-uid startedAt" of a container; exit 125 when there is none. */
-    private Podman.Result inspect(String name) throws IOException, InterruptedException {
-        return podman.podman(List.of("inspect", "--format", "{{.State.Status}} {{.Id}} {{.RestartCount}} {{index .Config.Labels \""
+    /** A container as podman reports it: state, id, restart count, the pod uid it was started for, start time. */
+    record ContainerState(String status, String id, int restarts, String podUid, String startedAt) {
+        boolean running() {
+            return status.equals("running");
+        }
+    }
+
+    /** The container's state; empty when there is none. */
+    private java.util.Optional<ContainerState> inspect(String name) throws IOException, InterruptedException {
+        Podman.Result r = podman.podman(List.of("inspect", "--format", "{{.State.Status}} {{.Id}} {{.RestartCount}} {{index .Config.Labels \""
                 + POD_UID_LABEL + "\"}} {{.State.StartedAt.UTC.Format \"2006-01-02T15:04:05.000Z\"}}", name), 30);
+        if (r.exit() != 0) {
+            return java.util.Optional.empty();
+        }
+        String[] f = r.out().strip().split(" ", 5);
+        return java.util.Optional.of(new ContainerState(f[0], f[1], Integer.parseInt(f[2]), f[3], f.length > 4 ? f[4] : ""));
     }
 
     static String containerName(ClusterState cluster, String pod, String container) {
@@ -274,15 +287,11 @@ public final class PodmanKubelet {
                     LOG.fine("create " + name + ": " + e.getMessage());
                 }
             }
-            if (pods.size() == cluster.nodes().size() && pods.stream().allMatch(BundleDeployment::ready)) {
-                pods.stream().filter(p -> !revision.equals(p.getMetadata().getLabels().get(REVISION_LABEL))).findFirst()
-                        .ifPresent(outdated -> {
-                            LOG.info("DaemonSet " + ds.getMetadata().getName() + ": rolling update, replacing "
-                                    + outdated.getMetadata().getName() + " (template " + outdated.getMetadata().getLabels().get(REVISION_LABEL)
-                                    + " -> " + revision + ")");
-                            client.pods().inNamespace(NAMESPACE).resource(outdated).delete();
-                        });
-            }
+            ClusterController.nextToReplace(pods, cluster.nodes().size(), REVISION_LABEL, revision).ifPresent(outdated -> {
+                LOG.info("DaemonSet " + ds.getMetadata().getName() + ": rolling update, replacing " + outdated.getMetadata().getName()
+                        + " (template " + ClusterController.labelOf(outdated, REVISION_LABEL) + " -> " + revision + ")");
+                client.pods().inNamespace(NAMESPACE).resource(outdated).delete();
+            });
         }
     }
 
@@ -318,8 +327,8 @@ public final class PodmanKubelet {
         boolean allReady = true;
         for (Container c : pod.getSpec().getContainers()) {
             String name = containerName(cluster, pod.getMetadata().getName(), c.getName());
-            Podman.Result state = inspect(name);
-            if (state.exit() == 0 && !uid.equals(state.out().strip().split(" ", 5)[3])) {
+            var state = inspect(name);
+            if (state.isPresent() && !uid.equals(state.get().podUid())) {
                 // A container of an earlier pod of this name (a DaemonSet's pod replaced by a rolling update).
                 LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " is an earlier pod's, replacing it");
                 podman.podman(List.of("rm", "--force", "--time", String.valueOf(grace(pod)), name), (int) grace(pod) + 60);
@@ -328,7 +337,7 @@ public final class PodmanKubelet {
                 state = inspect(name);
             }
             ProbeState probe = probes.computeIfAbsent(name, k -> new ProbeState());
-            if (state.exit() != 0) {
+            if (state.isEmpty()) {
                 List<String> args = new ArrayList<>(List.of(network, "--label=" + LABEL + "=" + cluster.id(),
                         "--label=dev.weft.pod=" + pod.getMetadata().getName(), "--label=" + POD_UID_LABEL + "=" + uid,
                         "--label=dev.weft.node=" + node.name()));
@@ -339,9 +348,8 @@ public final class PodmanKubelet {
                 allReady = false;
                 continue;
             }
-            String[] s = state.out().strip().split(" ", 5);
-            boolean running = s[0].equals("running");
-            if (!running) {
+            ContainerState s = state.get();
+            if (!s.running()) {
                 // restartPolicy Always (the bundle's pods): start it again, podman counts the restarts; an exit within
                 // the back-off since the last restart waits it out (CrashLoopBackOff).
                 long now = System.currentTimeMillis();
@@ -349,20 +357,20 @@ public final class PodmanKubelet {
                 allReady = false;
                 if (backoff != null && backoff.waiting(now)) {
                     statuses.add(new ContainerStatusBuilder().withName(c.getName()).withImage(c.getImage())
-                            .withContainerID("podman://" + s[1]).withReady(false).withStarted(false)
-                            .withRestartCount(Integer.parseInt(s[2])).withNewState().withNewWaiting()
+                            .withContainerID("podman://" + s.id()).withReady(false).withStarted(false)
+                            .withRestartCount(s.restarts()).withNewState().withNewWaiting()
                             .withReason("CrashLoopBackOff").withMessage("back-off " + backoff.delayMs() / 1000
                                     + "s restarting failed container " + c.getName()).endWaiting().endState().build());
                     continue;
                 }
-                LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " is " + s[0] + ", restarting it\n"
+                LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " is " + s.status() + ", restarting it\n"
                         + podman.logs(name));
                 podman.podman(List.of("start", name), 60);
                 crashBackoff.put(name, CrashBackoff.next(backoff, now));
                 probes.put(name, new ProbeState());
                 continue;
             }
-            String startedAt = s.length > 4 ? s[4] : "";
+            String startedAt = s.startedAt();
             if (probe.startedAt == null) {
                 probe.startedAt = startedAt;
             } else if (!probe.startedAt.equals(startedAt)) {
@@ -374,8 +382,8 @@ public final class PodmanKubelet {
             probe(pod, node, c, name, probe);
             allReady &= probe.ready;
             statuses.add(new ContainerStatusBuilder().withName(c.getName()).withImage(c.getImage())
-                    .withContainerID("podman://" + s[1]).withReady(probe.ready).withStarted(probe.started)
-                    .withRestartCount(Integer.parseInt(s[2])).withNewState().withNewRunning().withStartedAt(s.length > 4 ? s[4] : null)
+                    .withContainerID("podman://" + s.id()).withReady(probe.ready).withStarted(probe.started)
+                    .withRestartCount(s.restarts()).withNewState().withNewRunning().withStartedAt(s.startedAt().isEmpty() ? null : s.startedAt())
                     .endRunning().endState().build());
         }
         writeStatus(pod, node, statuses, allReady && statuses.size() == pod.getSpec().getContainers().size());
@@ -390,17 +398,15 @@ public final class PodmanKubelet {
             if (startup == null) {
                 st.started = true;
             } else if (st.due(startup, now)) {
-                if (succeeds(startup, node, name)) {
+                ProbeOutcome outcome = run(startup, node, name);
+                if (outcome.ok()) {
                     st.started = true;
                 } else if (st.startupFailed(startup)) {
-                    LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " failed its startup probe "
-                            + st.startupFailures + " times (" + lastProbeFailure + "), restarting it");
-                    podman.podman(List.of("restart", "--time", String.valueOf(grace(pod)), name), (int) grace(pod) + 60);
-                    probes.put(name, new ProbeState());
+                    restart(pod, c, name, "failed its startup probe " + st.startupFailures + " times (" + outcome.seen() + ")");
                     return;
-                } else if (!lastProbeFailure.equals(st.lastFailure)) {
-                    LOG.info(pod.getMetadata().getName() + ": startup probe of " + c.getName() + " failed: " + lastProbeFailure);
-                    st.lastFailure = lastProbeFailure;
+                } else if (!outcome.seen().equals(st.lastFailure)) {
+                    LOG.info(pod.getMetadata().getName() + ": startup probe of " + c.getName() + " failed: " + outcome.seen());
+                    st.lastFailure = outcome.seen();
                 }
             }
             if (!st.started) {
@@ -413,9 +419,10 @@ public final class PodmanKubelet {
         } else if (!st.delayOver(readiness, now)) {
             st.ready = false;
         } else if (!st.ready || periodDue(readiness, st.lastProbe, now)) {
-            st.ready = succeeds(readiness, node, name);
+            ProbeOutcome outcome = run(readiness, node, name);
+            st.ready = outcome.ok();
             st.lastProbe = now;
-            String failure = st.ready ? null : lastProbeFailure;
+            String failure = st.ready ? null : outcome.seen();
             if (failure != null && !failure.equals(st.lastFailure)) {
                 LOG.info(pod.getMetadata().getName() + ": readiness probe of " + c.getName() + " failed: " + failure);
             }
@@ -424,15 +431,19 @@ public final class PodmanKubelet {
         Probe liveness = c.getLivenessProbe();
         if (liveness != null && st.delayOver(liveness, now) && periodDue(liveness, st.lastLiveness, now)) {
             st.lastLiveness = now;
-            if (succeeds(liveness, node, name)) {
+            if (run(liveness, node, name).ok()) {
                 st.livenessFailures = 0;
             } else if (++st.livenessFailures >= (liveness.getFailureThreshold() == null ? 3 : liveness.getFailureThreshold())) {
-                LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " failed its liveness probe "
-                        + st.livenessFailures + " times, restarting it");
-                podman.podman(List.of("restart", "--time", String.valueOf(grace(pod)), name), 120);
-                probes.put(name, new ProbeState());
+                restart(pod, c, name, "failed its liveness probe " + st.livenessFailures + " times");
             }
         }
+    }
+
+    /** As the kubelet kills and restarts a container its probes gave up on: SIGTERM, the pod's grace period, start. */
+    private void restart(Pod pod, Container c, String name, String why) throws IOException, InterruptedException {
+        LOG.info(pod.getMetadata().getName() + ": container " + c.getName() + " " + why + ", restarting it");
+        podman.podman(List.of("restart", "--time", String.valueOf(grace(pod)), name), (int) grace(pod) + 60);
+        probes.put(name, new ProbeState());
     }
 
     private static long grace(Pod pod) {
@@ -445,14 +456,14 @@ public final class PodmanKubelet {
         return now - last >= period * 1000L;
     }
 
-    private boolean succeeds(Probe p, NodeState node, String container) throws IOException, InterruptedException {
+    private ProbeOutcome run(Probe p, NodeState node, String container) throws IOException, InterruptedException {
         int timeout = p.getTimeoutSeconds() == null ? 1 : Math.max(1, p.getTimeoutSeconds());
         if (p.getExec() != null) {
             List<String> cmd = new ArrayList<>(List.of("exec", container));
             cmd.addAll(p.getExec().getCommand());
             Podman.Result r = podman.podman(cmd, timeout + 30);
-            lastProbeFailure = String.join(" ", p.getExec().getCommand()) + " exited " + r.exit() + " " + (r.err() + r.out()).strip();
-            return r.exit() == 0;
+            return new ProbeOutcome(r.exit() == 0,
+                    String.join(" ", p.getExec().getCommand()) + " exited " + r.exit() + " " + (r.err() + r.out()).strip());
         }
         if (p.getHttpGet() != null) {
             var get = p.getHttpGet();
@@ -463,16 +474,15 @@ public final class PodmanKubelet {
             Podman.Result r = Podman.exec(List.of("ip", "netns", "exec", node.netns(), "curl", "-sk", "-o", "/dev/null",
                     "-w", "%{http_code}", "--max-time", String.valueOf(Math.max(2, timeout)), url), timeout + 30);
             String code = r.out().strip();
-            lastProbeFailure = url + " answered " + (code.isEmpty() ? "nothing" : code) + " (curl exit " + r.exit() + ")";
-            return code.matches("\\d{3}") && Integer.parseInt(code) >= 200 && Integer.parseInt(code) < 400;
+            return new ProbeOutcome(code.matches("\\d{3}") && Integer.parseInt(code) >= 200 && Integer.parseInt(code) < 400,
+                    url + " answered " + (code.isEmpty() ? "nothing" : code) + " (curl exit " + r.exit() + ")");
         }
         if (p.getTcpSocket() != null) {
             Podman.Result r = Podman.exec(List.of("ip", "netns", "exec", node.netns(), "bash", "-c",
                     "exec 3<>/dev/tcp/" + node.ip() + "/" + p.getTcpSocket().getPort().getIntVal()), timeout + 30);
-            lastProbeFailure = "tcp " + node.ip() + ":" + p.getTcpSocket().getPort().getIntVal() + " " + r.err().strip();
-            return r.exit() == 0;
+            return new ProbeOutcome(r.exit() == 0, "tcp " + node.ip() + ":" + p.getTcpSocket().getPort().getIntVal() + " " + r.err().strip());
         }
-        return true;
+        return new ProbeOutcome(true, "no handler");
     }
 
     // ------------------------------------------------------------------ volumes, tokens, status
